@@ -1,0 +1,1 @@
+"""Shipped routing policies (YAML), installed as the ``router.policies`` package."""

@@ -1,0 +1,51 @@
+"""Hybrid text/image context router.
+
+Long or format-heavy context is rendered into images that a vision encoder reads with fewer tokens;
+short, editable text stays text. ``Router.route`` builds the mixed prompt, ``Router.completion``
+sends it to any backend through litellm.
+"""
+
+from router import _offline  # noqa: F401  (must run before anything imports litellm)
+from router.backend import get_report
+from router.core import Router
+from router.density import DENSITIES, Density
+from router.errors import (
+    InvalidRequestError,
+    PolicyError,
+    RenderError,
+    RouterError,
+    UnknownEncoderError,
+    UnsafeURLError,
+)
+from router.geometry import PROFILES, EncoderProfile, get_profile, resolve_encoder
+from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest, RouteReport
+from router.policy import Policy, Rule, When
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DENSITIES",
+    "PROFILES",
+    "Chunk",
+    "ChunkReport",
+    "Decision",
+    "Density",
+    "EncoderProfile",
+    "InvalidRequestError",
+    "Page",
+    "Policy",
+    "PolicyError",
+    "RenderError",
+    "Rendering",
+    "RouteReport",
+    "RoutedRequest",
+    "Router",
+    "RouterError",
+    "Rule",
+    "UnknownEncoderError",
+    "UnsafeURLError",
+    "When",
+    "get_profile",
+    "get_report",
+    "resolve_encoder",
+]

@@ -1,0 +1,239 @@
+"""Stage 1: validate the chat messages and cut their text into chunks.
+
+A message that mixes a short question with a pasted document is split by structure (fenced code,
+markdown tables, JSON, logs, HTML, paragraphs) so the question can stay text while the document is
+rendered. Short prose paragraphs at the head or tail of a message become chunks of their own; the
+structured middle becomes one chunk whose kind is that of its blocks (or ``markdown`` when mixed).
+Chunk spans tile the text exactly, so text chunks re-assemble into the original string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from router.errors import InvalidRequestError
+from router.models import Chunk, Kind, Role, Script
+from router.tokens import count_tokens
+
+ROLES: frozenset[str] = frozenset(Role.__args__)  # type: ignore[attr-defined]
+_QUESTION_MAX_CHARS = 1200  # about 300 tokens: longer head/tail paragraphs belong to the document
+_PEEL_MAX = 3
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_LOG_LINE = re.compile(
+    r"^\s*\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"
+    r"|(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL)\b)"
+)
+_HTML_START = re.compile(r"^\s*<(!doctype|[a-z][a-z0-9-]*)[\s>/]", re.IGNORECASE)
+_MARKDOWN = re.compile(r"^ {0,3}(#{1,6}\s|[-*+]\s|\d+[.)]\s|>\s?)", re.MULTILINE)
+_CJK = re.compile(
+    r"[\u2e80-\u2fdf\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+)
+
+
+@dataclass
+class _Block:
+    kind: Kind
+    start: int
+    end: int
+    markdown: bool = False
+    language: str | None = None
+
+
+def validate_messages(messages: Any) -> list[Mapping[str, Any]]:
+    """Check the shape the router relies on; raise with the message index and field otherwise."""
+    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
+        raise InvalidRequestError(
+            "messages", f"expected a list of message objects, got {type(messages).__name__}"
+        )
+    if not messages:
+        raise InvalidRequestError("messages", "the list is empty")
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, Mapping):
+            raise InvalidRequestError(where, f"expected an object with 'role', got {type(message).__name__}")
+        role = message.get("role")
+        if role not in ROLES:
+            raise InvalidRequestError(f"{where}.role", f"expected one of {sorted(ROLES)}, got {role!r}")
+        content = message.get("content")
+        if content is None or isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            raise InvalidRequestError(
+                f"{where}.content",
+                f"expected a string, a list of parts or null, got {type(content).__name__}",
+            )
+        for j, part in enumerate(content):
+            if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+                raise InvalidRequestError(
+                    f"{where}.content[{j}]", "expected a content part object with a 'type'"
+                )
+            if part["type"] == "text" and not isinstance(part.get("text"), str):
+                raise InvalidRequestError(f"{where}.content[{j}].text", "a text part needs a string 'text'")
+    return list(messages)
+
+
+def live_turn_index(messages: Sequence[Mapping[str, Any]]) -> int | None:
+    """Index of the last user message: the question being asked now."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user":
+            return i
+    return None
+
+
+def chunk_messages(messages: Sequence[Mapping[str, Any]], model: str) -> list[Chunk]:
+    """Every text span of every message, as chunks in request order."""
+    messages = validate_messages(messages)
+    live = live_turn_index(messages)
+    chunks: list[Chunk] = []
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        texts: list[tuple[int | None, str]]
+        if isinstance(content, str):
+            texts = [(None, content)]
+        elif isinstance(content, list):
+            texts = [(j, p["text"]) for j, p in enumerate(content) if p["type"] == "text"]
+        else:
+            texts = []
+        for part_index, text in texts:
+            for kind, start, end, language in split_text(text):
+                span = text[start:end]
+                chunks.append(
+                    Chunk(
+                        index=len(chunks),
+                        message_index=i,
+                        part_index=part_index,
+                        start=start,
+                        end=end,
+                        role=message["role"],
+                        age=len(messages) - 1 - i,
+                        live_turn=i == live,
+                        kind=kind,
+                        language=language,
+                        script=detect_script(span),
+                        text=span,
+                        chars=len(span),
+                        text_tokens=count_tokens(span, model),
+                    )
+                )
+    return chunks
+
+
+def split_text(text: str) -> list[tuple[Kind, int, int, str | None]]:
+    """(kind, start, end, language) spans that tile ``text``; empty for blank text."""
+    blocks = _blocks(text)
+    if not blocks:
+        return []
+    head: list[_Block] = []
+    tail: list[_Block] = []
+    while len(blocks) > 1 and len(head) < _PEEL_MAX and _is_question(text, blocks[0]):
+        head.append(blocks.pop(0))
+    while len(blocks) > 1 and len(tail) < _PEEL_MAX and _is_question(text, blocks[-1]):
+        tail.insert(0, blocks.pop())
+    groups: list[list[_Block]] = [[b] for b in head] + [blocks] + [[b] for b in tail]
+    spans: list[tuple[Kind, int, int, str | None]] = []
+    for n, group in enumerate(groups):
+        start = 0 if n == 0 else group[0].start
+        end = len(text) if n == len(groups) - 1 else groups[n + 1][0].start
+        kind, language = _group_kind(group)
+        spans.append((kind, start, end, language))
+    return spans
+
+
+def detect_script(text: str) -> Script:
+    letters = sum(1 for c in text if (not c.isspace() and not c.isascii()) or c.isalnum())
+    if not letters:
+        return "latin"
+    share = len(_CJK.findall(text)) / letters
+    return "cjk" if share > 0.5 else "mixed" if share > 0.05 else "latin"
+
+
+def _is_question(text: str, block: _Block) -> bool:
+    return block.kind == "prose" and not block.markdown and block.end - block.start <= _QUESTION_MAX_CHARS
+
+
+def _group_kind(group: list[_Block]) -> tuple[Kind, str | None]:
+    kinds = {b.kind for b in group}
+    if len(kinds) == 1 and not any(b.markdown for b in group):
+        kind = group[0].kind
+        languages = {b.language for b in group}
+        return kind, languages.pop() if len(languages) == 1 else None
+    if kinds <= {"log", "prose"} and "log" in kinds and sum(b.kind == "log" for b in group) > len(group) / 2:
+        return "log", None
+    return "markdown", None
+
+
+def _blocks(text: str) -> list[_Block]:
+    stripped = text.strip()
+    if not stripped:
+        return []
+    if stripped[0] in "[{" and _is_json(stripped):
+        offset = text.index(stripped[0])
+        return [_Block("json", offset, offset + len(stripped))]
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    blocks: list[_Block] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        fence = _FENCE.match(line)
+        if fence:
+            marker = fence.group(1)
+            j = i + 1
+            while j < len(lines) and not lines[j].lstrip().startswith(marker):
+                j += 1
+            j = min(j, len(lines) - 1)
+            blocks.append(_Block("code", starts[i], starts[j + 1], language=fence.group(2) or None))
+            i = j + 1
+            continue
+        if "|" in line and i + 1 < len(lines) and _TABLE_SEP.match(lines[i + 1]):
+            j = i + 2
+            while j < len(lines) and "|" in lines[j] and lines[j].strip():
+                j += 1
+            blocks.append(_Block("table", starts[i], starts[j]))
+            i = j
+            continue
+        j = i + 1
+        while (
+            j < len(lines)
+            and lines[j].strip()
+            and not _FENCE.match(lines[j])
+            and not ("|" in lines[j] and j + 1 < len(lines) and _TABLE_SEP.match(lines[j + 1]))
+        ):
+            j += 1
+        blocks.append(_classify_paragraph(text, starts[i], starts[j]))
+        i = j
+    return blocks
+
+
+def _classify_paragraph(text: str, start: int, end: int) -> _Block:
+    para = text[start:end]
+    lines = [line for line in para.splitlines() if line.strip()]
+    stripped = para.strip()
+    if stripped[0] in "[{" and _is_json(stripped):
+        return _Block("json", start, end)
+    if len(lines) >= 2 and sum(bool(_LOG_LINE.match(line)) for line in lines) >= len(lines) / 2:
+        return _Block("log", start, end)
+    if _HTML_START.match(lines[0]) and "</" in para:
+        return _Block("html", start, end)
+    if len(lines) >= 2 and all(line.startswith(("    ", "\t")) for line in lines):
+        return _Block("code", start, end)
+    return _Block("prose", start, end, markdown=bool(_MARKDOWN.search(para)))
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,191 @@
+"""The Router: one request flows one way through the stages.
+
+    chunking.chunk_messages -> policy.decide -> render.render_chunk -> policy.check_saving
+    -> prompt.build_messages -> backend.completion -> report
+
+A request the router cannot improve passes unchanged; a chunk that cannot be rendered goes as text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import router._offline  # noqa: F401
+from router import backend
+from router.chunking import chunk_messages, validate_messages
+from router.density import get_density
+from router.errors import InvalidRequestError, RenderError
+from router.geometry import EncoderProfile, get_profile
+from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
+from router.policy import Policy
+from router.prompt import build_messages, label_for
+from router.render import RenderTarget, render_chunk
+from router.report import build_report
+from router.tokens import count_tokens
+
+
+class Router:
+    """Routes chat requests into mixed text/image prompts and calls any backend through litellm.
+
+    >>> router = Router()                          # the shipped default policy
+    >>> routed = router.route(messages, model="claude-sonnet-4-5")
+    >>> routed.messages, routed.report.tokens_after
+    >>> response = router.completion(model="gpt-4o", messages=messages)
+    >>> response.routing_report
+    """
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.policy = policy or Policy.builtin("default")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Router:
+        return cls(Policy.from_yaml(path))
+
+    # --- routing ---------------------------------------------------------------------------------
+
+    def route(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        encoder: str | None = None,
+        density: str | None = None,
+    ) -> RoutedRequest:
+        """Decide, render and build the mixed prompt for ``model``; never calls a backend.
+
+        ``encoder`` and ``density`` override the policy for this request.
+        """
+        started = time.perf_counter()
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError("model", "a model name is required")
+        messages = validate_messages(messages)
+        profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
+        if density is not None:
+            get_density(density)  # fail fast with the list of known names
+        backend.check_remote_urls(messages, profile, model)
+        vision = self.policy.vision_for(model)
+
+        chunks = chunk_messages(messages, model)
+        has_user = any(m.get("role") == "user" for m in messages)
+        reports: list[ChunkReport] = []
+        pages: dict[int, list[Page]] = {}
+        for chunk in chunks:
+            decision = self.policy.decide(chunk, vision=vision, model=model)
+            if density is not None and decision.action == "image":
+                decision = decision.model_copy(update={"density": density})
+            if decision.action == "image" and chunk.role in ("system", "developer") and not has_user:
+                decision = Decision(action="text", reason="guard:no-user-message: nowhere to attach images")
+            report, chunk_pages = self._render_decided(chunk, decision, profile)
+            reports.append(report)
+            if chunk_pages:
+                pages[chunk.index] = chunk_pages
+        self._enforce_image_limits(messages, profile, reports, pages)
+
+        routed_messages = build_messages(messages, chunks, pages, profile) if pages else list(messages)
+        report = build_report(
+            model, profile.name, vision, reports, route_ms=(time.perf_counter() - started) * 1000
+        )
+        return RoutedRequest(model=model, messages=routed_messages, report=report, pages=pages)
+
+    def _render_decided(
+        self, chunk: Chunk, decision: Decision, profile: EncoderProfile
+    ) -> tuple[ChunkReport, list[Page] | None]:
+        report = ChunkReport(
+            index=chunk.index,
+            message_index=chunk.message_index,
+            role=chunk.role,
+            kind=chunk.kind,
+            script=chunk.script,
+            chars=chunk.chars,
+            action="text",
+            reason=decision.reason,
+            text_tokens=chunk.text_tokens,
+        )
+        if decision.action == "text":
+            return report, None
+        target = RenderTarget(profile=profile, density=get_density(decision.density))
+        try:
+            rendering: Rendering = render_chunk(chunk, target)
+        except RenderError as exc:
+            return report.model_copy(update={"reason": f"guard:render-failed: {exc}"}), None
+        system = chunk.role in ("system", "developer")
+        label_tokens = count_tokens(label_for(chunk, len(rendering.pages), system=system), "gpt-4o")
+        figures = {
+            "density": decision.density,
+            "image_tokens": rendering.image_tokens,
+            "label_tokens": label_tokens,
+            "pages": len(rendering.pages),
+            "columns": rendering.columns,
+            "render_ms": rendering.render_ms + rendering.encode_ms,
+            "cached": rendering.cached,
+        }
+        refused = self.policy.check_saving(chunk, rendering, label_tokens)
+        if refused:
+            return report.model_copy(update={**figures, "reason": refused, "pages": 0}), None
+        return report.model_copy(update={**figures, "action": "image"}), rendering.pages
+
+    def _enforce_image_limits(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        profile: EncoderProfile,
+        reports: list[ChunkReport],
+        pages: dict[int, list[Page]],
+    ) -> None:
+        """Send the least-saving chunks back to text until images and bytes fit the provider's limits."""
+        existing = sum(
+            1
+            for m in messages
+            if isinstance(m.get("content"), list)
+            for p in m["content"]
+            if p.get("type") == "image_url"
+        )
+        max_images = min(profile.max_images, self.policy.max_images or profile.max_images) - existing
+        # base64 grows bytes by 4/3; leave a quarter of the request for everything else.
+        max_bytes = profile.max_request_bytes * 0.75 * 0.75
+
+        def totals() -> tuple[int, int]:
+            return sum(len(p) for p in pages.values()), sum(len(pg.png) for ps in pages.values() for pg in ps)
+
+        by_saving = sorted(
+            (r for r in reports if r.action == "image"),
+            key=lambda r: (r.text_tokens - r.tokens_after) / max(r.pages, 1),
+        )
+        for report in by_saving:
+            count, size = totals()
+            too_big = [pg for pg in pages[report.index] if len(pg.png) > profile.max_image_bytes]
+            if count <= max_images and size <= max_bytes and not too_big:
+                continue
+            del pages[report.index]
+            reports[report.index] = report.model_copy(
+                update={
+                    "action": "text",
+                    "pages": 0,
+                    "reason": f"guard:image-limit: {profile.name} takes {profile.max_images} images, "
+                    f"{profile.max_image_bytes // 1024} KiB each, {profile.max_request_bytes // 1024 // 1024} MiB "
+                    "per request",
+                }
+            )
+
+    # --- calling ---------------------------------------------------------------------------------
+
+    def completion(self, **kwargs: Any) -> Any:
+        """``litellm.completion`` with the messages routed first; ``response.routing_report`` holds the report."""
+        routed = self._route_kwargs(kwargs)
+        return backend.completion(routed.messages, routed.report, kwargs)
+
+    async def acompletion(self, **kwargs: Any) -> Any:
+        """``litellm.acompletion`` with the messages routed first."""
+        import asyncio
+
+        routed = await asyncio.to_thread(self._route_kwargs, kwargs)
+        return await backend.acompletion(routed.messages, routed.report, kwargs)
+
+    def _route_kwargs(self, kwargs: dict[str, Any]) -> RoutedRequest:
+        if "model" not in kwargs:
+            raise InvalidRequestError("model", "a model name is required")
+        if "messages" not in kwargs:
+            raise InvalidRequestError("messages", "the request has no messages")
+        return self.route(kwargs["messages"], model=kwargs["model"])

@@ -1,0 +1,35 @@
+"""Exceptions raised by the router. Every message names what was wrong and where."""
+
+from __future__ import annotations
+
+
+class RouterError(Exception):
+    """Base class for every error the router raises on purpose."""
+
+
+class InvalidRequestError(RouterError, ValueError):
+    """The chat request is malformed; ``location`` is a path such as ``messages[3].content[1]``."""
+
+    def __init__(self, location: str, problem: str) -> None:
+        self.location = location
+        self.problem = problem
+        super().__init__(f"{location}: {problem}")
+
+
+class PolicyError(RouterError, ValueError):
+    """A policy file or mapping failed validation; the message names the file, line and field."""
+
+
+class UnsafeURLError(InvalidRequestError):
+    """A content part names a remote URL that litellm would fetch from this machine."""
+
+
+class RenderError(RouterError):
+    """A chunk could not be rendered. The router catches it and sends that chunk as text."""
+
+
+class UnknownEncoderError(RouterError, KeyError):
+    """An encoder family name that the geometry table does not hold."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else "unknown encoder"

@@ -1,0 +1,218 @@
+"""Chunk text to HTML + CSS for PyMuPDF's Story layout.
+
+Every piece of user text is escaped: markdown is parsed with raw HTML off and with images and links
+disabled, so ``<img src="file:///etc/passwd">`` or ``![x](http://host/)`` render as literal text and
+Story never loads a file or URL. Link targets stay visible because they are text the model may need.
+
+Monospace kinds (code, logs, JSON, HTML source) are wrapped here rather than by the layout engine:
+the renderer needs exact line counts to pack short lines into columns, and a wrapped line's
+continuation starts with a visible marker so the model can tell it from a real new line.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import unicodedata
+from dataclasses import dataclass
+
+import pymupdf
+from markdown_it import MarkdownIt
+from pygments import lex
+from pygments.lexer import Lexer
+from pygments.lexers import JsonLexer, get_lexer_by_name
+from pygments.lexers.html import HtmlLexer
+from pygments.styles import get_style_by_name
+from pygments.token import Token, _TokenType
+from pygments.util import ClassNotFound
+
+from router.models import Kind
+
+MONO_ADVANCE_EM = 0.6  # Fira Mono: every glyph advances 600/1000 em
+WIDE_ADVANCE_EM = 1.0  # CJK falls back to Droid Sans Fallback, 1 em per glyph
+CONTINUATION = "↪ "  # starts a wrapped line's continuation
+NEWLINE_MARK = "↵"  # stands where a prose line break was reflowed
+MARKERS = (CONTINUATION.strip(), NEWLINE_MARK)
+_MARK_COLOUR = "#8a8a8a"
+_TAB = 4
+
+
+@functools.lru_cache(maxsize=1)
+def fonts() -> tuple[pymupdf.Archive, str]:
+    """The font archive and @font-face CSS: FiraGO for text, Fira Mono for code (pymupdf-fonts)."""
+    archive = pymupdf.Archive()
+    css = pymupdf.css_for_pymupdf_font("figo", CSS=None, archive=archive, name="sans")
+    css = pymupdf.css_for_pymupdf_font("figbo", CSS=css, archive=archive, name="sans")
+    css = pymupdf.css_for_pymupdf_font("fimo", CSS=css, archive=archive, name="mono")
+    return archive, css
+
+
+def base_css(em_px: float, line_height: float) -> str:
+    return fonts()[1] + (
+        f"body {{font-family: sans; font-size: {em_px:.2f}px; line-height: {line_height}; margin: 0;}}"
+        f"p {{margin: 0 0 {em_px * 0.35:.2f}px 0;}}"
+        f"h1, h2, h3, h4, h5, h6 {{font-weight: bold; margin: {em_px * 0.3:.2f}px 0 {em_px * 0.2:.2f}px 0;}}"
+        "h1 {font-size: 1.35em;} h2 {font-size: 1.2em;} h3 {font-size: 1.1em;} h4, h5, h6 {font-size: 1em;}"
+        f"ul, ol {{margin: 0 0 {em_px * 0.3:.2f}px 0; padding-left: 1.4em;}}"
+        "pre, code, .m {font-family: mono;} pre {white-space: pre-wrap; margin: 0 0 0.3em 0;}"
+        ".m {white-space: pre;}"
+        "blockquote {margin: 0 0 0.3em 0.6em; padding-left: 0.5em; border-left: 1px solid #777;}"
+        "table {border-collapse: collapse; margin: 0 0 0.35em 0;}"
+        "th, td {border: 0.7px solid #000; padding: 0 0.25em; vertical-align: top;}"
+        "th {font-weight: bold;}"
+        f".mk {{color: {_MARK_COLOUR};}}"
+    )
+
+
+# --- flowing text: prose, markdown, tables ----------------------------------------------------------
+
+
+def prose_html(text: str) -> str:
+    """Paragraphs on blank lines; a single line break becomes a visible marker so lines can reflow."""
+    paragraphs = [p for p in text.strip("\n").split("\n\n") if p.strip()]
+    mark = f' <span class="mk">{NEWLINE_MARK}</span> '
+    return "".join(
+        "<p>" + mark.join(html.escape(line.strip()) for line in p.split("\n") if line.strip()) + "</p>"
+        for p in paragraphs
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable("table")
+    md.disable(["image", "link", "autolink"])  # keep targets as visible text; never load anything
+    md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("code_block", _render_fence)
+    return md
+
+
+def _render_fence(self, tokens, idx, options, env) -> str:  # type: ignore[no-untyped-def]
+    token = tokens[idx]
+    language = token.info.strip().split(" ")[0] if token.info else None
+    runs = highlight(token.content.rstrip("\n"), language, "code")
+    return "<pre>" + "".join(_span(text, colour) for text, colour in runs) + "</pre>"
+
+
+def markdown_html(text: str) -> str:
+    return _markdown().render(text)
+
+
+# --- monospace: code, logs, JSON, HTML source -------------------------------------------------------
+
+Run = tuple[str, "str | None"]  # text and its colour (None = black)
+
+
+def highlight(text: str, language: str | None, kind: Kind) -> list[Run]:
+    """Pygments tokens as (text, colour) runs; plain black where no lexer applies."""
+    lexer = _lexer(language, kind)
+    if lexer is None:
+        return [(text, None)]
+    style = _style()
+    runs: list[Run] = []
+    for token_type, value in lex(text, lexer):
+        colour = _colour_of(style, token_type)
+        if runs and runs[-1][1] == colour:
+            runs[-1] = (runs[-1][0] + value, colour)
+        else:
+            runs.append((value, colour))
+    if runs and text and not text.endswith("\n") and runs[-1][0].endswith("\n"):
+        runs[-1] = (runs[-1][0][:-1], runs[-1][1])  # pygments always appends a newline
+    return runs
+
+
+@dataclass(frozen=True)
+class VisualLine:
+    runs: tuple[Run, ...]
+    width_em: float
+    continuation: bool
+
+
+def wrap_runs(runs: list[Run], width_em: float) -> list[VisualLine]:
+    """Split runs into source lines, then wrap each to ``width_em``; continuations get a marker."""
+    marker_em = _width_em(CONTINUATION)
+    lines: list[VisualLine] = []
+    current: list[Run] = []
+    used = 0.0
+    continuation = False
+
+    def flush() -> None:
+        nonlocal current, used
+        lines.append(VisualLine(tuple(current), used, continuation))
+        current, used = [], 0.0
+
+    for text, colour in runs:
+        for i, segment in enumerate(text.expandtabs(_TAB).split("\n")):
+            if i:
+                flush()
+                continuation = False
+            piece = ""
+            for ch in segment:
+                advance = _advance_em(ch)
+                if (
+                    used + advance > width_em
+                    and (used > marker_em or not continuation)
+                    and (piece or current)
+                ):
+                    if piece:
+                        current.append((piece, colour))
+                    flush()
+                    continuation = True
+                    current, used, piece = [(CONTINUATION, _MARK_COLOUR)], marker_em, ""
+                piece += ch
+                used += advance
+            if piece:
+                current.append((piece, colour))
+    flush()
+    return lines
+
+
+def lines_html(lines: list[VisualLine]) -> str:
+    body = "\n".join("".join(_span(text, colour) for text, colour in line.runs) for line in lines)
+    return f'<div class="m">{body}</div>'
+
+
+def text_width_em(text: str) -> float:
+    return _width_em(text.expandtabs(_TAB))
+
+
+def _width_em(text: str) -> float:
+    return sum(_advance_em(ch) for ch in text)
+
+
+def _advance_em(ch: str) -> float:
+    return WIDE_ADVANCE_EM if unicodedata.east_asian_width(ch) in ("W", "F") else MONO_ADVANCE_EM
+
+
+def _span(text: str, colour: str | None) -> str:
+    escaped = html.escape(text, quote=False)
+    return f'<span style="color:{colour}">{escaped}</span>' if colour else escaped
+
+
+def _lexer(language: str | None, kind: Kind) -> Lexer | None:
+    if kind == "json":
+        return JsonLexer()
+    if kind == "html":
+        return HtmlLexer()
+    if kind == "log" or not language:
+        return None
+    try:
+        return get_lexer_by_name(language)
+    except ClassNotFound:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _style():  # type: ignore[no-untyped-def]
+    # Visual Studio's light colours: dark enough on white to read at small sizes.
+    return get_style_by_name("vs")
+
+
+@functools.lru_cache(maxsize=512)
+def _colour_of(style, token_type: _TokenType) -> str | None:  # type: ignore[no-untyped-def]
+    while token_type is not Token:
+        colour = style.style_for_token(token_type).get("color")
+        if colour:
+            return None if colour.lower() == "000000" else f"#{colour.lower()}"
+        token_type = token_type.parent
+    return None

@@ -1,0 +1,141 @@
+"""The data passed between stages: chunk -> decision -> rendering -> routed request + report."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kind = Literal["prose", "markdown", "table", "code", "json", "log", "html"]
+Script = Literal["latin", "cjk", "mixed"]
+Action = Literal["text", "image"]
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class Chunk(BaseModel):
+    """A span of one message's text that is routed as a unit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="position among all chunks of the request")
+    message_index: int
+    part_index: int | None = Field(None, description="content part index; None when content is a string")
+    start: int = Field(description="offset of the span in the message (or part) text")
+    end: int
+    role: Role
+    age: int = Field(description="messages after this one; 0 for the last message")
+    live_turn: bool = Field(description="part of the last user message, the question being asked now")
+    kind: Kind
+    language: str | None = Field(None, description="code language from a fence info string")
+    script: Script
+    text: str
+    chars: int
+    text_tokens: int
+
+
+class Decision(BaseModel):
+    """What the policy and guards chose for one chunk, and why."""
+
+    action: Action
+    reason: str = Field(description="'rule:NAME' or 'guard:NAME: detail'")
+    density: str = "balanced"
+
+
+class Page(BaseModel):
+    """One rendered page: a PNG exactly as it is sent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    png: bytes = Field(repr=False)
+    width: int
+    height: int
+    tokens: int = Field(description="billed image tokens for this page on the target encoder")
+    grayscale: bool
+
+
+class Rendering(BaseModel):
+    """All pages of one chunk."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pages: list[Page]
+    columns: int = 1
+    render_ms: float = 0.0
+    encode_ms: float = 0.0
+    cached: bool = False
+
+    @property
+    def image_tokens(self) -> int:
+        return sum(p.tokens for p in self.pages)
+
+
+class ChunkReport(BaseModel):
+    """What happened to one chunk."""
+
+    index: int
+    message_index: int
+    role: Role
+    kind: Kind
+    script: Script
+    chars: int
+    action: Action
+    reason: str
+    density: str | None = None
+    text_tokens: int
+    image_tokens: int = 0
+    label_tokens: int = 0
+    pages: int = 0
+    columns: int = 0
+    render_ms: float = 0.0
+    cached: bool = False
+
+    @property
+    def tokens_after(self) -> int:
+        return self.image_tokens + self.label_tokens if self.action == "image" else self.text_tokens
+
+
+class RouteReport(BaseModel):
+    """Totals for one routed request, plus the per-chunk detail."""
+
+    model: str
+    encoder: str
+    vision: bool
+    tokens_before: int
+    tokens_after: int
+    cost_before: float | None = Field(None, description="estimated input cost in USD, text as sent")
+    cost_after: float | None = Field(None, description="estimated input cost in USD, as routed")
+    images: int = 0
+    route_ms: float = 0.0
+    chunks: list[ChunkReport] = Field(default_factory=list)
+
+    @property
+    def tokens_saved(self) -> int:
+        return self.tokens_before - self.tokens_after
+
+    @property
+    def compression(self) -> float:
+        return self.tokens_before / self.tokens_after if self.tokens_after else 1.0
+
+    def summary(self) -> dict[str, Any]:
+        """Flat figures for headers, logs and the CLI."""
+        return {
+            "model": self.model,
+            "encoder": self.encoder,
+            "tokens_before": self.tokens_before,
+            "tokens_after": self.tokens_after,
+            "images": self.images,
+            "chunks_as_image": sum(c.action == "image" for c in self.chunks),
+            "chunks": len(self.chunks),
+            "route_ms": round(self.route_ms, 2),
+            "cost_before": self.cost_before,
+            "cost_after": self.cost_after,
+        }
+
+
+class RoutedRequest(BaseModel):
+    """The request as it will be sent: OpenAI-format messages ready for litellm, and the report."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    report: RouteReport
+    pages: dict[int, list[Page]] = Field(default_factory=dict, repr=False, description="chunk index -> pages")

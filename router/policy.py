@@ -1,0 +1,262 @@
+"""Stage 2: decide text or image per chunk, from a YAML policy and then from guards.
+
+Rules are evaluated in order and the first match wins. Guards always apply on top of the rules: the
+backend must accept images, the role must be one a provider accepts images in, short text stays text,
+and (after rendering, see ``check_saving``) the image must cost at most ``1 / min_saving`` of the text.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from router.density import DENSITIES
+from router.errors import PolicyError
+from router.geometry import PROFILES, EncoderProfile, resolve_encoder
+from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
+
+_Many = list  # a condition takes one value or a list of them
+
+
+class When(BaseModel):
+    """Conditions of a rule; all given ones must hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: _Many[Role] | None = None
+    kind: _Many[Kind] | None = None
+    script: _Many[Script] | None = None
+    min_tokens: int | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=0)
+    min_age: int | None = Field(None, ge=0)
+    max_age: int | None = Field(None, ge=0)
+    live_turn: bool | None = None
+    regex: str | None = Field(None, description="Python regular expression searched in the chunk text")
+
+    @field_validator("role", "kind", "script", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    def matches(self, chunk: Chunk) -> bool:
+        checks = (
+            self.role is None or chunk.role in self.role,
+            self.kind is None or chunk.kind in self.kind,
+            self.script is None or chunk.script in self.script,
+            self.min_tokens is None or chunk.text_tokens >= self.min_tokens,
+            self.max_tokens is None or chunk.text_tokens <= self.max_tokens,
+            self.min_age is None or chunk.age >= self.min_age,
+            self.max_age is None or chunk.age <= self.max_age,
+            self.live_turn is None or chunk.live_turn == self.live_turn,
+            self.regex is None or _compiled(self.regex).search(chunk.text) is not None,
+        )
+        return all(checks)
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    when: When = Field(default_factory=When)
+    action: Action
+    density: str | None = None
+
+    @field_validator("density")
+    @classmethod
+    def _known_density(cls, value: str | None) -> str | None:
+        if value is not None and value not in DENSITIES:
+            raise ValueError(f"unknown density {value!r}; expected one of {sorted(DENSITIES)}")
+        return value
+
+
+class ModelOverride(BaseModel):
+    """Facts for models litellm does not know, matched by a glob on the model string."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match: str
+    encoder: str | None = None
+    vision: bool | None = None
+    density: str | None = None
+
+    @field_validator("encoder")
+    @classmethod
+    def _known_encoder(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROFILES:
+            raise ValueError(f"unknown encoder {value!r}; expected one of {sorted(PROFILES)}")
+        return value
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "custom"
+    description: str = ""
+    density: Literal["exact", "balanced", "dense"] = "balanced"
+    min_saving: float = Field(1.25, gt=0, description="text tokens must be >= min_saving x image tokens")
+    min_tokens: int = Field(300, ge=0, description="chunks with fewer text tokens stay text")
+    max_images: int | None = Field(None, gt=0, description="cap below the encoder's own limit")
+    models: list[ModelOverride] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> Policy:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in seen:
+                raise ValueError(f"rule name {rule.name!r} is used twice")
+            seen.add(rule.name)
+        return self
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Policy:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from None
+        return cls.from_yaml_text(text, source=str(path))
+
+    @classmethod
+    def from_yaml_text(cls, text: str, source: str = "<policy>") -> Policy:
+        try:
+            data = yaml.safe_load(text)
+            root = yaml.compose(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{source}:{mark.line + 1}" if mark else source
+            raise PolicyError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        if not isinstance(data, dict):
+            raise PolicyError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                loc = [
+                    p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("list[", "function")))
+                ]
+                line = _line_of(root, loc)
+                field = ".".join(str(p) for p in loc) or "(top level)"
+                problems.append(f"{source}:{line}: {field}: {err['msg']}")
+            raise PolicyError("invalid policy\n  " + "\n  ".join(problems)) from None
+
+    @classmethod
+    def builtin(cls, name: str = "default") -> Policy:
+        """A policy shipped with the package (``default``, ``conservative``, ``aggressive``, ``text-only``)."""
+        return _builtin(name)
+
+    # --- deciding --------------------------------------------------------------------------------
+
+    def override_for(self, model: str) -> ModelOverride | None:
+        lowered = model.lower()
+        for override in self.models:
+            if fnmatch.fnmatch(lowered, override.match.lower()):
+                return override
+        return None
+
+    def encoder_for(self, model: str) -> EncoderProfile:
+        override = self.override_for(model)
+        if override and override.encoder:
+            return PROFILES[override.encoder]
+        return resolve_encoder(model)
+
+    def vision_for(self, model: str) -> bool:
+        override = self.override_for(model)
+        if override and override.vision is not None:
+            return override.vision
+        import litellm
+
+        try:
+            return bool(litellm.supports_vision(model=model))
+        except Exception:  # litellm raises for names it cannot place; such a model gets text
+            return False
+
+    def decide(self, chunk: Chunk, *, vision: bool, model: str = "") -> Decision:
+        """The first matching rule, then the guards that hold before rendering."""
+        override = self.override_for(model) if model else None
+        default_density = (override.density if override and override.density else None) or self.density
+        decision = Decision(action="text", reason="rule:(no rule matched)", density=default_density)
+        for rule in self.rules:
+            if rule.when.matches(chunk):
+                decision = Decision(
+                    action=rule.action, reason=f"rule:{rule.name}", density=rule.density or default_density
+                )
+                break
+        if decision.action == "text":
+            return decision
+        guard = _guard_before_render(chunk, vision=vision, min_tokens=self.min_tokens)
+        return decision.model_copy(update={"action": "text", "reason": guard}) if guard else decision
+
+    def check_saving(self, chunk: Chunk, rendering: Rendering, label_tokens: int) -> str | None:
+        """A guard reason when the image does not pay for itself, else None."""
+        image_tokens = rendering.image_tokens + label_tokens
+        if chunk.text_tokens < self.min_saving * image_tokens:
+            return (
+                f"guard:min-saving: {chunk.text_tokens} text tokens < {self.min_saving} x "
+                f"{image_tokens} image tokens"
+            )
+        return None
+
+
+def _guard_before_render(chunk: Chunk, *, vision: bool, min_tokens: int) -> str | None:
+    if not vision:
+        return "guard:no-vision: the backend does not accept images"
+    if chunk.role in ("tool", "function"):
+        return "guard:tool-message: tool results pass through untouched"
+    if chunk.role == "assistant":
+        return "guard:role: providers accept no images in assistant turns"
+    if chunk.text_tokens < min_tokens:
+        return f"guard:short-text: {chunk.text_tokens} < {min_tokens} tokens"
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@functools.lru_cache(maxsize=8)
+def _builtin(name: str) -> Policy:
+    files = resources.files("router.policies")
+    resource = files.joinpath(f"{name}.yaml")
+    if not resource.is_file():
+        shipped = sorted(p.name.removesuffix(".yaml") for p in files.iterdir() if p.name.endswith(".yaml"))
+        raise PolicyError(f"no built-in policy {name!r}; shipped: {', '.join(shipped)}")
+    return Policy.from_yaml_text(resource.read_text(encoding="utf-8"), source=f"router.policies/{name}.yaml")
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
+    """1-based line of the YAML node at ``loc``, or of its deepest existing parent."""
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for key in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
