@@ -31,9 +31,7 @@ _LOG_LINE = re.compile(
 )
 _HTML_START = re.compile(r"^\s*<(!doctype|[a-z][a-z0-9-]*)[\s>/]", re.IGNORECASE)
 _MARKDOWN = re.compile(r"^ {0,3}(#{1,6}\s|[-*+]\s|\d+[.)]\s|>\s?)", re.MULTILINE)
-_CJK = re.compile(
-    r"[\u2e80-\u2fdf\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
-)
+_CJK = re.compile(r"[\u2e80-\u2fdf\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 @dataclass
@@ -48,9 +46,7 @@ class _Block:
 def validate_messages(messages: Any) -> list[Mapping[str, Any]]:
     """Check the shape the router relies on; raise with the message index and field otherwise."""
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
-        raise InvalidRequestError(
-            "messages", f"expected a list of message objects, got {type(messages).__name__}"
-        )
+        raise InvalidRequestError("messages", f"expected a list of message objects, got {type(messages).__name__}")
     if not messages:
         raise InvalidRequestError("messages", "the list is empty")
     for i, message in enumerate(messages):
@@ -70,9 +66,7 @@ def validate_messages(messages: Any) -> list[Mapping[str, Any]]:
             )
         for j, part in enumerate(content):
             if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
-                raise InvalidRequestError(
-                    f"{where}.content[{j}]", "expected a content part object with a 'type'"
-                )
+                raise InvalidRequestError(f"{where}.content[{j}]", "expected a content part object with a 'type'")
             if part["type"] == "text" and not isinstance(part.get("text"), str):
                 raise InvalidRequestError(f"{where}.content[{j}].text", "a text part needs a string 'text'")
     return list(messages)

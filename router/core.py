@@ -85,9 +85,7 @@ class Router:
         self._enforce_image_limits(messages, profile, reports, pages)
 
         routed_messages = build_messages(messages, chunks, pages, profile) if pages else list(messages)
-        report = build_report(
-            model, profile.name, vision, reports, route_ms=(time.perf_counter() - started) * 1000
-        )
+        report = build_report(model, profile.name, vision, reports, route_ms=(time.perf_counter() - started) * 1000)
         return RoutedRequest(model=model, messages=routed_messages, report=report, pages=pages)
 
     def _render_decided(

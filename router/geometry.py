@@ -267,9 +267,7 @@ def get_profile(name: str) -> EncoderProfile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise UnknownEncoderError(
-            f"unknown encoder family {name!r}; known: {', '.join(sorted(PROFILES))}"
-        ) from None
+        raise UnknownEncoderError(f"unknown encoder family {name!r}; known: {', '.join(sorted(PROFILES))}") from None
 
 
 def split_model(model: str) -> tuple[str, str]:

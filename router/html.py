@@ -149,11 +149,7 @@ def wrap_runs(runs: list[Run], width_em: float) -> list[VisualLine]:
             piece = ""
             for ch in segment:
                 advance = _advance_em(ch)
-                if (
-                    used + advance > width_em
-                    and (used > marker_em or not continuation)
-                    and (piece or current)
-                ):
+                if used + advance > width_em and (used > marker_em or not continuation) and (piece or current):
                     if piece:
                         current.append((piece, colour))
                     flush()

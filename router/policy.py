@@ -152,9 +152,7 @@ class Policy(BaseModel):
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
-                loc = [
-                    p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("list[", "function")))
-                ]
+                loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("list[", "function")))]
                 line = _line_of(root, loc)
                 field = ".".join(str(p) for p in loc) or "(top level)"
                 problems.append(f"{source}:{line}: {field}: {err['msg']}")
@@ -212,8 +210,7 @@ class Policy(BaseModel):
         image_tokens = rendering.image_tokens + label_tokens
         if chunk.text_tokens < self.min_saving * image_tokens:
             return (
-                f"guard:min-saving: {chunk.text_tokens} text tokens < {self.min_saving} x "
-                f"{image_tokens} image tokens"
+                f"guard:min-saving: {chunk.text_tokens} text tokens < {self.min_saving} x {image_tokens} image tokens"
             )
         return None
 

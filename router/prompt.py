@@ -19,9 +19,7 @@ from router.geometry import EncoderProfile
 from router.models import Chunk, Page
 
 LEGEND = "↪ starts a wrapped line, ↵ marks a line break"
-SYSTEM_POINTER = (
-    "[The rest of the system instructions are attached as images at the start of the first user message.]"
-)
+SYSTEM_POINTER = "[The rest of the system instructions are attached as images at the start of the first user message.]"
 _SYSTEM_ROLES = ("system", "developer")
 
 
@@ -121,9 +119,7 @@ def _prepend_to_first_user(messages: list[Any], relocated: list[dict[str, Any]])
     for i, message in enumerate(messages):
         if message.get("role") == "user":
             content = message.get("content")
-            existing = (
-                [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
-            )
+            existing = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
             messages = list(messages)
             messages[i] = {**message, "content": relocated + existing}
             return messages

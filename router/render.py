@@ -50,9 +50,7 @@ def render_chunk(chunk: Chunk, target: RenderTarget) -> Rendering:
     return render_text(chunk.text, chunk.kind, chunk.script, chunk.language, target)
 
 
-def render_text(
-    text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget
-) -> Rendering:
+def render_text(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> Rendering:
     key = hashlib.sha256(
         "\x00".join((target.key(), kind, script, language or "", text)).encode("utf-8", "surrogatepass")
     ).hexdigest()
@@ -110,9 +108,7 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     )
 
 
-def _draw_flow(
-    body: str, css: str, density: Density, profile: EncoderProfile
-) -> tuple[bytes, list[tuple[int, int]]]:
+def _draw_flow(body: str, css: str, density: Density, profile: EncoderProfile) -> tuple[bytes, list[tuple[int, int]]]:
     """Story layout one column wide; returns the PDF and each page's (width, height) to keep."""
     archive, _ = H.fonts()
     story = pymupdf.Story(html=body, user_css=css, archive=archive)
@@ -120,7 +116,7 @@ def _draw_flow(
     writer = pymupdf.DocumentWriter(out)
     m, w, h = density.margin_px, profile.page_width, profile.page_height
     mediabox = pymupdf.Rect(0, 0, w, h)
-    where = mediabox + (m, m, -m, -m)
+    where = pymupdf.Rect(m, m, w - m, h - m)
     sizes: list[tuple[int, int]] = []
     more = 1
     while more:
@@ -177,9 +173,7 @@ def _pack(
         page_lines = lines[first : first + per_page]
         page_rows = min(rows, math.ceil(len(page_lines) / n))  # balance the last page's columns
         columns = [page_lines[i : i + page_rows] for i in range(0, len(page_lines), page_rows)]
-        width = min(
-            profile.page_width, math.ceil(2 * m + len(columns) * column_px + (len(columns) - 1) * gap)
-        )
+        width = min(profile.page_width, math.ceil(2 * m + len(columns) * column_px + (len(columns) - 1) * gap))
         height = min(profile.page_height, math.ceil(2 * m + page_rows * line_px) + 1)
         plans.append(_PagePlan(width, height, [H.lines_html(c) for c in columns], column_px))
         if len(plans) > MAX_PAGES:
@@ -208,14 +202,12 @@ def _draw_columns(plans: list[_PagePlan], css: str, density: Density) -> tuple[b
 # --- raster + PNG -----------------------------------------------------------------------------------
 
 
-def _rasterise(
-    pdf: bytes, sizes: list[tuple[int, int]], profile: EncoderProfile, *, grayscale: bool
-) -> list[Page]:
+def _rasterise(pdf: bytes, sizes: list[tuple[int, int]], profile: EncoderProfile, *, grayscale: bool) -> list[Page]:
     doc = pymupdf.open("pdf", pdf)
     colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
     pages = []
     try:
-        for page, (width, height) in zip(doc, sizes):
+        for page, (width, height) in zip(doc, sizes, strict=True):
             pix = page.get_pixmap(colorspace=colorspace, clip=pymupdf.Rect(0, 0, width, height), alpha=False)
             pages.append(
                 Page(

@@ -21,9 +21,7 @@ def input_price(model: str) -> float | None:
     return float(price) if price else None
 
 
-def build_report(
-    model: str, encoder: str, vision: bool, chunks: list[ChunkReport], route_ms: float
-) -> RouteReport:
+def build_report(model: str, encoder: str, vision: bool, chunks: list[ChunkReport], route_ms: float) -> RouteReport:
     before = sum(c.text_tokens for c in chunks)
     after = sum(c.tokens_after for c in chunks)
     price = input_price(model)
