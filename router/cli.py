@@ -1,0 +1,186 @@
+"""The ``hcr`` command: route a request, render a file, list encoder families."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import router._offline  # noqa: F401
+from router.errors import RouterError
+
+console = Console()
+err_console = Console(stderr=True)
+
+_EXTENSION_KINDS = {
+    ".md": "markdown", ".markdown": "markdown", ".rst": "prose", ".txt": "prose",
+    ".json": "json", ".jsonl": "log", ".log": "log", ".html": "html", ".htm": "html", ".xml": "html",
+}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except (RouterError, OSError, json.JSONDecodeError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hcr", description="Hybrid text/image context router")
+    sub = parser.add_subparsers(title="commands")
+
+    route = sub.add_parser("route", help="route a chat request; print decisions, write the routed request and pages")
+    route.add_argument("request", type=Path, help="JSON file: an OpenAI chat request or a list of messages")
+    route.add_argument("--model", help="target model (default: the request's 'model')")
+    route.add_argument("--policy", default="default", help="policy YAML path or built-in name (default: default)")
+    route.add_argument("--encoder", help="encoder family override (see 'hcr profiles')")
+    route.add_argument("--density", choices=["exact", "balanced", "dense"], help="density override")
+    route.add_argument("--out", type=Path, help="folder for routed_request.json and the PNG pages")
+    route.set_defaults(handler=_route)
+
+    render = sub.add_parser("render", help="render a file into pages for a model's encoder")
+    render.add_argument("file", type=Path)
+    render.add_argument("--model", required=True)
+    render.add_argument("--density", default="balanced", choices=["exact", "balanced", "dense"])
+    render.add_argument("--kind", choices=["prose", "markdown", "table", "code", "json", "log", "html"])
+    render.add_argument("--encoder", help="encoder family override")
+    render.add_argument("--out", type=Path, required=True)
+    render.set_defaults(handler=_render)
+
+    profiles = sub.add_parser("profiles", help="list encoder families with their page geometry")
+    profiles.set_defaults(handler=_profiles)
+    return parser
+
+
+def _load_policy(spec: str):  # type: ignore[no-untyped-def]
+    from router.policy import Policy
+
+    path = Path(spec)
+    return Policy.from_yaml(path) if path.suffix in (".yaml", ".yml") or path.exists() else Policy.builtin(spec)
+
+
+def _route(args: argparse.Namespace) -> int:
+    from router.core import Router
+
+    data: Any = json.loads(args.request.read_text(encoding="utf-8"))
+    request = {"messages": data} if isinstance(data, list) else data
+    if not isinstance(request, dict) or "messages" not in request:
+        raise RouterError(f"{args.request}: expected a chat request object with 'messages', or a list of messages")
+    model = args.model or request.get("model")
+    if not model:
+        raise RouterError(f"{args.request}: no model given; pass --model")
+    routed = Router(_load_policy(args.policy)).route(
+        request["messages"], model=model, encoder=args.encoder, density=args.density
+    )
+    report = routed.report
+    table = Table(title=f"Routing for {model} (encoder {report.encoder})", title_justify="left")
+    for column in ("#", "msg", "role", "kind", "script", "action", "text tok", "image tok", "pages", "ms", "reason"):
+        table.add_column(
+            column, justify="right" if column in ("#", "msg", "text tok", "image tok", "pages", "ms") else "left"
+        )
+    for c in report.chunks:
+        action = "[green]image[/]" if c.action == "image" else "text"
+        table.add_row(
+            str(c.index), str(c.message_index), c.role, c.kind, c.script, action, f"{c.text_tokens:,}",
+            f"{c.image_tokens:,}" if c.image_tokens else "", str(c.pages or ""),
+            f"{c.render_ms:.0f}" if c.render_ms else "", c.reason,
+        )  # fmt: skip
+    console.print(table)
+    cost = ""
+    if report.cost_before is not None and report.cost_after is not None:
+        cost = f"   input cost ${report.cost_before:.4f} -> ${report.cost_after:.4f}"
+    console.print(
+        f"[bold]tokens {report.tokens_before:,} -> {report.tokens_after:,}[/] "
+        f"({report.compression:.2f}x, {report.tokens_saved:,} saved), {report.images} image(s), "
+        f"routed in {report.route_ms:.0f} ms{cost}",
+        highlight=False,
+    )
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        body = {**request, "model": model, "messages": routed.messages}
+        (args.out / "routed_request.json").write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
+        (args.out / "report.json").write_text(report.model_dump_json(indent=1), "utf-8")
+        written = 0
+        for index, pages in routed.pages.items():
+            for n, page in enumerate(pages, 1):
+                (args.out / f"chunk{index:03d}_page{n:02d}.png").write_bytes(page.png)
+                written += 1
+        console.print(f"wrote {args.out}/routed_request.json, report.json and {written} page(s)", highlight=False)
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from router.chunking import detect_script
+    from router.density import get_density
+    from router.geometry import get_profile
+    from router.policy import Policy
+    from router.render import RenderTarget, render_text
+    from router.tokens import count_tokens
+
+    text = args.file.read_text(encoding="utf-8")
+    if not text.strip():
+        raise RouterError(f"{args.file}: the file is empty")
+    kind, language = args.kind, None
+    if kind is None:
+        kind, language = _guess_kind(args.file, text)
+    profile = get_profile(args.encoder) if args.encoder else Policy.builtin("default").encoder_for(args.model)
+    rendering = render_text(text, kind, detect_script(text), language, RenderTarget(profile, get_density(args.density)))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for n, page in enumerate(rendering.pages, 1):
+        (args.out / f"{args.file.stem}_page{n:02d}.png").write_bytes(page.png)
+    tokens = count_tokens(text, args.model)
+    console.print(
+        f"{args.file}: {kind}{f' ({language})' if language else ''}, {len(rendering.pages)} page(s) "
+        f"for {profile.name}, {rendering.columns} column(s); {tokens:,} text tokens -> "
+        f"{rendering.image_tokens:,} image tokens ({tokens / max(rendering.image_tokens, 1):.2f}x); "
+        f"layout {rendering.render_ms:.0f} ms, PNG {rendering.encode_ms:.0f} ms -> {args.out}/",
+        highlight=False,
+    )
+    return 0
+
+
+def _guess_kind(path: Path, text: str) -> tuple[str, str | None]:
+    from pygments.lexers import get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    from router.chunking import split_text
+
+    suffix = path.suffix.lower()
+    if suffix in _EXTENSION_KINDS:
+        return _EXTENSION_KINDS[suffix], None
+    try:
+        lexer = get_lexer_for_filename(path.name)
+        return "code", lexer.aliases[0] if lexer.aliases else None
+    except ClassNotFound:
+        spans = split_text(text)
+        return (spans[0][0], spans[0][3]) if len(spans) == 1 else ("markdown", None)
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from router.geometry import PROFILES
+
+    table = Table(title="Encoder families", title_justify="left")
+    for column in ("family", "page (px)", "tokens/page", "px/token", "max images", "billing"):
+        table.add_column(column, justify="left" if column in ("family", "billing") else "right", no_wrap=column != "billing")
+    for p in PROFILES.values():
+        table.add_row(
+            p.name, f"{p.page_width}x{p.page_height}", f"{p.page_tokens:,}", f"{p.pixels_per_token:,.0f}",
+            f"{p.max_images:,}", p.description,
+        )  # fmt: skip
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Real HTTP backends on 127.0.0.1 that speak provider wire formats and record every request.
+
+Each server answers the way the provider does (OpenAI Chat Completions, Anthropic Messages, Gemini
+generateContent), as JSON or as a server-sent-event stream, so litellm talks to it exactly as it
+would to the provider. Tests then assert on ``server.requests``: what really went over the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+REPLY = "The answer is 42."
+
+
+class RecordedRequest:
+    def __init__(self, path: str, headers: dict[str, str], body: Any) -> None:
+        self.path, self.headers, self.body = path, headers, body
+
+
+class Backend:
+    """A provider-shaped HTTP server in a background thread. Use as a context manager."""
+
+    wire = "openai"
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("content-length", 0))
+                raw = self.rfile.read(length)
+                body = json.loads(raw) if raw else None
+                backend.requests.append(RecordedRequest(self.path, dict(self.headers), body))
+                stream = backend.is_stream(self.path, body)
+                if stream:
+                    self.send_response(200)
+                    self.send_header("content-type", "text/event-stream")
+                    self.send_header("cache-control", "no-cache")
+                    self.send_header("connection", "close")
+                    self.end_headers()
+                    for event in backend.stream_events(body):
+                        self.wfile.write(event.encode())
+                        self.wfile.flush()
+                    self.close_connection = True
+                    return
+                payload = json.dumps(backend.reply(body)).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def last(self) -> RecordedRequest:
+        assert self.requests, f"{type(self).__name__} received no request"
+        return self.requests[-1]
+
+    def __enter__(self) -> Backend:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # provider specifics ---------------------------------------------------------------------------
+
+    def is_stream(self, path: str, body: Any) -> bool:
+        return bool(body and body.get("stream"))
+
+    def reply(self, body: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def stream_events(self, body: Any) -> list[str]:
+        raise NotImplementedError
+
+
+class OpenAIBackend(Backend):
+    wire = "openai"
+
+    def reply(self, body: Any) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "test"),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+
+    def stream_events(self, body: Any) -> list[str]:
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            data = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", "test"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(data)}\n\n"
+
+        words = REPLY.split(" ")
+        events = [chunk({"role": "assistant", "content": ""})]
+        events += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
+        events.append(chunk({}, "stop"))
+        events.append("data: [DONE]\n\n")
+        return events
+
+
+class AnthropicBackend(Backend):
+    wire = "anthropic"
+
+    def reply(self, body: Any) -> dict[str, Any]:
+        return {
+            "id": "msg_test",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "claude"),
+            "content": [{"type": "text", "text": REPLY}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 10, "output_tokens": 5},
+        }
+
+    def stream_events(self, body: Any) -> list[str]:
+        def event(name: str, data: dict[str, Any]) -> str:
+            return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
+
+        message = {**self.reply(body), "content": [], "stop_reason": None}
+        events = [
+            event("message_start", {"message": message}),
+            event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+        ]
+        for i, word in enumerate(REPLY.split(" ")):
+            text = word if i == 0 else " " + word
+            events.append(event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}))
+        events += [
+            event("content_block_stop", {"index": 0}),
+            event("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}}),
+            event("message_stop", {}),
+        ]
+        return events
+
+
+class GeminiBackend(Backend):
+    wire = "gemini"
+
+    def is_stream(self, path: str, body: Any) -> bool:
+        return "streamGenerateContent" in path
+
+    def reply(self, body: Any) -> dict[str, Any]:
+        return {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": REPLY}]}, "finishReason": "STOP", "index": 0}
+            ],
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
+            "modelVersion": "gemini-test",
+        }
+
+    def stream_events(self, body: Any) -> list[str]:
+        words = REPLY.split(" ")
+        events = []
+        for i, word in enumerate(words):
+            data: dict[str, Any] = {
+                "candidates": [
+                    {"content": {"role": "model", "parts": [{"text": word if i == 0 else " " + word}]}, "index": 0}
+                ]
+            }
+            if i == len(words) - 1:
+                data["candidates"][0]["finishReason"] = "STOP"
+                data["usageMetadata"] = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
+            events.append(f"data: {json.dumps(data)}\n\n")
+        return events
