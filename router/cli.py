@@ -172,7 +172,9 @@ def _profiles(args: argparse.Namespace) -> int:
 
     table = Table(title="Encoder families", title_justify="left")
     for column in ("family", "page (px)", "tokens/page", "px/token", "max images", "billing"):
-        table.add_column(column, justify="left" if column in ("family", "billing") else "right", no_wrap=column != "billing")
+        table.add_column(
+            column, justify="left" if column in ("family", "billing") else "right", no_wrap=column != "billing"
+        )
     for p in PROFILES.values():
         table.add_row(
             p.name, f"{p.page_width}x{p.page_height}", f"{p.page_tokens:,}", f"{p.pixels_per_token:,.0f}",

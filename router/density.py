@@ -47,8 +47,8 @@ DENSITIES: dict[str, Density] = {
     d.name: d
     for d in [
         Density(name="exact", latin_px=13, cjk_px=14, mono_px=13.5, line_height=1.25, margin_px=6),
-        Density(name="balanced", latin_px=9.5, cjk_px=10.5, mono_px=10, line_height=1.2, margin_px=4),
-        Density(name="dense", latin_px=7.5, cjk_px=8.5, mono_px=9.2, line_height=1.15, margin_px=3),
+        Density(name="balanced", latin_px=9.5, cjk_px=10.5, mono_px=10.5, line_height=1.2, margin_px=4),
+        Density(name="dense", latin_px=7.5, cjk_px=9, mono_px=9.2, line_height=1.15, margin_px=3),
     ]
 }
 ORDER: tuple[str, ...] = ("dense", "balanced", "exact")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -31,8 +32,13 @@ from router.models import Kind
 MONO_ADVANCE_EM = 0.6  # Fira Mono: every glyph advances 600/1000 em
 WIDE_ADVANCE_EM = 1.0  # CJK falls back to Droid Sans Fallback, 1 em per glyph
 CONTINUATION = "↪ "  # starts a wrapped line's continuation
-NEWLINE_MARK = "↵"  # stands where a prose line break was reflowed
-MARKERS = (CONTINUATION.strip(), NEWLINE_MARK)
+MARKERS = (CONTINUATION.strip(),)
+ZERO_WIDTH_SPACE = "\u200b"
+_HARD_WRAP_MIN = 50  # a paragraph whose lines all reach this length was wrapped by hand: reflow it
+_BREAK_EVERY = 12
+_TEXT_NODE = re.compile(r">([^<>]+)<")
+_LONG_RUN = re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){24,}")
+_UNIT = re.compile(r"&#?\w+;|.", re.DOTALL)
 _MARK_COLOUR = "#8a8a8a"
 _TAB = 4
 
@@ -68,13 +74,29 @@ def base_css(em_px: float, line_height: float) -> str:
 
 
 def prose_html(text: str) -> str:
-    """Paragraphs on blank lines; a single line break becomes a visible marker so lines can reflow."""
-    paragraphs = [p for p in text.strip("\n").split("\n\n") if p.strip()]
-    mark = f' <span class="mk">{NEWLINE_MARK}</span> '
-    return "".join(
-        "<p>" + mark.join(html.escape(line.strip()) for line in p.split("\n") if line.strip()) + "</p>"
-        for p in paragraphs
-    )
+    """Paragraphs on blank lines. Hard-wrapped paragraphs reflow; short-line ones keep their breaks."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip("\n")) if p.strip()]
+    out = []
+    for paragraph in paragraphs:
+        lines = [html.escape(line.strip(), quote=False) for line in paragraph.split("\n") if line.strip()]
+        if all(_display_width(line) >= _HARD_WRAP_MIN for line in lines[:-1]):
+            joined = lines[0]
+            for line in lines[1:]:  # CJK text has no spaces between words, so none between its lines
+                joined += ("" if _is_wide(joined[-1]) and _is_wide(line[0]) else " ") + line
+            out.append(f"<p>{joined}</p>")
+        else:
+            out.append("<p>" + "<br/>".join(lines) + "</p>")
+    return soft_breaks("".join(out))
+
+
+def soft_breaks(markup: str) -> str:
+    """Give overlong runs (URLs, hashes, base64) zero-width break points; MuPDF would let them overflow."""
+    return _TEXT_NODE.sub(lambda m: ">" + _LONG_RUN.sub(_insert_breaks, m.group(1)) + "<", "<>" + markup + "<>")[2:-2]
+
+
+def _insert_breaks(match: re.Match[str]) -> str:
+    units = _UNIT.findall(match.group(0))
+    return ZERO_WIDTH_SPACE.join("".join(units[i : i + _BREAK_EVERY]) for i in range(0, len(units), _BREAK_EVERY))
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,7 +117,7 @@ def _render_fence(self, tokens, idx, options, env) -> str:  # type: ignore[no-un
 
 
 def markdown_html(text: str) -> str:
-    return _markdown().render(text)
+    return soft_breaks(_markdown().render(text))
 
 
 # --- monospace: code, logs, JSON, HTML source -------------------------------------------------------
@@ -176,8 +198,16 @@ def _width_em(text: str) -> float:
     return sum(_advance_em(ch) for ch in text)
 
 
+def _is_wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if _is_wide(ch) else 1 for ch in text)
+
+
 def _advance_em(ch: str) -> float:
-    return WIDE_ADVANCE_EM if unicodedata.east_asian_width(ch) in ("W", "F") else MONO_ADVANCE_EM
+    return WIDE_ADVANCE_EM if _is_wide(ch) else MONO_ADVANCE_EM
 
 
 def _span(text: str, colour: str | None) -> str:

@@ -15,10 +15,11 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from router.density import MONO_KINDS
 from router.geometry import EncoderProfile
 from router.models import Chunk, Page
 
-LEGEND = "↪ starts a wrapped line, ↵ marks a line break"
+LEGEND = "↪ starts a wrapped line"
 SYSTEM_POINTER = "[The rest of the system instructions are attached as images at the start of the first user message.]"
 _SYSTEM_ROLES = ("system", "developer")
 
@@ -28,7 +29,8 @@ def label_for(chunk: Chunk, pages: int, *, system: bool = False) -> str:
     what = f"{chunk.kind} ({chunk.language})" if chunk.language else chunk.kind
     source = "System context" if system else "Context"
     span = "page 1 of 1" if pages == 1 else f"pages 1-{pages} of {pages}"
-    return f"[{source} rendered as an image: {what}, {span}, about {chunk.text_tokens} text tokens; {LEGEND}]"
+    legend = f"; {LEGEND}" if chunk.kind in MONO_KINDS else ""
+    return f"[{source} rendered as an image: {what}, {span}, about {chunk.text_tokens} text tokens{legend}]"
 
 
 def image_part(page: Page, profile: EncoderProfile) -> dict[str, Any]:
