@@ -14,7 +14,8 @@ from rich.table import Table
 import router._offline  # noqa: F401
 from router.errors import RouterError
 
-console = Console()
+# Piped output (CI logs, files) gets a wide table instead of Rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 _EXTENSION_KINDS = {

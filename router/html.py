@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
 
 import pymupdf
 from markdown_it import MarkdownIt
+from markdown_it.token import Token as MdToken
 from pygments import lex
 from pygments.lexer import Lexer
 from pygments.lexers import JsonLexer, get_lexer_by_name
@@ -116,8 +118,71 @@ def _render_fence(self, tokens, idx, options, env) -> str:  # type: ignore[no-un
     return "<pre>" + "".join(_span(text, colour) for text, colour in runs) + "</pre>"
 
 
-def markdown_html(text: str) -> str:
-    return soft_breaks(_markdown().render(text))
+def markdown_html(text: str, width_px: float, em_px: float) -> str:
+    """Markdown to HTML; tables get column widths from their content (see ``table_widths``)."""
+    md = _markdown()
+    tokens = md.parse(text)
+    _size_tables(tokens, width_px, em_px)
+    return soft_breaks(md.renderer.render(tokens, md.options, {}))
+
+
+def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[int]:
+    """Column widths like a browser's automatic table layout: columns that fit get their natural
+    width, the others share what is left in proportion to theirs, none below one short word."""
+    columns = max(len(row) for row in cells)
+    font = _text_font()
+    padding = 0.5 * em_px + 1.5
+    natural = [0.0] * columns
+    for row in cells:
+        for j, cell in enumerate(row):
+            natural[j] = max(natural[j], font.text_length(cell, fontsize=em_px) + padding)
+    floor = font.text_length("M" * 4, fontsize=em_px) + padding
+    natural = [max(w, floor) for w in natural]
+    if sum(natural) <= width_px:
+        return [math.ceil(w) for w in natural]
+    widths = list(natural)
+    open_columns = set(range(columns))
+    left = width_px
+    while open_columns:  # max-min fairness: columns narrower than an equal share keep their width
+        share = left / len(open_columns)
+        settled = {j for j in open_columns if natural[j] <= share}
+        if not settled:
+            total = sum(natural[j] for j in open_columns)
+            for j in open_columns:
+                widths[j] = max(floor, left * natural[j] / total)
+            break
+        left -= sum(natural[j] for j in settled)
+        open_columns -= settled
+    return [math.floor(w) for w in widths]
+
+
+def _size_tables(tokens: list[MdToken], width_px: float, em_px: float) -> None:
+    i = 0
+    while i < len(tokens):
+        if tokens[i].type != "table_open":
+            i += 1
+            continue
+        end = next(k for k in range(i, len(tokens)) if tokens[k].type == "table_close")
+        rows: list[list[str]] = []
+        heads: list[MdToken] = []
+        for k in range(i, end):
+            token = tokens[k]
+            if token.type == "tr_open":
+                rows.append([])
+            elif token.type in ("th_open", "td_open"):
+                if token.type == "th_open" and len(rows) == 1:
+                    heads.append(token)
+                rows[-1].append(tokens[k + 1].content if tokens[k + 1].type == "inline" else "")
+        if rows and heads:
+            for token, width in zip(heads, table_widths(rows, width_px - 2, em_px), strict=False):
+                style = token.attrGet("style")
+                token.attrSet("style", f"{style + ';' if style else ''}width:{width}px")
+        i = end + 1
+
+
+@functools.lru_cache(maxsize=1)
+def _text_font() -> pymupdf.Font:
+    return pymupdf.Font("figo")
 
 
 # --- monospace: code, logs, JSON, HTML source -------------------------------------------------------

@@ -27,7 +27,7 @@ from router.geometry import EncoderProfile
 from router.layout import layout_flow, layout_mono
 from router.models import Chunk, Kind, Page, Rendering, Script
 
-RENDER_VERSION = "2"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "3"  # bump when output bytes change, so cached pages are never stale
 PNG_LEVEL = 6  # zlib level: see benchmarks/bench_router.py for the size / time trade-off
 
 
@@ -80,7 +80,8 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         grayscale = all(colour is None for _, colour in runs)
         laid = layout_mono(runs, em, css, density, profile, grayscale=grayscale)
     else:
-        body = H.prose_html(text) if kind == "prose" else H.markdown_html(text)
+        full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
+        body = H.prose_html(text) if kind == "prose" else H.markdown_html(text, full_width, em)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
     laid_out = time.perf_counter()
