@@ -20,8 +20,11 @@ from router.models import Chunk, Kind, Role, Script
 from router.tokens import count_tokens
 
 ROLES: frozenset[str] = frozenset(Role.__args__)  # type: ignore[attr-defined]
-_QUESTION_MAX_CHARS = 1200  # about 300 tokens: longer head/tail paragraphs belong to the document
-_PEEL_MAX = 3
+# A head or tail paragraph is a question or instruction, not document, when it is short, or when it
+# asks or introduces ("?" / ":") and is not long. Essay paragraphs are longer than either bound.
+_QUESTION_SHORT_CHARS = 300
+_QUESTION_MAX_CHARS = 1200
+_PEEL_MAX = 2
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
@@ -148,7 +151,12 @@ def detect_script(text: str) -> Script:
 
 
 def _is_question(text: str, block: _Block) -> bool:
-    return block.kind == "prose" and not block.markdown and block.end - block.start <= _QUESTION_MAX_CHARS
+    if block.kind != "prose" or block.markdown:
+        return False
+    paragraph = text[block.start : block.end].strip()
+    return len(paragraph) <= _QUESTION_SHORT_CHARS or (
+        len(paragraph) <= _QUESTION_MAX_CHARS and paragraph.endswith(("?", ":", "？", "：", "。"))
+    )
 
 
 def _group_kind(group: list[_Block]) -> tuple[Kind, str | None]:

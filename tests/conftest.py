@@ -1,0 +1,68 @@
+"""Shared fixtures: real documents nobody on the team wrote, and provider-shaped HTTP backends."""
+
+from __future__ import annotations
+
+import gzip
+import http
+import inspect
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.backends import AnthropicBackend, GeminiBackend, OpenAIBackend
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "requests"
+GPL = Path("/usr/share/common-licenses/GPL-3")
+DEBIAN_REFERENCE_ZH = Path("/usr/share/doc/debian-reference-zh-cn/docs/debian-reference.zh-cn.txt.gz")
+
+
+@pytest.fixture(scope="session")
+def english_prose() -> str:
+    """The GPL-3 preamble (Debian base-files), hard-wrapped English prose."""
+    text = GPL.read_text(encoding="utf-8")
+    start = text.index("The GNU General Public License is a free")
+    return text[start : start + 2400]
+
+
+@pytest.fixture(scope="session")
+def python_code() -> str:
+    """The first 120 lines of CPython's textwrap module."""
+    return "\n".join(inspect.getsource(textwrap).splitlines()[:120]) + "\n"
+
+
+@pytest.fixture(scope="session")
+def markdown_table() -> str:
+    """HTTP status codes from the standard library, as a markdown table."""
+    rows = [f"| {s.value} | {s.phrase} | {s.description} |" for s in list(http.HTTPStatus)[:30]]
+    return "| Code | Phrase | Description |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
+@pytest.fixture(scope="session")
+def chinese_prose() -> str:
+    """A section of the Debian Reference in Chinese (package debian-reference-zh-cn)."""
+    if not DEBIAN_REFERENCE_ZH.exists():
+        pytest.skip("debian-reference-zh-cn is not installed (.ci/run installs it)")
+    text = gzip.open(DEBIAN_REFERENCE_ZH, "rt", encoding="utf-8").read()
+    start = text.index("GNU/Linux 教程\n", 3000)
+    return text[start : start + 1200]
+
+
+@pytest.fixture()
+def openai_backend() -> Iterator[OpenAIBackend]:
+    with OpenAIBackend() as backend:
+        yield backend
+
+
+@pytest.fixture()
+def anthropic_backend() -> Iterator[AnthropicBackend]:
+    with AnthropicBackend() as backend:
+        yield backend
+
+
+@pytest.fixture()
+def gemini_backend() -> Iterator[GeminiBackend]:
+    with GeminiBackend() as backend:
+        yield backend

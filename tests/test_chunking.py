@@ -1,0 +1,99 @@
+"""Chunking: structure-aware splits that tile the text exactly, and precise errors for bad messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from router.chunking import chunk_messages, detect_script, split_text, validate_messages
+from router.errors import InvalidRequestError
+
+MODEL = "gpt-4o"
+
+
+def kinds(text: str) -> list[str]:
+    return [kind for kind, *_ in split_text(text)]
+
+
+def test_question_and_pasted_code_are_separate_chunks(python_code: str) -> None:
+    text = f"Please review this:\n\n```python\n{python_code}```\n\nWhat is wrong with it?"
+    spans = split_text(text)
+    assert [s[0] for s in spans] == ["prose", "code", "prose"]
+    assert spans[1][3] == "python"
+    assert "".join(text[start:end] for _, start, end, _ in spans) == text  # spans tile the text
+
+
+def test_markdown_document_with_tables_and_code_is_one_chunk(markdown_table: str, python_code: str) -> None:
+    document = f"# Report\n\nSome intro.\n\n{markdown_table}\n## Code\n\n```python\n{python_code}```\n"
+    text = "Summarise the report below.\n\n" + document + "\nKeep it short."
+    assert kinds(text) == ["prose", "markdown", "prose"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (json.dumps({"users": [{"id": i, "name": f"user{i}"} for i in range(20)]}, indent=2), "json"),
+        ("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n", "table"),
+        (
+            "2026-11-29 14:38:01 INFO starting\n2026-11-29 14:38:02 WARN slow disk\n"
+            "2026-11-29 14:38:03 ERROR failed: timeout\n",
+            "log",
+        ),
+        ("<div class='x'>\n  <p>hello</p>\n</div>\n", "html"),
+        ("Just a plain paragraph of prose.", "prose"),
+    ],
+)
+def test_kinds(text: str, kind: str) -> None:
+    assert kinds(text) == [kind]
+
+
+def test_blank_text_has_no_chunks() -> None:
+    assert split_text("  \n\n ") == []
+
+
+def test_scripts(chinese_prose: str) -> None:
+    assert detect_script("The quick brown fox") == "latin"
+    assert detect_script(chinese_prose) in ("cjk", "mixed")
+    assert detect_script("这是一个中文句子，没有英文。") == "cjk"
+    assert detect_script("Error: 模块加载失败 (module loader failed), file not found") == "mixed"
+
+
+def test_chunk_fields(english_prose: str) -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": english_prose},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": [{"type": "text", "text": "What does it say about freedom?"}]},
+    ]
+    chunks = chunk_messages(messages, MODEL)
+    by_message = {}
+    for c in chunks:  # the largest chunk of each message
+        if c.message_index not in by_message or c.chars > by_message[c.message_index].chars:
+            by_message[c.message_index] = c
+    assert by_message[1].age == 2 and not by_message[1].live_turn
+    assert by_message[3].live_turn and by_message[3].part_index == 0 and by_message[3].age == 0
+    assert by_message[1].text_tokens > 300
+    document = [c for c in chunks if c.message_index == 1]
+    assert len(document) <= 3 and "".join(c.text for c in document) == english_prose
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+
+
+@pytest.mark.parametrize(
+    ("messages", "where"),
+    [
+        ("hello", "messages"),
+        ([], "messages"),
+        (["hi"], "messages[0]"),
+        ([{"content": "x"}], "messages[0].role"),
+        ([{"role": "wizard", "content": "x"}], "messages[0].role"),
+        ([{"role": "user", "content": 5}], "messages[0].content"),
+        ([{"role": "user", "content": "ok"}, {"role": "user", "content": [{"text": "x"}]}], "messages[1].content[0]"),
+        ([{"role": "user", "content": [{"type": "text", "text": None}]}], "messages[0].content[0].text"),
+    ],
+)
+def test_invalid_messages_name_the_place(messages: object, where: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        validate_messages(messages)
+    assert caught.value.location == where
+    assert str(caught.value).startswith(where + ":")
