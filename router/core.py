@@ -161,9 +161,9 @@ class Router:
                 update={
                     "action": "text",
                     "pages": 0,
-                    "reason": f"guard:image-limit: {profile.name} takes {profile.max_images} images, "
-                    f"{profile.max_image_bytes // 1024} KiB each, {profile.max_request_bytes // 1024 // 1024} MiB "
-                    "per request",
+                    "reason": f"guard:image-limit: at most {max_images + existing} images, "
+                    f"{profile.max_image_bytes // 1024} KiB each and {int(max_bytes) // 1024} KiB of PNG per "
+                    f"request for {profile.name}",
                 }
             )
 

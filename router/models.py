@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 Kind = Literal["prose", "markdown", "table", "code", "json", "log", "html"]
 Script = Literal["latin", "cjk", "mixed"]
@@ -136,6 +136,7 @@ class RoutedRequest(BaseModel):
     """The request as it will be sent: OpenAI-format messages ready for litellm, and the report."""
 
     model: str
-    messages: list[dict[str, Any]]
+    # Not validated (so not copied): a message the router did not change is the caller's own object.
+    messages: Annotated[list[Any], SkipValidation]
     report: RouteReport
     pages: dict[int, list[Page]] = Field(default_factory=dict, repr=False, description="chunk index -> pages")

@@ -39,4 +39,8 @@ def count_tokens(text: str, model: str) -> int:
     """Text tokens for ``text`` as the tokenizer of ``model`` counts them."""
     if not text:
         return 0
-    return _counter_for(model)(text)
+    try:
+        return _counter_for(model)(text)
+    except (TypeError, UnicodeError, ValueError):
+        # Lone surrogates (valid in JSON, not encodable) break some tokenizers; count the replacement.
+        return _counter_for(model)(text.encode("utf-8", "replace").decode("utf-8"))

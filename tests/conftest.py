@@ -24,7 +24,7 @@ def english_prose() -> str:
     """The GPL-3 preamble (Debian base-files), hard-wrapped English prose."""
     text = GPL.read_text(encoding="utf-8")
     start = text.index("The GNU General Public License is a free")
-    return text[start : start + 2400]
+    return text[start : start + 4200]
 
 
 @pytest.fixture(scope="session")

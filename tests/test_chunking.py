@@ -75,7 +75,7 @@ def test_chunk_fields(english_prose: str) -> None:
     assert by_message[3].live_turn and by_message[3].part_index == 0 and by_message[3].age == 0
     assert by_message[1].text_tokens > 300
     document = [c for c in chunks if c.message_index == 1]
-    assert len(document) <= 3 and "".join(c.text for c in document) == english_prose
+    assert len(document) <= 5 and "".join(c.text for c in document) == english_prose  # at most 2 peeled per end
     assert [c.index for c in chunks] == list(range(len(chunks)))
 
 

@@ -1,0 +1,134 @@
+"""Rendering: page geometry, cropping, colour, determinism, cache, escaping, overlong words."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from router import html as H
+from router.density import get_density
+from router.errors import RenderError
+from router.geometry import get_profile
+from router.render import CACHE, RenderTarget, render_text
+
+BALANCED = get_density("balanced")
+
+
+def target(family: str = "anthropic", density: str = "balanced") -> RenderTarget:
+    return RenderTarget(get_profile(family), get_density(density))
+
+
+@pytest.mark.parametrize("family", ["openai-tile", "openai-patch-mini", "anthropic", "gemini-2", "qwen2.5-vl"])
+def test_pages_fit_the_encoder_and_the_last_is_cropped(family: str, english_prose: str) -> None:
+    profile = get_profile(family)
+    rendering = render_text(english_prose * 4, "prose", "latin", None, target(family))
+    for page in rendering.pages:
+        image = Image.open(io.BytesIO(page.png))
+        assert image.size == (page.width, page.height)
+        assert page.width <= profile.page_width and page.height <= profile.page_height
+        assert page.tokens == profile.image_tokens(page.width, page.height)
+    assert rendering.pages[-1].height < profile.page_height  # cropped to content, not a full blank page
+
+
+def test_wide_pages_get_two_balanced_columns_of_prose(english_prose: str) -> None:
+    rendering = render_text(english_prose, "prose", "latin", None, target("anthropic"))
+    assert rendering.columns == 2 and len(rendering.pages) == 1
+    # The single page is shared between both columns, so it is about half the one-column height.
+    one_column = render_text(english_prose, "prose", "latin", None, target("openai-tile"))
+    assert rendering.pages[0].height < one_column.pages[0].height * 0.75
+
+
+def test_grayscale_unless_colour_is_used(english_prose: str, python_code: str) -> None:
+    prose = render_text(english_prose, "prose", "latin", None, target())
+    code = render_text(python_code, "code", "latin", "python", target())
+    log = render_text(python_code, "log", "latin", None, target())
+    assert Image.open(io.BytesIO(prose.pages[0].png)).mode == "L" and prose.pages[0].grayscale
+    assert Image.open(io.BytesIO(code.pages[0].png)).mode == "RGB" and not code.pages[0].grayscale
+    assert Image.open(io.BytesIO(log.pages[0].png)).mode == "L"
+
+
+def test_short_lines_pack_into_columns_where_tiles_are_billed() -> None:
+    lines = "\n".join(f"2026-11-29 14:{i // 60:02d}:{i % 60:02d} INFO worker {i % 7} heartbeat ok" for i in range(600))
+    packed = render_text(lines, "log", "latin", None, target("gemini-2"))
+    assert packed.columns >= 2
+    # Claude bills area, so a narrow one-column page costs what two columns cost: the tie keeps one.
+    narrow = render_text(lines, "log", "latin", None, target("anthropic"))
+    assert narrow.columns == 1 and narrow.pages[0].width < 0.6 * get_profile("anthropic").page_width
+
+
+def test_long_code_lines_wrap_with_a_visible_marker() -> None:
+    runs = [("x = '" + "a" * 200 + "'\nshort()\n", None)]
+    lines = H.wrap_runs(runs, width_em=40)
+    assert [line.continuation for line in lines][:3] == [False, True, True]
+    assert lines[1].runs[0][0] == H.CONTINUATION
+    assert all(line.width_em <= 40 + 1e-9 for line in lines)
+    assert "".join(t for line in lines for t, _ in line.runs).replace(H.CONTINUATION, "") == runs[0][0].replace(
+        "\n", ""
+    )
+
+
+def test_same_input_gives_the_same_bytes(python_code: str, markdown_table: str) -> None:
+    for text, kind, language in ((python_code, "code", "python"), (markdown_table, "table", None)):
+        CACHE.clear()
+        first = render_text(text, kind, "latin", language, target())
+        CACHE.clear()
+        second = render_text(text, kind, "latin", language, target())
+        assert [p.png for p in first.pages] == [p.png for p in second.pages]
+
+
+def test_cache_hits_return_the_same_pages(english_prose: str) -> None:
+    CACHE.clear()
+    first = render_text(english_prose, "prose", "latin", None, target())
+    second = render_text(english_prose, "prose", "latin", None, target())
+    assert not first.cached and second.cached
+    assert CACHE.hits == 1 and CACHE.misses == 1
+    assert [p.png for p in first.pages] == [p.png for p in second.pages]
+    other = render_text(english_prose, "prose", "latin", None, target(density="dense"))
+    assert not other.cached  # density is part of the key
+
+
+HOSTILE = (
+    '<img src="file:///etc/passwd"> <a href="http://127.0.0.1:1/steal">link</a> '
+    "![logo](file:///etc/hostname) [docs](http://169.254.169.254/latest/meta-data) "
+    '<link rel="stylesheet" href="http://127.0.0.1:1/x.css"><style>@import url(http://127.0.0.1:1/y.css);</style>'
+)
+
+
+@pytest.mark.parametrize("kind", ["prose", "markdown", "table", "code", "html"])
+def test_user_text_is_escaped_never_loaded(kind: str) -> None:
+    text = f"{HOSTILE}\n\n| a | b |\n|---|---|\n| {HOSTILE[:40]} | x |\n" if kind == "table" else HOSTILE
+    if kind in ("prose", "markdown", "table"):
+        markup = H.prose_html(text) if kind == "prose" else H.markdown_html(text, 700, 10)
+        for tag in ("<img", "<a ", "<link", "<style"):
+            assert tag not in markup
+        visible = markup.replace(H.ZERO_WIDTH_SPACE, "")
+        assert "file:///etc/passwd" in visible and "http://169.254.169.254/latest/meta-data" in visible
+    rendering = render_text(text, kind, "latin", None, target())
+    assert rendering.pages  # rendered as literal text
+
+
+def test_overlong_words_get_break_points() -> None:
+    token = "QUJD" * 60  # 240 characters with no break opportunity
+    markup = H.prose_html(f"key: {token}")
+    assert H.ZERO_WIDTH_SPACE in markup
+    assert markup.replace(H.ZERO_WIDTH_SPACE, "").count(token) == 1
+    assert H.soft_breaks("&amp;" * 30).count("&amp;") == 30  # entities are never split
+
+
+def test_content_sized_table_columns() -> None:
+    widths = H.table_widths([["a long first column with words"] * 1 + ["✓"] * 6] * 3, 700, 10)
+    assert widths[0] > 3 * widths[1]
+    assert sum(widths) <= 700
+    many = H.table_widths([["word " * 40, "word " * 40, "x"]], 700, 10)
+    assert sum(many) <= 700 and many[2] < many[0]
+
+
+def test_unrenderable_text_raises_render_error() -> None:
+    lone_surrogate = json.loads('"value: \\ud800"')  # valid JSON escape, not encodable text
+    with pytest.raises(RenderError, match="could not render"):
+        render_text(lone_surrogate * 20, "prose", "latin", None, target())
+    with pytest.raises(RenderError, match="blank"):
+        render_text("   \n ", "prose", "latin", None, target())

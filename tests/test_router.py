@@ -1,0 +1,176 @@
+"""Router.route end to end: mixed prompt shape, pass-through, fallbacks, guards and limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from router import InvalidRequestError, Policy, Router, UnsafeURLError
+from router.models import RoutedRequest
+from router.prompt import SYSTEM_POINTER
+
+
+@pytest.fixture(scope="module")
+def router() -> Router:
+    return Router()
+
+
+def image_parts(content: object) -> list[dict]:
+    return (
+        [p for p in content if isinstance(p, dict) and p.get("type") == "image_url"]
+        if isinstance(content, list)
+        else []
+    )
+
+
+def test_document_is_rendered_and_the_question_stays_text(router: Router, english_prose: str) -> None:
+    question = "Which freedoms does the preamble list?"
+    messages = [{"role": "user", "content": f"Read this:\n\n{english_prose}\n\n{question}"}]
+    routed = router.route(messages, model="claude-sonnet-4-5")
+    content = routed.messages[0]["content"]
+    assert [p["type"] for p in content][:2] == ["text", "text"]
+    # Text chunks keep their exact text; the short opening paragraph stays text with "Read this:".
+    assert content[0]["text"].startswith("Read this:\n\nThe GNU General Public License is a free")
+    assert content[1]["text"].startswith("[Context rendered as an image: ")
+    assert content[-1]["type"] == "text" and content[-1]["text"].endswith("\n\n" + question)
+    images = image_parts(content)
+    assert images and all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
+    report = routed.report
+    assert report.encoder == "anthropic" and report.images == len(images)
+    assert report.tokens_after < report.tokens_before
+    assert report.cost_after is not None and report.cost_before is not None and report.cost_after < report.cost_before
+    rendered = [c for c in report.chunks if c.action == "image"]
+    assert len(rendered) == 1 and rendered[0].reason.startswith("rule:") and rendered[0].pages == len(images)
+    assert routed.pages[rendered[0].index]
+
+
+def test_openai_parts_ask_for_high_detail(router: Router, python_code: str) -> None:
+    messages = [{"role": "user", "content": f"```python\n{python_code * 3}```\nReview it."}]
+    routed = router.route(messages, model="gpt-4o")
+    assert {p["image_url"].get("detail") for p in image_parts(routed.messages[0]["content"])} == {"high"}
+
+
+def test_text_only_model_gets_the_request_unchanged(router: Router, english_prose: str) -> None:
+    messages = [{"role": "system", "content": english_prose}, {"role": "user", "content": english_prose + "\n\nOk?"}]
+    routed = router.route(messages, model="gpt-3.5-turbo")
+    assert all(a is b for a, b in zip(routed.messages, messages, strict=True))
+    assert routed.report.tokens_after == routed.report.tokens_before and routed.report.images == 0
+    assert {c.reason for c in routed.report.chunks if c.text_tokens >= 600} == {
+        "guard:no-vision: the backend does not accept images"
+    }
+
+
+def test_text_only_policy_passes_everything(english_prose: str) -> None:
+    messages = [{"role": "user", "content": english_prose * 3}]
+    routed = Router(Policy.builtin("text-only")).route(messages, model="gpt-4o")
+    assert routed.messages[0] is messages[0]
+
+
+def test_render_failure_sends_the_chunk_as_text(router: Router, english_prose: str) -> None:
+    middle = len(english_prose) // 2
+    lone_surrogate = json.loads('"\\ud800"')  # as JSON allows
+    broken = english_prose[:middle] + lone_surrogate + english_prose[middle:]
+    messages = [{"role": "user", "content": broken + "\n\nSummarise."}]
+    routed = router.route(messages, model="claude-sonnet-4-5")
+    failed = [c for c in routed.report.chunks if c.reason.startswith("guard:render-failed")]
+    assert failed and failed[0].action == "text"
+    assert routed.messages[0] is messages[0]  # nothing dropped: the message goes as it came
+
+
+def test_system_context_moves_into_the_first_user_message(router: Router, markdown_table: str) -> None:
+    system = "You answer from the table.\n\n" + markdown_table * 3
+    messages = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "What does 404 mean?"},
+    ]
+    routed = router.route(messages, model="gpt-4o")
+    assert routed.messages[0]["role"] == "system" and isinstance(routed.messages[0]["content"], str)
+    assert routed.messages[0]["content"].startswith("You answer from the table.")
+    assert SYSTEM_POINTER in routed.messages[0]["content"]
+    first_user = routed.messages[1]["content"]
+    assert first_user[0]["text"].startswith("[System context rendered as an image: table")
+    assert image_parts(first_user) and first_user[-1] == {"type": "text", "text": "Hi"}
+    assert routed.messages[2:] == messages[2:]
+
+
+def test_assistant_and_tool_messages_stay_text(router: Router, english_prose: str) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "read", "arguments": '{"path": "LICENSE"}'}}
+    messages = [
+        {"role": "user", "content": "Read the licence."},
+        {"role": "assistant", "content": english_prose, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": english_prose * 2},
+        {"role": "user", "content": "Summarise it."},
+    ]
+    routed = router.route(messages, model="gpt-4o")
+    assert routed.messages == messages
+    reasons = {c.role: c.reason for c in routed.report.chunks if c.text_tokens > 600}
+    assert reasons["assistant"].startswith("guard:role") and reasons["tool"].startswith("guard:tool-message")
+
+
+def test_small_gain_is_refused_by_min_saving(english_prose: str) -> None:
+    policy = Policy.from_yaml_text("min_tokens: 0\nmin_saving: 50\nrules:\n  - {name: all, action: image}\n")
+    routed = Router(policy).route([{"role": "user", "content": english_prose}], model="claude-sonnet-4-5")
+    chunk = routed.report.chunks[0]
+    assert chunk.action == "text" and chunk.reason.startswith("guard:min-saving") and chunk.image_tokens > 0
+    assert routed.report.tokens_after == routed.report.tokens_before
+
+
+def test_image_limit_sends_the_least_saving_chunks_back_to_text(english_prose: str) -> None:
+    policy = Policy.from_yaml_text(
+        "max_images: 1\nmin_tokens: 0\nmin_saving: 1.01\nrules:\n  - {name: all, action: image}\n"
+    )
+    messages = [
+        {"role": "user", "content": english_prose * 6},
+        {"role": "user", "content": english_prose[:1500]},
+    ]
+    routed = Router(policy).route(messages, model="gpt-4o")
+    assert routed.report.images <= 1
+    limited = [c for c in routed.report.chunks if c.reason.startswith("guard:image-limit")]
+    assert limited and all(c.action == "text" for c in limited)
+    assert "at most 1 images" in limited[0].reason
+
+
+def test_cache_control_marker_moves_to_the_last_replacing_part(router: Router, english_prose: str) -> None:
+    marker = {"type": "ephemeral"}
+    messages = [{"role": "user", "content": [{"type": "text", "text": english_prose * 2, "cache_control": marker}]}]
+    routed = router.route(messages, model="claude-sonnet-4-5")
+    content = routed.messages[0]["content"]
+    assert content[-1]["cache_control"] == marker
+    assert sum("cache_control" in p for p in content) == 1
+
+
+def test_remote_image_urls_are_refused_where_litellm_would_fetch_them(router: Router) -> None:
+    messages = [
+        {"role": "user", "content": [
+            {"type": "text", "text": "What is in this picture?"},
+            {"type": "image_url", "image_url": {"url": "http://127.0.0.1:9/internal.png"}},
+        ]}
+    ]  # fmt: skip
+    with pytest.raises(UnsafeURLError) as caught:
+        router.route(messages, model="claude-sonnet-4-5")
+    assert caught.value.location == "messages[0].content[1].image_url.url"
+    assert router.route(messages, model="gpt-4o").messages[0] is messages[0]  # OpenAI fetches URLs itself
+
+
+def test_bad_requests_are_named(router: Router) -> None:
+    with pytest.raises(InvalidRequestError, match=r"^model:"):
+        router.route([{"role": "user", "content": "hi"}], model="")
+    with pytest.raises(InvalidRequestError, match=r"^messages\[0\]\.role:"):
+        router.route([{"role": "robot", "content": "hi"}], model="gpt-4o")
+    with pytest.raises(InvalidRequestError, match=r"^messages:"):
+        router.completion(model="gpt-4o")
+
+
+def test_routed_request_is_valid_for_the_openai_client(router: Router, english_prose: str) -> None:
+    from openai.types.chat import (
+        ChatCompletionMessageParam,
+        ChatCompletionUserMessageParam,  # noqa: F401  (the type exists)
+    )
+    from pydantic import TypeAdapter
+
+    routed: RoutedRequest = router.route([{"role": "user", "content": english_prose + "\n\nWhy?"}], model="gpt-4o")
+    adapter = TypeAdapter(list[ChatCompletionMessageParam])
+    adapter.validate_python(routed.messages, strict=True)
