@@ -55,7 +55,7 @@ DOC_TOKENS = 8000  # each compression sample is cut to about this many text toke
 
 def _cut(text: str, tokens: int, model: str = "gpt-4o") -> str:
     """A prefix of ``text`` with about ``tokens`` tokens, ending at a line break."""
-    chars = len(text)
+    chars = min(len(text), tokens * 8)  # no tokenizer packs more than ~8 characters a token here
     while count_tokens(text[:chars], model) > tokens and chars > 100:
         chars = int(chars * 0.8)
     cut = text[:chars]
@@ -145,7 +145,9 @@ def compression(docs: list[tuple[str, str, str, str | None]], densities: list[st
         for family, model in FAMILIES.items():
             text_tokens = count_tokens(text, model)
             for density in densities:
-                rendering = render_text(text, kind, script, language, RenderTarget(get_profile(family), get_density(density)))
+                rendering = render_text(
+                    text, kind, script, language, RenderTarget(get_profile(family), get_density(density))
+                )
                 rows.append({
                     "document": name, "kind": kind, "script": script, "family": family, "density": density,
                     "text_tokens": text_tokens, "image_tokens": rendering.image_tokens,
@@ -178,7 +180,7 @@ def page_speed(docs: list[tuple[str, str, str, str | None]]) -> list[dict[str, A
 
 def png_levels(docs: list[tuple[str, str, str, str | None]]) -> list[dict[str, Any]]:
     """PNG size and encode time by zlib level for one full grayscale page."""
-    name, kind, text, language = docs[0]
+    _name, kind, text, language = docs[0]
     page = render_text(text, kind, "latin", language, RenderTarget(get_profile("anthropic"), get_density("balanced")))
     image = Image.open(io.BytesIO(page.pages[0].png))
     rows = []
@@ -189,7 +191,9 @@ def png_levels(docs: list[tuple[str, str, str, str | None]]) -> list[dict[str, A
             started = time.perf_counter()
             image.save(buffer, format="PNG", compress_level=level)
             times.append((time.perf_counter() - started) * 1000)
-        rows.append({"level": level, "kib": round(len(buffer.getvalue()) / 1024, 1), "ms": round(statistics.median(times), 1)})
+        rows.append(
+            {"level": level, "kib": round(len(buffer.getvalue()) / 1024, 1), "ms": round(statistics.median(times), 1)}
+        )
     return rows
 
 
@@ -198,9 +202,10 @@ def route_latency(sizes: list[int]) -> list[dict[str, Any]]:
     r = router.Router()
     model = "claude-sonnet-4-5"
     corpus = prose_corpus()
-    copyrights = sorted(Path("/usr/share/doc").glob("*/copyright"))
-    extra = "\n\n".join(p.read_text(encoding="utf-8", errors="replace") for p in copyrights)
-    corpus = corpus + "\n\n" + extra
+    for path in sorted(Path("/usr/share/doc").glob("*/copyright")):  # more real prose, up to ~1.6M chars
+        if len(corpus) > max(sizes) * 8:
+            break
+        corpus += "\n\n" + path.read_text(encoding="utf-8", errors="replace")
     rows = []
     r.route([{"role": "user", "content": "warm up the tokenizers " * 50}], model=model)
     chat = [
@@ -214,7 +219,10 @@ def route_latency(sizes: list[int]) -> list[dict[str, Any]]:
         started = time.perf_counter()
         r.route(chat, model=model)
         times.append((time.perf_counter() - started) * 1000)
-    rows.append({"request": "short chat, nothing to render", "text_tokens": 30, "cold_ms": round(statistics.median(times), 2), "cached_ms": None, "images": 0})
+    rows.append({
+        "request": "short chat, nothing to render", "text_tokens": 30, "tokens_after": 30,
+        "cold_ms": round(statistics.median(times), 2), "cached_ms": None, "images": 0,
+    })  # fmt: skip
     for size in sizes:
         text = _cut(corpus, size, model)
         messages = [{"role": "user", "content": text + "\n\nWhat does this say about warranties?"}]

@@ -47,6 +47,7 @@ class Page(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     png: bytes = Field(repr=False)
+    data_url: str = Field(repr=False, description="the PNG as a data: URL, encoded once when rendered")
     width: int
     height: int
     tokens: int = Field(description="billed image tokens for this page on the target encoder")

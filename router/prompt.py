@@ -11,7 +11,6 @@ cache markers on untouched parts) is kept.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,8 +33,7 @@ def label_for(chunk: Chunk, pages: int, *, system: bool = False) -> str:
 
 
 def image_part(page: Page, profile: EncoderProfile) -> dict[str, Any]:
-    url = "data:image/png;base64," + base64.b64encode(page.png).decode("ascii")
-    image_url: dict[str, Any] = {"url": url}
+    image_url: dict[str, Any] = {"url": page.data_url}
     if profile.detail:
         image_url["detail"] = profile.detail
     return {"type": "image_url", "image_url": image_url}

@@ -10,6 +10,9 @@ import functools
 from collections.abc import Callable
 
 import router._offline  # noqa: F401  (sets the offline switches before litellm is imported)
+from router._digest_cache import DigestCache
+
+_COUNTS: DigestCache[int] = DigestCache(max_entries=4096)
 
 
 @functools.lru_cache(maxsize=64)
@@ -39,6 +42,10 @@ def count_tokens(text: str, model: str) -> int:
     """Text tokens for ``text`` as the tokenizer of ``model`` counts them."""
     if not text:
         return 0
+    return _COUNTS.get(model, text, lambda: _count(text, model))
+
+
+def _count(text: str, model: str) -> int:
     try:
         return _counter_for(model)(text)
     except (TypeError, UnicodeError, ValueError):

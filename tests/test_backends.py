@@ -156,7 +156,11 @@ def test_async_completion_and_stream(router: Router, openai_backend: OpenAIBacke
             model="openai/gpt-4o", messages=request(english_prose), api_base=openai_backend.url, api_key="k"
         )
         stream = await router.acompletion(
-            model="openai/gpt-4o", messages=request(english_prose), api_base=openai_backend.url, api_key="k", stream=True
+            model="openai/gpt-4o",
+            messages=request(english_prose),
+            api_base=openai_backend.url,
+            api_key="k",
+            stream=True,
         )
         streamed = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
         return response.choices[0].message.content, streamed
