@@ -268,6 +268,8 @@ def _is_wide(ch: str) -> bool:
 
 
 def _display_width(text: str) -> int:
+    if len(text) >= _HARD_WRAP_MIN:  # only compared with that bound; long lines need no count
+        return len(text)
     return sum(2 if _is_wide(ch) else 1 for ch in text)
 
 

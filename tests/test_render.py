@@ -45,9 +45,17 @@ def test_grayscale_unless_colour_is_used(english_prose: str, python_code: str) -
     prose = render_text(english_prose, "prose", "latin", None, target())
     code = render_text(python_code, "code", "latin", "python", target())
     log = render_text(python_code, "log", "latin", None, target())
-    assert Image.open(io.BytesIO(prose.pages[0].png)).mode == "L" and prose.pages[0].grayscale
+    for rendering in (prose, log):
+        image = Image.open(io.BytesIO(rendering.pages[0].png))
+        assert image.mode == "P" and rendering.pages[0].grayscale  # 4-bit grey palette
+        palette = image.getpalette()[:48]
+        assert all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, 48, 3))
+        assert png_bit_depth(rendering.pages[0].png) == 4
     assert Image.open(io.BytesIO(code.pages[0].png)).mode == "RGB" and not code.pages[0].grayscale
-    assert Image.open(io.BytesIO(log.pages[0].png)).mode == "L"
+
+
+def png_bit_depth(png: bytes) -> int:
+    return png[24]  # IHDR: 8-byte signature, 4 length, 4 type, 4 width, 4 height, then bit depth
 
 
 def test_short_lines_pack_into_columns_where_tiles_are_billed() -> None:

@@ -51,7 +51,10 @@ def code_review() -> None:
         {
             "model": "gpt-4.1",
             "messages": [
-                {"role": "system", "content": "You are a careful senior Python reviewer. Be specific: cite line content."},
+                {
+                    "role": "system",
+                    "content": "You are a careful senior Python reviewer. Be specific: cite line content.",
+                },
                 {
                     "role": "user",
                     "content": "Please review this module for bugs and unclear code:\n\n```python\n"
@@ -81,7 +84,10 @@ def long_chat() -> None:
                     "`status half-installed`, `status unpacked` and finally `status installed`, and the "
                     "triggers for libc-bin and man-db ran at the end. Nothing failed.",
                 },
-                {"role": "user", "content": "And this is the project file the build uses:\n\n```toml\n" + setup + "```"},
+                {
+                    "role": "user",
+                    "content": "And this is the project file the build uses:\n\n```toml\n" + setup + "```",
+                },
                 {
                     "role": "assistant",
                     "content": "It declares a setuptools build with a console script `hcr` and pins "
@@ -105,7 +111,9 @@ def chinese_document() -> None:
             "messages": [
                 {
                     "role": "user",
-                    "content": "下面是《Debian 参考手册》的一节：\n\n" + section + "\n\n请用三句话概括这一节的主要内容。",
+                    "content": "下面是《Debian 参考手册》的一节：\n\n"
+                    + section
+                    + "\n\n请用三句话概括这一节的主要内容。",
                 }
             ],
         },
