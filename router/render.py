@@ -31,6 +31,8 @@ from router.models import Chunk, Kind, Page, Rendering, Script
 RENDER_VERSION = "5"  # bump when output bytes change, so cached pages are never stale
 PNG_LEVEL = 3  # zlib level; measured on text pages: 6 is 1.7x slower and no smaller, 9 is 14x slower
 _GREY16 = [level * 17 for level in range(16) for _ in range(3)]
+# PyMuPDF is not thread-safe; routing runs in worker threads (acompletion, servers), so one at a time.
+_MUPDF = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ def render_text(text: str, kind: Kind, script: Script, language: str | None, tar
     if cached is not None:
         return cached.model_copy(update={"cached": True, "render_ms": 0.0, "encode_ms": 0.0})
     try:
-        rendering = _render(text.strip("\n"), kind, script, language, target)
+        with _MUPDF:
+            rendering = _render(text.strip("\n"), kind, script, language, target)
     except RenderError:
         raise
     except Exception as exc:  # MuPDF raises its own error types for layout failures

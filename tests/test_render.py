@@ -87,6 +87,21 @@ def test_same_input_gives_the_same_bytes(python_code: str, markdown_table: str) 
         assert [p.png for p in first.pages] == [p.png for p in second.pages]
 
 
+def test_concurrent_renders_match_serial_ones(english_prose: str, python_code: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(english_prose[i * 300 :], "prose", None) for i in range(4)] + [
+        (python_code[i * 500 :], "code", "python") for i in range(4)
+    ]
+    CACHE.clear()
+    serial = [[p.png for p in render_text(t, k, "latin", lang, target()).pages] for t, k, lang in jobs]
+    CACHE.clear()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(render_text, t, k, "latin", lang, target()) for t, k, lang in jobs]
+        parallel = [[p.png for p in f.result().pages] for f in futures]
+    assert parallel == serial
+
+
 def test_cache_hits_return_the_same_pages(english_prose: str) -> None:
     CACHE.clear()
     first = render_text(english_prose, "prose", "latin", None, target())

@@ -96,6 +96,13 @@ def test_system_context_moves_into_the_first_user_message(router: Router, markdo
     assert routed.messages[2:] == messages[2:]
 
 
+def test_system_context_stays_text_without_a_user_message(router: Router, markdown_table: str) -> None:
+    messages = [{"role": "system", "content": markdown_table * 4}]
+    routed = router.route(messages, model="gpt-4o")
+    assert routed.messages[0] is messages[0]
+    assert any(c.reason.startswith("guard:no-user-message") for c in routed.report.chunks)
+
+
 def test_assistant_and_tool_messages_stay_text(router: Router, english_prose: str) -> None:
     call = {"id": "call_1", "type": "function", "function": {"name": "read", "arguments": '{"path": "LICENSE"}'}}
     messages = [
