@@ -20,6 +20,7 @@ from router.errors import (
 from router.geometry import PROFILES, EncoderProfile, get_profile, resolve_encoder
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest, RouteReport
 from router.policy import Policy, Rule, When
+from router.wrap import wrap
 
 __version__ = "0.1.0"
 
@@ -48,4 +49,5 @@ __all__ = [
     "get_profile",
     "get_report",
     "resolve_encoder",
+    "wrap",
 ]

@@ -56,8 +56,9 @@ async def acompletion(messages: list[Any], report: RouteReport, kwargs: dict[str
 def attach_report(response: Any, report: RouteReport) -> Any:
     """Make the report reachable as ``response.routing_report`` without changing the response type."""
     try:
-        setattr(response, REPORT_ATTRIBUTE, report)
-    except (AttributeError, TypeError, ValueError):
+        # object.__setattr__ bypasses pydantic, so SDK models do not dump the report as a field.
+        object.__setattr__(response, REPORT_ATTRIBUTE, report)
+    except (AttributeError, TypeError):
         pass
     hidden = getattr(response, "_hidden_params", None)
     if isinstance(hidden, dict):

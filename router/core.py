@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import router._offline  # noqa: F401
 from router import backend
@@ -21,7 +21,7 @@ from router.errors import InvalidRequestError, RenderError
 from router.geometry import EncoderProfile, get_profile
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
 from router.policy import Policy
-from router.prompt import build_messages, label_for
+from router.prompt import anthropic_image_block, build_messages, image_part, label_for
 from router.render import RenderTarget, render_chunk
 from router.report import build_report
 from router.tokens import count_tokens
@@ -51,21 +51,30 @@ class Router:
         messages: Sequence[Mapping[str, Any]],
         model: str,
         *,
+        system: str | list[Any] | None = None,
+        wire: Literal["openai", "anthropic"] = "openai",
         encoder: str | None = None,
         density: str | None = None,
     ) -> RoutedRequest:
         """Decide, render and build the mixed prompt for ``model``; never calls a backend.
 
-        ``encoder`` and ``density`` override the policy for this request.
+        ``wire="anthropic"`` takes and returns Anthropic Messages content (image blocks, and the
+        separate ``system`` prompt, returned as ``RoutedRequest.system``). ``encoder`` and
+        ``density`` override the policy for this request.
         """
         started = time.perf_counter()
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("model", "a model name is required")
+        anthropic = wire == "anthropic"
+        if anthropic and system is not None:
+            # The system prompt is routed as a leading system message, then split off again.
+            messages = [{"role": "system", "content": system}, *validate_messages(messages)]
         messages = validate_messages(messages)
         profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
         if density is not None:
             get_density(density)  # fail fast with the list of known names
-        backend.check_remote_urls(messages, profile, model)
+        if not anthropic:  # the Anthropic API fetches its own URL images; litellm would fetch them here
+            backend.check_remote_urls(messages, profile, model)
         vision = self.policy.vision_for(model)
 
         chunks = chunk_messages(messages, model)
@@ -84,9 +93,13 @@ class Router:
                 pages[chunk.index] = chunk_pages
         self._enforce_image_limits(messages, profile, reports, pages)
 
-        routed_messages = build_messages(messages, chunks, pages, profile) if pages else list(messages)
+        make_image = anthropic_image_block if anthropic else image_part
+        routed_messages = build_messages(messages, chunks, pages, profile, make_image) if pages else list(messages)
+        routed_system = None
+        if anthropic and system is not None:
+            routed_system, routed_messages = routed_messages[0]["content"], routed_messages[1:]
         report = build_report(model, profile.name, vision, reports, route_ms=(time.perf_counter() - started) * 1000)
-        return RoutedRequest(model=model, messages=routed_messages, report=report, pages=pages)
+        return RoutedRequest(model=model, messages=routed_messages, system=routed_system, report=report, pages=pages)
 
     def _render_decided(
         self, chunk: Chunk, decision: Decision, profile: EncoderProfile

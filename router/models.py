@@ -134,10 +134,11 @@ class RouteReport(BaseModel):
 
 
 class RoutedRequest(BaseModel):
-    """The request as it will be sent: OpenAI-format messages ready for litellm, and the report."""
+    """The request as it will be sent (OpenAI format, or Anthropic's with ``system``), and the report."""
 
     model: str
     # Not validated (so not copied): a message the router did not change is the caller's own object.
     messages: Annotated[list[Any], SkipValidation]
+    system: Annotated[Any, SkipValidation] = Field(None, description="the routed system prompt (Anthropic wire)")
     report: RouteReport
     pages: dict[int, list[Page]] = Field(default_factory=dict, repr=False, description="chunk index -> pages")

@@ -11,7 +11,7 @@ cache markers on untouched parts) is kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from router.density import MONO_KINDS
@@ -33,10 +33,20 @@ def label_for(chunk: Chunk, pages: int, *, system: bool = False) -> str:
 
 
 def image_part(page: Page, profile: EncoderProfile) -> dict[str, Any]:
+    """An OpenAI Chat Completions image part."""
     image_url: dict[str, Any] = {"url": page.data_url}
     if profile.detail:
         image_url["detail"] = profile.detail
     return {"type": "image_url", "image_url": image_url}
+
+
+def anthropic_image_block(page: Page, profile: EncoderProfile) -> dict[str, Any]:
+    """An Anthropic Messages image block."""
+    data = page.data_url.split(",", 1)[1]
+    return {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
+
+
+ImagePart = Callable[[Page, EncoderProfile], dict[str, Any]]
 
 
 def build_messages(
@@ -44,8 +54,13 @@ def build_messages(
     chunks: Sequence[Chunk],
     pages: Mapping[int, list[Page]],
     profile: EncoderProfile,
+    make_image: ImagePart = image_part,
 ) -> list[Any]:
-    """The routed messages. ``pages`` maps the index of each chunk sent as an image to its pages."""
+    """The routed messages. ``pages`` maps the index of each chunk sent as an image to its pages.
+
+    ``make_image`` gives the wire format of an image part: OpenAI's by default, or Anthropic's.
+    Anthropic text blocks have the shape of OpenAI text parts, so one builder serves both.
+    """
     by_message: dict[int, list[Chunk]] = {}
     for chunk in chunks:
         by_message.setdefault(chunk.message_index, []).append(chunk)
@@ -60,13 +75,13 @@ def build_messages(
         content = message["content"]
         parts: list[dict[str, Any]] = []
         if isinstance(content, str):
-            parts = _expand(own, pages, profile, system, relocated, template={"type": "text"})
+            parts = _expand(own, pages, profile, system, relocated, {"type": "text"}, make_image)
         else:
             for j, part in enumerate(content):
                 part_chunks = [c for c in own if c.part_index == j]
                 if part.get("type") == "text" and any(c.index in pages for c in part_chunks):
                     template = {k: v for k, v in part.items() if k not in ("text", "cache_control")}
-                    expanded = _expand(part_chunks, pages, profile, system, relocated, template)
+                    expanded = _expand(part_chunks, pages, profile, system, relocated, template, make_image)
                     if "cache_control" in part and expanded:  # the marker moves to what replaces the part
                         expanded[-1] = {**expanded[-1], "cache_control": part["cache_control"]}
                     parts.extend(expanded)
@@ -85,6 +100,7 @@ def _expand(
     system: bool,
     relocated: list[dict[str, Any]],
     template: dict[str, Any],
+    make_image: ImagePart,
 ) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for chunk in chunks:
@@ -96,7 +112,7 @@ def _expand(
                 parts.append({**template, "text": chunk.text, "_joinable": True})
             continue
         rendered = [{"type": "text", "text": label_for(chunk, len(chunk_pages), system=system)}]
-        rendered += [image_part(page, profile) for page in chunk_pages]
+        rendered += [make_image(page, profile) for page in chunk_pages]
         if system:
             relocated.extend(rendered)
             parts.append({**template, "text": SYSTEM_POINTER})

@@ -1,0 +1,78 @@
+"""``wrap(client)``: the OpenAI or Anthropic client you already have, routing messages before sending.
+
+The wrapped object is the SDK's own ``client.with_options()`` copy: the same class, auth, retries,
+base URL and timeouts, sharing the HTTP connection pool. Only ``chat.completions.create`` (OpenAI)
+and ``messages.create`` / ``messages.stream`` (Anthropic) are replaced on that copy, by functions that
+route the messages and then call the original. The response keeps its type; the routing report is
+``response.routing_report`` (or ``router.get_report(response)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from router.backend import attach_report
+from router.core import Router
+from router.errors import RouterError
+
+ClientT = TypeVar("ClientT")
+
+
+def wrap(client: ClientT, router: Router | None = None) -> ClientT:
+    """A copy of ``client`` (``openai.OpenAI``/``AsyncOpenAI``, ``anthropic.Anthropic``/``AsyncAnthropic``)
+    whose requests are routed by ``router`` (default policy if omitted) before they are sent."""
+    router = router or Router()
+    copy_of: Callable[[], Any] | None = getattr(client, "with_options", None)
+    if copy_of is None:
+        raise RouterError(f"cannot wrap {type(client).__name__}: expected an OpenAI or Anthropic SDK client")
+    wrapped = copy_of()
+    # The SDKs wrap their methods, so ask the client class rather than the function whether calls are
+    # async: both SDKs derive their async clients from a base class named AsyncAPIClient.
+    is_async = any(cls.__name__ == "AsyncAPIClient" for cls in type(wrapped).__mro__)
+    chat = getattr(wrapped, "chat", None)
+    if chat is not None and hasattr(chat, "completions"):
+        completions = chat.completions
+        completions.create = _routed(completions.create, router, wire="openai", is_async=is_async)
+        return wrapped
+    messages = getattr(wrapped, "messages", None)
+    if messages is not None and hasattr(messages, "create"):
+        messages.create = _routed(messages.create, router, wire="anthropic", is_async=is_async)
+        if hasattr(messages, "stream"):  # returns a stream manager at once, in both clients
+            messages.stream = _routed(messages.stream, router, wire="anthropic", is_async=False)
+        return wrapped
+    raise RouterError(f"cannot wrap {type(client).__name__}: it has neither chat.completions nor messages")
+
+
+def _routed(send: Callable[..., Any], router: Router, *, wire: str, is_async: bool) -> Callable[..., Any]:
+    """``send`` with its ``messages`` (and Anthropic ``system``) routed first."""
+
+    def route(kwargs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        if "messages" not in kwargs or "model" not in kwargs:
+            return kwargs, None  # let the SDK raise its own error for a malformed call
+        system = kwargs.get("system") if wire == "anthropic" else None
+        routed = router.route(kwargs["messages"], model=kwargs["model"], system=system, wire=wire)  # type: ignore[arg-type]
+        sent = {**kwargs, "messages": routed.messages}
+        if system is not None:
+            sent["system"] = routed.system
+        return sent, routed.report
+
+    if is_async:
+
+        @functools.wraps(send)
+        async def send_routed_async(*args: Any, **kwargs: Any) -> Any:
+            sent, report = await asyncio.to_thread(route, kwargs)  # rendering is CPU work
+            response = await send(*args, **sent)
+            return attach_report(response, report) if report is not None else response
+
+        return send_routed_async
+
+    @functools.wraps(send)
+    def send_routed(*args: Any, **kwargs: Any) -> Any:
+        sent, report = route(kwargs)
+        response = send(*args, **sent)
+        return attach_report(response, report) if report is not None else response
+
+    return send_routed
