@@ -1,0 +1,150 @@
+"""The LiteLLM integration: the callback (direct and inside a real LiteLLM Proxy) and routing()."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import litellm
+import openai
+import pytest
+
+from router import Router
+from router.litellm_hook import RoutingHook, routing
+from tests.backends import REPLY, AnthropicBackend, OpenAIBackend
+
+MASTER_KEY = "sk-hcr-test-master-key-0123456789abcdef"
+
+
+def long_request(prose: str) -> list[dict]:
+    return [{"role": "user", "content": f"Here is a licence:\n\n{prose}\n\nWhich freedoms does it list?"}]
+
+
+def has_images(body: dict) -> bool:
+    content = body["messages"][0]["content"]
+    return isinstance(content, list) and any(p["type"] in ("image", "image_url") for p in content)
+
+
+@pytest.fixture()
+def hook_installed() -> Iterator[RoutingHook]:
+    hook = RoutingHook(Router())
+    litellm.callbacks.append(hook)
+    try:
+        yield hook
+    finally:
+        litellm.callbacks.remove(hook)
+
+
+def test_callback_routes_acompletion_for_the_deployment_model(
+    hook_installed: RoutingHook, anthropic_backend: AnthropicBackend, english_prose: str
+) -> None:
+    messages = long_request(english_prose)
+    response = asyncio.run(
+        litellm.acompletion(
+            model="anthropic/claude-sonnet-4-5", messages=messages, api_base=anthropic_backend.url, api_key="k"
+        )
+    )
+    assert response.choices[0].message.content == REPLY
+    assert has_images(anthropic_backend.last.body)
+    assert messages[0]["content"].startswith("Here is a licence")  # the caller's list is not modified
+
+
+def test_callback_bypass(hook_installed: RoutingHook, openai_backend: OpenAIBackend, english_prose: str) -> None:
+    asyncio.run(
+        litellm.acompletion(
+            model="openai/gpt-4o", messages=long_request(english_prose), api_base=openai_backend.url, api_key="k",
+            metadata={"hcr_bypass": True},
+        )
+    )  # fmt: skip
+    assert not has_images(openai_backend.last.body)
+
+
+def test_routing_context_manager_and_decorator(openai_backend: OpenAIBackend, english_prose: str) -> None:
+    original = litellm.completion
+    with routing():
+        response = litellm.completion(
+            "openai/gpt-4o", long_request(english_prose), api_base=openai_backend.url, api_key="k"
+        )
+        assert response.routing_report.images >= 1
+    assert litellm.completion is original and has_images(openai_backend.last.body)
+
+    @routing()
+    def ask() -> str:
+        result = litellm.completion(
+            model="openai/gpt-4o", messages=long_request(english_prose), api_base=openai_backend.url, api_key="k"
+        )
+        return result.choices[0].message.content
+
+    assert ask() == REPLY and has_images(openai_backend.last.body)
+    litellm.completion(
+        model="openai/gpt-4o", messages=long_request(english_prose), api_base=openai_backend.url, api_key="k"
+    )
+    assert not has_images(openai_backend.last.body)  # outside the context: unchanged
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_litellm_proxy_plugin(tmp_path: Path, anthropic_backend: AnthropicBackend, english_prose: str) -> None:
+    """LiteLLM Proxy loads the hook from its config; the openai client talks to the proxy."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "name: proxy-test\nmin_tokens: 100\nrules:\n  - {name: long, when: {min_tokens: 100}, action: image}\n"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""model_list:
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: {anthropic_backend.url}
+      api_key: sk-ant-test
+litellm_settings:
+  callbacks: router.litellm_hook.hook
+environment_variables:
+  HCR_POLICY: {policy}
+general_settings:
+  master_key: {MASTER_KEY}
+""",
+        encoding="utf-8",
+    )
+    port = free_port()
+    litellm_cli = Path(sys.executable).parent / "litellm"
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    log = tmp_path / "proxy.log"
+    with log.open("w") as out:
+        proxy = subprocess.Popen(
+            [str(litellm_cli), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proxy.poll() is None, log.read_text()
+                time.sleep(0.5)
+            else:
+                pytest.fail("LiteLLM Proxy did not start:\n" + log.read_text()[-3000:])
+            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=MASTER_KEY, max_retries=0)
+            response = client.chat.completions.create(model="claude", messages=long_request(english_prose))
+            assert response.choices[0].message.content == REPLY
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=20)
+    body = anthropic_backend.last.body
+    assert body["model"] == "claude-sonnet-4-5"
+    assert has_images(body), log.read_text()[-2000:]
