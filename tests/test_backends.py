@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from router import Router, get_report
-from tests.backends import REPLY, AnthropicBackend, GeminiBackend, OpenAIBackend
+from router.local_backend import REPLY, AnthropicBackend, GeminiBackend, OpenAIBackend
 
 TOOLS = [
     {

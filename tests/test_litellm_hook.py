@@ -18,7 +18,7 @@ import pytest
 
 from router import Router
 from router.litellm_hook import RoutingHook, routing
-from tests.backends import REPLY, AnthropicBackend, OpenAIBackend
+from router.local_backend import REPLY, AnthropicBackend, OpenAIBackend
 
 MASTER_KEY = "sk-hcr-test-master-key-0123456789abcdef"
 

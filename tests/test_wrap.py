@@ -11,7 +11,7 @@ from openai.types.chat import ChatCompletion
 
 from router import Router, get_report, wrap
 from router.errors import RouterError
-from tests.backends import REPLY, AnthropicBackend, OpenAIBackend
+from router.local_backend import REPLY, AnthropicBackend, OpenAIBackend
 
 QUESTION = "Which freedoms does the preamble list?"
 

@@ -1,8 +1,12 @@
-"""Real HTTP backends on 127.0.0.1 that speak provider wire formats and record every request.
+"""Local HTTP backends on 127.0.0.1 that speak provider wire formats and record every request.
 
 Each server answers the way the provider does (OpenAI Chat Completions, Anthropic Messages, Gemini
-generateContent), as JSON or as a server-sent-event stream, so litellm talks to it exactly as it
-would to the provider. Tests then assert on ``server.requests``: what really went over the wire.
+generateContent), as JSON or as a server-sent-event stream, so litellm and the official SDKs talk to
+it exactly as they would to the provider. The examples use them when no API key is set; the tests
+assert on ``server.requests``: what really went over the wire. They never call out anywhere.
+
+    with AnthropicBackend() as backend:
+        client = anthropic.Anthropic(api_key="local", base_url=backend.url)
 """
 
 from __future__ import annotations
