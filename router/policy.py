@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from router._yaml import load_yaml_file, load_yaml_text
 from router.density import DENSITIES
 from router.errors import PolicyError
 from router.geometry import PROFILES, EncoderProfile, resolve_encoder
@@ -129,34 +129,11 @@ class Policy(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Policy:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from None
-        return cls.from_yaml_text(text, source=str(path))
+        return load_yaml_file(path, cls, PolicyError)
 
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "<policy>") -> Policy:
-        try:
-            data = yaml.safe_load(text)
-            root = yaml.compose(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{source}:{mark.line + 1}" if mark else source
-            raise PolicyError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-        if not isinstance(data, dict):
-            raise PolicyError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("list[", "function")))]
-                line = _line_of(root, loc)
-                field = ".".join(str(p) for p in loc) or "(top level)"
-                problems.append(f"{source}:{line}: {field}: {err['msg']}")
-            raise PolicyError("invalid policy\n  " + "\n  ".join(problems)) from None
+        return load_yaml_text(text, cls, PolicyError, source)
 
     @classmethod
     def builtin(cls, name: str = "default") -> Policy:
@@ -240,20 +217,3 @@ def _builtin(name: str) -> Policy:
         shipped = sorted(p.name.removesuffix(".yaml") for p in files.iterdir() if p.name.endswith(".yaml"))
         raise PolicyError(f"no built-in policy {name!r}; shipped: {', '.join(shipped)}")
     return Policy.from_yaml_text(resource.read_text(encoding="utf-8"), source=f"router.policies/{name}.yaml")
-
-
-def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
-    """1-based line of the YAML node at ``loc``, or of its deepest existing parent."""
-    if node is None:
-        return 1
-    line = node.start_mark.line + 1
-    for key in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            child = node.value[key]
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line

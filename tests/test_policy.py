@@ -67,7 +67,7 @@ def test_policy_errors(text: str, expected: str) -> None:
 
 
 def test_missing_file() -> None:
-    with pytest.raises(PolicyError, match="cannot read policy file"):
+    with pytest.raises(PolicyError, match="cannot read the file"):
         Policy.from_yaml("/nonexistent/policy.yaml")
 
 
