@@ -64,15 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_policy(spec: str):  # type: ignore[no-untyped-def]
-    from router.policy import Policy
-
-    path = Path(spec)
-    return Policy.from_yaml(path) if path.suffix in (".yaml", ".yml") or path.exists() else Policy.builtin(spec)
-
-
 def _route(args: argparse.Namespace) -> int:
     from router.core import Router
+    from router.policy import Policy
 
     data: Any = json.loads(args.request.read_text(encoding="utf-8"))
     request = {"messages": data} if isinstance(data, list) else data
@@ -81,7 +75,7 @@ def _route(args: argparse.Namespace) -> int:
     model = args.model or request.get("model")
     if not model:
         raise RouterError(f"{args.request}: no model given; pass --model")
-    routed = Router(_load_policy(args.policy)).route(
+    routed = Router(Policy.load(args.policy)).route(
         request["messages"], model=model, encoder=args.encoder, density=args.density
     )
     report = routed.report

@@ -37,8 +37,16 @@ class Router:
     >>> response.routing_report
     """
 
-    def __init__(self, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        allowed_image_hosts: frozenset[str] = frozenset(),
+        block_private_image_hosts: bool = False,
+    ) -> None:
         self.policy = policy or Policy.builtin("default")
+        self.allowed_image_hosts = frozenset(h.lower() for h in allowed_image_hosts)
+        self.block_private_image_hosts = block_private_image_hosts
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Router:
@@ -74,7 +82,13 @@ class Router:
         if density is not None:
             get_density(density)  # fail fast with the list of known names
         if not anthropic:  # the Anthropic API fetches its own URL images; litellm would fetch them here
-            backend.check_remote_urls(messages, profile, model)
+            backend.check_remote_urls(
+                messages,
+                profile,
+                model,
+                allowed_hosts=self.allowed_image_hosts,
+                block_private=self.block_private_image_hosts,
+            )
         vision = self.policy.vision_for(model)
 
         chunks = chunk_messages(messages, model)

@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -46,9 +45,7 @@ _ROUTED_CALLS = frozenset({"acompletion", "completion"})
 
 def _router_from_env() -> Router:
     policy = os.environ.get(POLICY_ENV)
-    if not policy:
-        return Router()
-    return Router(Policy.from_yaml(policy) if Path(policy).suffix in (".yaml", ".yml") else Policy.builtin(policy))
+    return Router(Policy.load(policy)) if policy else Router()
 
 
 def _deployment_model(kwargs: dict[str, Any]) -> str:

@@ -136,6 +136,12 @@ class Policy(BaseModel):
         return load_yaml_text(text, cls, PolicyError, source)
 
     @classmethod
+    def load(cls, spec: str | Path) -> Policy:
+        """A policy file (``*.yaml`` or an existing path) or the name of a built-in policy."""
+        path = Path(spec)
+        return cls.from_yaml(path) if path.suffix in (".yaml", ".yml") or path.exists() else cls.builtin(str(spec))
+
+    @classmethod
     def builtin(cls, name: str = "default") -> Policy:
         """A policy shipped with the package (``default``, ``conservative``, ``aggressive``, ``text-only``)."""
         return _builtin(name)

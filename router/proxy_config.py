@@ -1,0 +1,129 @@
+"""Proxy configuration, close to LiteLLM Proxy's ``config.yaml`` so its users feel at home.
+
+    model_list:
+      - model_name: claude                      # the name clients send
+        litellm_params:                         # passed to litellm as they are
+          model: anthropic/claude-sonnet-4-5
+          api_key: os.environ/ANTHROPIC_API_KEY # read from the environment at start-up
+        policy: /etc/hcr/claude.yaml            # optional: policy file or built-in name
+        encoder: anthropic                      # optional: encoder family override
+    general_settings:
+      master_key: os.environ/HCR_MASTER_KEY     # and/or api_keys: [...]; no key = no auth
+      max_request_bytes: 33554432
+      max_images: 100
+      timeout_s: 600
+      max_concurrency: 64
+      allowed_image_hosts: [images.example.com]
+
+With no ``model_list`` the proxy passes each request to the model it names, with the default policy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from router._yaml import load_yaml_file
+from router.errors import RouterError
+from router.geometry import PROFILES
+
+_ENV_PREFIX = "os.environ/"
+
+
+class ConfigError(RouterError, ValueError):
+    """The proxy configuration is invalid; the message names the file, line and field."""
+
+
+def _from_environment(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_ENV_PREFIX):
+        name = value[len(_ENV_PREFIX) :]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+        return os.environ[name]
+    return value
+
+
+class LitellmParams(BaseModel):
+    """Keyword arguments for litellm; any besides these pass through unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_environment(cls, data: Any) -> Any:
+        return {k: _from_environment(v) for k, v in data.items()} if isinstance(data, dict) else data
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str
+    litellm_params: LitellmParams
+    policy: str | None = None
+    encoder: str | None = None
+
+    @field_validator("encoder")
+    @classmethod
+    def _known_encoder(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROFILES:
+            raise ValueError(f"unknown encoder {value!r}; expected one of {sorted(PROFILES)}")
+        return value
+
+
+class GeneralSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    master_key: str | None = None
+    api_keys: list[str] = Field(default_factory=list)
+    policy: str = Field("default", description="policy file or built-in name for models without their own")
+    max_request_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    max_images: int | None = Field(None, gt=0)
+    timeout_s: float = Field(600, gt=0)
+    max_concurrency: int = Field(64, gt=0)
+    allowed_image_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("master_key", mode="before")
+    @classmethod
+    def _key_from_environment(cls, value: Any) -> Any:
+        return _from_environment(value)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys_from_environment(cls, value: Any) -> Any:
+        return [_from_environment(v) for v in value] if isinstance(value, list) else value
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for k in [self.master_key, *self.api_keys] if k]
+
+
+class ProxyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_list: list[ModelEntry] = Field(default_factory=list)
+    general_settings: GeneralSettings = Field(default_factory=GeneralSettings)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ProxyConfig:
+        names = [m.model_name for m in self.model_list]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"model_name used more than once: {', '.join(duplicates)}")
+        return self
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ProxyConfig:
+        return load_yaml_file(path, cls, ConfigError)
+
+    def entry(self, model_name: str) -> ModelEntry | None:
+        return next((m for m in self.model_list if m.model_name == model_name), None)
