@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--out", type=Path, required=True)
     render.set_defaults(handler=_render)
 
+    serve = sub.add_parser("serve", help="run the OpenAI- and Anthropic-compatible routing proxy")
+    serve.add_argument("--config", type=Path, help="proxy.yaml (LiteLLM-style model_list); none = pass-through")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8088)
+    serve.set_defaults(handler=_serve)
+
     profiles = sub.add_parser("profiles", help="list encoder families with their page geometry")
     profiles.set_defaults(handler=_profiles)
     return parser
@@ -160,6 +166,16 @@ def _guess_kind(path: Path, text: str) -> tuple[str, str | None]:
     except ClassNotFound:
         spans = split_text(text)
         return (spans[0][0], spans[0][3]) if len(spans) == 1 else ("markdown", None)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from router.proxy import serve
+    from router.proxy_config import ProxyConfig
+
+    config = ProxyConfig.from_yaml(args.config) if args.config else None
+    console.print(f"hcr proxy on http://{args.host}:{args.port} ({args.config or 'no config: pass-through'})")
+    serve(config, args.host, args.port)
+    return 0
 
 
 def _profiles(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ assert on ``server.requests``: what really went over the wire. They never call o
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,8 +31,11 @@ class Backend:
 
     wire = "openai"
 
-    def __init__(self) -> None:
+    def __init__(self, *, fail_status: int | None = None, delay_s: float = 0.0, drop_after: int | None = None) -> None:
+        """``fail_status`` answers every request with that error status; ``delay_s`` waits before
+        answering; ``drop_after`` cuts a stream after that many events, without ending it."""
         self.requests: list[RecordedRequest] = []
+        self.fail_status, self.delay_s, self.drop_after = fail_status, delay_s, drop_after
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,20 +49,33 @@ class Backend:
                 raw = self.rfile.read(length)
                 body = json.loads(raw) if raw else None
                 backend.requests.append(RecordedRequest(self.path, dict(self.headers), body))
-                stream = backend.is_stream(self.path, body)
-                if stream:
+                if backend.delay_s:
+                    time.sleep(backend.delay_s)
+                if backend.fail_status:
+                    self._send_json(backend.fail_status, backend.error(backend.fail_status))
+                    return
+                if backend.is_stream(self.path, body):
                     self.send_response(200)
                     self.send_header("content-type", "text/event-stream")
                     self.send_header("cache-control", "no-cache")
-                    self.send_header("connection", "close")
+                    self.send_header("transfer-encoding", "chunked")
                     self.end_headers()
-                    for event in backend.stream_events(body):
-                        self.wfile.write(event.encode())
+                    for n, event in enumerate(backend.stream_events(body)):
+                        if backend.drop_after is not None and n >= backend.drop_after:
+                            self.close_connection = True  # no terminating chunk: the stream is cut
+                            self.wfile.flush()
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                            return
+                        data = event.encode()
+                        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                         self.wfile.flush()
-                    self.close_connection = True
+                    self.wfile.write(b"0\r\n\r\n")
                     return
-                payload = json.dumps(backend.reply(body)).encode()
-                self.send_response(200)
+                self._send_json(200, backend.reply(body))
+
+            def _send_json(self, status: int, data: Any) -> None:
+                payload = json.dumps(data).encode()
+                self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
@@ -92,6 +109,9 @@ class Backend:
 
     def reply(self, body: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def error(self, status: int) -> dict[str, Any]:
+        return {"error": {"message": f"simulated failure {status}", "type": "server_error", "code": status}}
 
     def stream_events(self, body: Any) -> list[str]:
         raise NotImplementedError
@@ -131,6 +151,9 @@ class OpenAIBackend(Backend):
 
 class AnthropicBackend(Backend):
     wire = "anthropic"
+
+    def error(self, status: int) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": "api_error", "message": f"simulated failure {status}"}}
 
     def reply(self, body: Any) -> dict[str, Any]:
         return {
