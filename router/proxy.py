@@ -35,6 +35,13 @@ from router.proxy_config import ModelEntry, ProxyConfig
 Wire = Literal["openai", "anthropic"]
 log = logging.getLogger("hcr.proxy")
 BYPASS_HEADER = "x-hcr-bypass"
+# litellm takes these as call settings, not as request fields: a caller who could set them could send
+# the proxy's credentials, or the proxy itself, anywhere. They come from the config only.
+_CALLER_FORBIDDEN = frozenset({
+    "api_base", "base_url", "api_key", "api_version", "organization", "custom_llm_provider", "headers",
+    "extra_headers", "timeout", "max_retries", "mock_response", "client", "deployment_id", "proxy",
+})  # fmt: skip
+_CALLER_FORBIDDEN_PREFIXES = ("litellm_", "aws_", "vertex_", "azure_", "input_cost", "output_cost")
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
     413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
@@ -138,6 +145,9 @@ class _Proxy:
             raise ProxyError(400, "model: a model name is required")
         if not isinstance(data.get("messages"), list):
             raise ProxyError(400, "messages: expected a list of messages")
+        forbidden = sorted(k for k in data if k in _CALLER_FORBIDDEN or k.startswith(_CALLER_FORBIDDEN_PREFIXES))
+        if forbidden:
+            raise ProxyError(400, f"{', '.join(forbidden)}: not accepted in requests; the proxy config sets these")
         return data
 
     async def route(self, router: Router, data: dict[str, Any], model: str, wire: Wire) -> RoutedRequest:

@@ -192,6 +192,38 @@ def test_bad_requests(openai_backend: OpenAIBackend, anthropic_backend: Anthropi
     assert not openai_backend.requests and not anthropic_backend.requests
 
 
+def test_callers_cannot_redirect_the_backend(openai_backend: OpenAIBackend) -> None:
+    with proxy(openai_backend) as url:
+        for field in ({"api_base": "http://169.254.169.254/"}, {"extra_headers": {"x": "y"}}, {"litellm_params": {}}):
+            with pytest.raises(openai.BadRequestError, match="not accepted in requests"):
+                openai_client(url).chat.completions.create(
+                    model="gpt", messages=[{"role": "user", "content": "hi"}], extra_body=field
+                )
+    assert not openai_backend.requests
+
+
+def test_no_config_passes_each_request_to_the_model_it_names(
+    openai_backend: OpenAIBackend, english_prose: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_BASE", openai_backend.url)  # where litellm sends openai/ models
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="anything", max_retries=0)
+        assert client.chat.completions.create(model="openai/gpt-4o", messages=user_turn(english_prose)).choices
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert openai_backend.last.body["model"] == "gpt-4o" and has_images(
+        openai_backend.last.body["messages"][0]["content"]
+    )
+
+
 def test_allowed_image_hosts_pass() -> None:
     with OpenAIBackend() as backend, proxy(backend, allowed_image_hosts=["127.0.0.1"]) as url:
         messages = [{"role": "user", "content": [
