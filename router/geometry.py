@@ -24,6 +24,7 @@ models that is the patch count times the model's multiplier.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 from collections.abc import Callable
 from typing import Literal
@@ -281,6 +282,7 @@ def split_model(model: str) -> tuple[str, str]:
     return name, provider or ""
 
 
+@functools.lru_cache(maxsize=1024)  # litellm's provider resolution is not free, and models recur
 def resolve_encoder(model: str) -> EncoderProfile:
     """The encoder family for ``model``, from litellm's provider resolution and the name table."""
     name, provider = split_model(model)

@@ -21,6 +21,11 @@ from typing import Any
 REPLY = "The answer is 42."
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default backlog of 5 refuses connections under concurrent load
+    daemon_threads = True
+
+
 class RecordedRequest:
     def __init__(self, path: str, headers: dict[str, str], body: Any) -> None:
         self.path, self.headers, self.body = path, headers, body
@@ -43,6 +48,12 @@ class Backend:
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in separate writes; without this, Nagle's algorithm and
+                # delayed ACKs hold every response back by ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
@@ -81,7 +92,7 @@ class Backend:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

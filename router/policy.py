@@ -165,12 +165,7 @@ class Policy(BaseModel):
         override = self.override_for(model)
         if override and override.vision is not None:
             return override.vision
-        import litellm
-
-        try:
-            return bool(litellm.supports_vision(model=model))
-        except Exception:  # litellm raises for names it cannot place; such a model gets text
-            return False
+        return _supports_vision(model)
 
     def decide(self, chunk: Chunk, *, vision: bool, model: str = "") -> Decision:
         """The first matching rule, then the guards that hold before rendering."""
@@ -208,6 +203,16 @@ def _guard_before_render(chunk: Chunk, *, vision: bool, min_tokens: int) -> str 
     if chunk.text_tokens < min_tokens:
         return f"guard:short-text: {chunk.text_tokens} < {min_tokens} tokens"
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _supports_vision(model: str) -> bool:
+    import litellm
+
+    try:
+        return bool(litellm.supports_vision(model=model))
+    except Exception:  # litellm raises for names it cannot place; such a model gets text
+        return False
 
 
 @functools.lru_cache(maxsize=256)
