@@ -306,3 +306,14 @@ def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
     path.write_text("general_settings:\n  master_key: os.environ/HCR_TEST_UNSET_VARIABLE\n")
     with pytest.raises(ConfigError, match="HCR_TEST_UNSET_VARIABLE is not set"):
         ProxyConfig.from_yaml(path)
+
+
+def test_anthropic_stream_dropped_midway_ends_with_an_error_event() -> None:
+    with AnthropicBackend(drop_after=3) as dropping, proxy(dropping) as url:
+        client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
+        with pytest.raises(anthropic.APIError):
+            with client.messages.stream(
+                model="claude", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+            ) as s:
+                for _ in s.text_stream:
+                    pass
