@@ -55,6 +55,7 @@ def document(tokens: int, salt: str) -> str:
 async def drive(url: str, bodies: list[dict[str, Any]], clients: int, stream: bool = False) -> dict[str, Any]:
     latencies: list[float] = []
     failures = 0
+    reasons: dict[str, int] = {}
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -71,11 +72,15 @@ async def drive(url: str, bodies: list[dict[str, Any]], clients: int, stream: bo
                         async with client.stream("POST", url, json={**body, "stream": True}) as response:
                             text = "".join([line async for line in response.aiter_lines()])
                             ok = response.status_code == 200 and "[DONE]" in text and '"error"' not in text
+                            reason = f"{response.status_code}: {text[-160:]}"
                     else:
                         response = await client.post(url, json=body)
                         ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                        reason = f"{response.status_code}: {response.text[:160]}"
+                except httpx.HTTPError as exc:
+                    ok, reason = False, f"{type(exc).__name__}: {exc}"[:160]
+                if not ok:
+                    reasons[reason] = reasons.get(reason, 0) + 1
                 latencies.append((time.perf_counter() - started) * 1000)
                 failures += not ok
 
@@ -87,6 +92,7 @@ async def drive(url: str, bodies: list[dict[str, Any]], clients: int, stream: bo
         "requests": len(bodies), "failed": failures, "rps": round(len(bodies) / wall, 1),
         "p50_ms": round(statistics.median(latencies), 1),
         "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+        **({"failures": reasons} if reasons else {}),
     }  # fmt: skip
 
 
@@ -97,10 +103,35 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
+def litellm_proxy_passthrough(
+    config: Path, env: dict[str, str], chat: dict[str, Any], scale: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """The same pass-through load through LiteLLM Proxy itself, for its own overhead side by side."""
+    port = free_port()
+    litellm_cli = str(Path(sys.executable).parent / "litellm")
+    proxy = subprocess.Popen([litellm_cli, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        asyncio.run(drive(url, [chat] * 10, 1))
+        return [
+            (clients, asyncio.run(drive(url, [chat] * max(40, clients * 2) * scale, clients))) for clients in (1, 16)
+        ]
+    finally:
+        proxy.terminate()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--litellm", action="store_true", help="also measure LiteLLM Proxy's own pass-through")
     args = parser.parse_args()
     scale = 1 if args.quick else 3
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -154,6 +185,10 @@ def main() -> int:
             run("proxy, 20k-token document, cold", proxy_url, bodies, clients)
         run("proxy, streams", proxy_url, [chat] * 128 * scale, 128, stream=True)
         rss = peak_rss_mib(proxy.pid)
+        if args.litellm:
+            for clients, seconds in litellm_proxy_passthrough(config, env, chat, scale):
+                rows.append({"scenario": "LiteLLM Proxy, pass-through", "clients": clients, **seconds})
+                console.print(rows[-1])
     finally:
         proxy.terminate()
         backend.terminate()

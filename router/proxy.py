@@ -295,4 +295,7 @@ def serve(config: ProxyConfig | None, host: str, port: int) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    # Keep idle connections longer than clients and load balancers usually do (60 s): with uvicorn's
+    # 5 s default, a client reusing a pooled connection races the server closing it (seen under load
+    # as reset streams).
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=75)
