@@ -96,6 +96,17 @@ async def drive(url: str, bodies: list[dict[str, Any]], clients: int, stream: bo
     }  # fmt: skip
 
 
+def wait_until_up(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"no answer from {url} after {seconds:.0f} s")
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -112,12 +123,7 @@ def litellm_proxy_passthrough(
     proxy = subprocess.Popen([litellm_cli, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until_up(f"http://127.0.0.1:{port}/health/liveliness")
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         asyncio.run(drive(url, [chat] * 10, 1))
         return [
@@ -149,12 +155,7 @@ def main() -> int:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     proxy_url = f"http://127.0.0.1:{port}/v1/chat/completions"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/readiness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_up(f"http://127.0.0.1:{port}/health/readiness")
         chat = {"model": "gpt", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
         direct = {**chat, "model": "gpt-4o"}
         rows: list[dict[str, Any]] = []

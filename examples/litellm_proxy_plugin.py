@@ -5,16 +5,13 @@ in front of Claude (or a local Anthropic-compatible backend when ANTHROPIC_API_K
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import openai
-from _common import load_request, provider, show
+from _common import free_port, load_request, provider, show, wait_until_up
 
 MASTER_KEY = "sk-hcr-example-master-key-0123456789"
 request = load_request("long_markdown.json")
@@ -32,9 +29,7 @@ with provider("anthropic") as local, tempfile.TemporaryDirectory() as folder:
         + "litellm_settings:\n  callbacks: router.litellm_hook.hook\n"
         + f"general_settings:\n  master_key: {MASTER_KEY}\n"
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     litellm_cli = str(Path(sys.executable).parent / "litellm")
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     proxy = subprocess.Popen(
@@ -42,12 +37,7 @@ with provider("anthropic") as local, tempfile.TemporaryDirectory() as folder:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     try:
-        for _ in range(180):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        wait_until_up(f"http://127.0.0.1:{port}/health/liveliness")
         print(f"LiteLLM Proxy with the router plugin is up on port {port}")
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=MASTER_KEY)
         response = client.chat.completions.create(model="claude", messages=request["messages"], max_tokens=400)

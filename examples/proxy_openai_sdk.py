@@ -5,16 +5,13 @@ OPENAI_API_KEY is not set), then sends the bundled code-review request through i
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import openai
-from _common import load_request, provider
+from _common import free_port, load_request, provider, wait_until_up
 
 KEY = "sk-hcr-example-0123456789"
 request = load_request("code_review.json")
@@ -26,21 +23,14 @@ with provider("openai") as local, tempfile.TemporaryDirectory() as folder:
         f"model_list:\n  - model_name: reviewer\n    litellm_params: {{model: openai/gpt-4.1, {upstream}}}\n"
         f"general_settings:\n  master_key: {KEY}\n"
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     hcr = str(Path(sys.executable).parent / "hcr")
     server = subprocess.Popen(
         [hcr, "serve", "--config", str(config), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
     )  # fmt: skip
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/readiness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_up(f"http://127.0.0.1:{port}/health/readiness")
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY)  # the only change
         raw = client.chat.completions.with_raw_response.create(model="reviewer", messages=request["messages"])
         headers = raw.headers

@@ -27,9 +27,9 @@ import fnmatch
 import functools
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from router.errors import UnknownEncoderError
 
@@ -262,6 +262,16 @@ MODEL_FAMILIES: list[tuple[str, str, str]] = [
     ("*", "vertex_ai", "gemini-2"),
     ("*", "*", "openai-tile"),
 ]
+
+
+def _known_encoder(name: str) -> str:
+    if name not in PROFILES:
+        raise ValueError(f"unknown encoder {name!r}; expected one of {sorted(PROFILES)}")
+    return name
+
+
+EncoderName = Annotated[str, AfterValidator(_known_encoder)]
+"""A field type for encoder family names in policies and configs."""
 
 
 def get_profile(name: str) -> EncoderProfile:

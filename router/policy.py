@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from router._yaml import load_yaml_file, load_yaml_text
 from router.density import DENSITIES
 from router.errors import PolicyError
-from router.geometry import PROFILES, EncoderProfile, resolve_encoder
+from router.geometry import PROFILES, EncoderName, EncoderProfile, resolve_encoder
 from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
 
 _Many = list  # a condition takes one value or a list of them
@@ -92,16 +92,9 @@ class ModelOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     match: str
-    encoder: str | None = None
+    encoder: EncoderName | None = None
     vision: bool | None = None
     density: str | None = None
-
-    @field_validator("encoder")
-    @classmethod
-    def _known_encoder(cls, value: str | None) -> str | None:
-        if value is not None and value not in PROFILES:
-            raise ValueError(f"unknown encoder {value!r}; expected one of {sorted(PROFILES)}")
-        return value
 
 
 class Policy(BaseModel):

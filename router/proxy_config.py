@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from router._yaml import load_yaml_file
 from router.errors import RouterError
-from router.geometry import PROFILES
+from router.geometry import EncoderName
 
 _ENV_PREFIX = "os.environ/"
 
@@ -70,14 +70,7 @@ class ModelEntry(BaseModel):
     model_name: str
     litellm_params: LitellmParams
     policy: str | None = None
-    encoder: str | None = None
-
-    @field_validator("encoder")
-    @classmethod
-    def _known_encoder(cls, value: str | None) -> str | None:
-        if value is not None and value not in PROFILES:
-            raise ValueError(f"unknown encoder {value!r}; expected one of {sorted(PROFILES)}")
-        return value
+    encoder: EncoderName | None = None
 
 
 class GeneralSettings(BaseModel):
