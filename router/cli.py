@@ -48,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--encoder", help="encoder family override (see 'hcr profiles')")
     route.add_argument("--density", choices=["exact", "balanced", "dense"], help="density override")
     route.add_argument("--out", type=Path, help="folder for routed_request.json and the PNG pages")
+    route.add_argument(
+        "--attach",
+        type=Path,
+        action="append",
+        default=[],
+        help="attach a file (PDF, XPS, EPUB...) to the last user message",
+    )
+    route.add_argument("--pages", help='page range read from attached documents, e.g. "1-5,9"')
     route.set_defaults(handler=_route)
 
     render = sub.add_parser("render", help="render a file into pages for a model's encoder")
@@ -81,8 +89,10 @@ def _route(args: argparse.Namespace) -> int:
     model = args.model or request.get("model")
     if not model:
         raise RouterError(f"{args.request}: no model given; pass --model")
+    for path in args.attach:
+        _attach(request["messages"], path)
     routed = Router(Policy.load(args.policy)).route(
-        request["messages"], model=model, encoder=args.encoder, density=args.density
+        request["messages"], model=model, encoder=args.encoder, density=args.density, pages=args.pages
     )
     report = routed.report
     table = Table(title=f"Routing for {model} (encoder {report.encoder})", title_justify="left")
@@ -101,6 +111,13 @@ def _route(args: argparse.Namespace) -> int:
     cost = ""
     if report.cost_before is not None and report.cost_after is not None:
         cost = f"   input cost ${report.cost_before:.4f} -> ${report.cost_after:.4f}"
+    for doc in report.documents:
+        native = f"; read natively by the provider: ~{doc.native_tokens:,} tokens" if doc.native_tokens else ""
+        console.print(
+            f"{doc.name}: {doc.pages_used} of {doc.pages_total} pages -> {doc.tokens_after:,} tokens{native}"
+            + (f" ({doc.note})" if doc.note else ""),
+            highlight=False,
+        )
     console.print(
         f"[bold]tokens {report.tokens_before:,} -> {report.tokens_after:,}[/] "
         f"({report.compression:.2f}x, {report.tokens_saved:,} saved), {report.images} image(s), "
@@ -119,6 +136,24 @@ def _route(args: argparse.Namespace) -> int:
                 written += 1
         console.print(f"wrote {args.out}/routed_request.json, report.json and {written} page(s)", highlight=False)
     return 0
+
+
+def _attach(messages: list[Any], path: Path) -> None:
+    """Add ``path`` as an OpenAI file part to the last user message."""
+    import base64
+    import mimetypes
+
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    part = {"type": "file", "file": {"filename": path.name, "file_data": f"data:{media_type};base64,{data}"}}
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            message["content"] = (
+                [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+            ) + [part]
+            return
+    messages.append({"role": "user", "content": [part]})
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import router._offline  # noqa: F401
 from router import backend
+from router.attachments import route_attachments
 from router.chunking import chunk_messages, validate_messages
 from router.density import get_density
 from router.errors import InvalidRequestError, RenderError
@@ -63,12 +64,13 @@ class Router:
         wire: Literal["openai", "anthropic"] = "openai",
         encoder: str | None = None,
         density: str | None = None,
+        pages: str | None = None,
     ) -> RoutedRequest:
         """Decide, render and build the mixed prompt for ``model``; never calls a backend.
 
         ``wire="anthropic"`` takes and returns Anthropic Messages content (image blocks, and the
-        separate ``system`` prompt, returned as ``RoutedRequest.system``). ``encoder`` and
-        ``density`` override the policy for this request.
+        separate ``system`` prompt, returned as ``RoutedRequest.system``). ``encoder``, ``density``
+        and ``pages`` (a page range for attached documents, e.g. "1-5,9") override the policy.
         """
         started = time.perf_counter()
         if not isinstance(model, str) or not model:
@@ -94,6 +96,7 @@ class Router:
         chunks = chunk_messages(messages, model)
         has_user = any(m.get("role") == "user" for m in messages)
         reports: list[ChunkReport] = []
+        document_pages = pages
         pages: dict[int, list[Page]] = {}
         for chunk in chunks:
             decision = self.policy.decide(chunk, vision=vision, model=model)
@@ -105,15 +108,30 @@ class Router:
             reports.append(report)
             if chunk_pages:
                 pages[chunk.index] = chunk_pages
-        self._enforce_image_limits(messages, profile, reports, pages)
-
         make_image = anthropic_image_block if anthropic else image_part
-        routed_messages = build_messages(messages, chunks, pages, profile, make_image) if pages else list(messages)
+        attached = route_attachments(
+            messages, policy=self.policy, profile=profile, vision=vision, model=model,
+            first_index=len(chunks), make_image=make_image, pages=document_pages,
+        )  # fmt: skip
+        self._enforce_image_limits(messages, profile, reports, pages, attached.images)
+        reports += attached.reports
+
+        if pages or attached.replacements:
+            routed_messages = build_messages(messages, chunks, pages, profile, make_image, attached.replacements)
+        else:
+            routed_messages = list(messages)
         routed_system = None
         if anthropic and system is not None:
             routed_system, routed_messages = routed_messages[0]["content"], routed_messages[1:]
         report = build_report(model, profile.name, vision, reports, route_ms=(time.perf_counter() - started) * 1000)
-        return RoutedRequest(model=model, messages=routed_messages, system=routed_system, report=report, pages=pages)
+        report.documents = attached.documents
+        return RoutedRequest(
+            model=model,
+            messages=routed_messages,
+            system=routed_system,
+            report=report,
+            pages={**pages, **attached.pages},
+        )
 
     def _render_decided(
         self, chunk: Chunk, decision: Decision, profile: EncoderProfile
@@ -158,9 +176,10 @@ class Router:
         profile: EncoderProfile,
         reports: list[ChunkReport],
         pages: dict[int, list[Page]],
+        document_images: int = 0,
     ) -> None:
         """Send the least-saving chunks back to text until images and bytes fit the provider's limits."""
-        existing = sum(
+        existing = document_images + sum(
             1
             for m in messages
             if isinstance(m.get("content"), list)

@@ -65,6 +65,10 @@ class EncoderProfile(BaseModel):
     accepts_remote_urls: bool = Field(
         False, description="the provider fetches http(s) image URLs itself (litellm does not download them)"
     )
+    native_pdf_page_tokens: int | None = Field(
+        None, description="image tokens per page when the provider reads a PDF itself; None: no PDF input"
+    )
+    native_pdf_adds_text: bool = Field(False, description="the provider also bills each page's extracted text")
 
     def visible_size(self, width: int, height: int) -> tuple[int, int]:
         """The size the provider resizes a ``width`` x ``height`` image to before encoding it."""
@@ -190,14 +194,16 @@ _TOKENS: dict[str, Callable[[EncoderProfile, int, int], int]] = {
 
 _MB = 1024 * 1024
 _OPENAI_LIMITS = {"max_images": 500, "max_image_bytes": 20 * _MB, "max_request_bytes": 50 * _MB}
+# OpenAI file inputs bill each page's extracted text plus an image of it (about 768x994: 4 tiles).
 _OPENAI_TILE = {
     "formula": "openai_tile", "page_width": 512, "page_height": 2048, "tile_px": 512,
     "max_long_edge": 2048, "max_short_edge": 768, "detail": "high", "accepts_remote_urls": True,
-    **_OPENAI_LIMITS,
+    "native_pdf_adds_text": True, **_OPENAI_LIMITS,
 }  # fmt: skip
 _OPENAI_PATCH = {
     "formula": "openai_patch", "page_width": 1024, "page_height": 1536, "patch_px": 32,
-    "max_patches": 1536, "detail": "high", "accepts_remote_urls": True, **_OPENAI_LIMITS,
+    "max_patches": 1536, "detail": "high", "accepts_remote_urls": True, "native_pdf_adds_text": True,
+    **_OPENAI_LIMITS,
 }  # fmt: skip
 _QWEN_LIMITS = {"max_images": 32, "max_image_bytes": 20 * _MB, "max_request_bytes": 64 * _MB}
 
@@ -237,6 +243,24 @@ PROFILES: dict[str, EncoderProfile] = {
                        min_pixels=65536, max_pixels=16777216, **_QWEN_LIMITS),
     ]
 }  # fmt: skip
+
+# Providers that read PDFs themselves: image tokens per page (text is billed on top where
+# native_pdf_adds_text). OpenAI renders a page at about 768x994 (4 tiles, or 24x32 patches);
+# Anthropic at its image cap (~1590 tokens) plus the page's text; Gemini bills 258 per page
+# (2.x) or 560 (3, default media resolution for documents). Qwen-VL servers take no PDFs.
+_NATIVE_PDF: dict[str, dict[str, object]] = {
+    "openai-tile": {"native_pdf_page_tokens": 765},
+    "openai-tile-4o-mini": {"native_pdf_page_tokens": 25501},
+    "openai-tile-gpt5": {"native_pdf_page_tokens": 630},
+    "openai-tile-o": {"native_pdf_page_tokens": 675},
+    "openai-patch-mini": {"native_pdf_page_tokens": 1245},
+    "openai-patch-nano": {"native_pdf_page_tokens": 1890},
+    "openai-patch-o4-mini": {"native_pdf_page_tokens": 1321},
+    "anthropic": {"native_pdf_page_tokens": 1590, "native_pdf_adds_text": True},
+    "gemini-2": {"native_pdf_page_tokens": 258},
+    "gemini-3": {"native_pdf_page_tokens": 560},
+}
+PROFILES = {name: p.model_copy(update=_NATIVE_PDF.get(name, {})) for name, p in PROFILES.items()}
 
 # (glob on the model name, glob on litellm's provider, family). First match wins, so the specific
 # names come before the generic ones.

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
-Kind = Literal["prose", "markdown", "table", "code", "json", "log", "html"]
+Kind = Literal["prose", "markdown", "table", "code", "json", "log", "html", "page"]
 Script = Literal["latin", "cjk", "mixed"]
 Action = Literal["text", "image"]
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -27,6 +27,7 @@ class Chunk(BaseModel):
     live_turn: bool = Field(description="part of the last user message, the question being asked now")
     kind: Kind
     language: str | None = Field(None, description="code language from a fence info string")
+    page: int | None = Field(None, description="1-based page number, for a page of an attached document")
     script: Script
     text: str
     chars: int
@@ -95,6 +96,19 @@ class ChunkReport(BaseModel):
         return self.image_tokens + self.label_tokens if self.action == "image" else self.text_tokens
 
 
+class DocumentReport(BaseModel):
+    """One attached document: which pages were used, and its cost against the provider's own PDF input."""
+
+    message_index: int
+    part_index: int
+    name: str
+    pages_total: int
+    pages_used: int
+    note: str | None = Field(None, description="why pages were cut or skipped, if any were")
+    tokens_after: int
+    native_tokens: int | None = Field(None, description="estimated tokens if the provider read the file itself")
+
+
 class RouteReport(BaseModel):
     """Totals for one routed request, plus the per-chunk detail."""
 
@@ -108,6 +122,7 @@ class RouteReport(BaseModel):
     images: int = 0
     route_ms: float = 0.0
     chunks: list[ChunkReport] = Field(default_factory=list)
+    documents: list[DocumentReport] = Field(default_factory=list)
 
     @property
     def tokens_saved(self) -> int:

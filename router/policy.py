@@ -106,6 +106,8 @@ class Policy(BaseModel):
     min_saving: float = Field(1.25, gt=0, description="text tokens must be >= min_saving x image tokens")
     min_tokens: int = Field(300, ge=0, description="chunks with fewer text tokens stay text")
     max_images: int | None = Field(None, gt=0, description="cap below the encoder's own limit")
+    max_pages: int = Field(100, gt=0, description="pages read from one attached document; the rest are cut")
+    pages: str | None = Field(None, description='page range read from attached documents, e.g. "1-5,9"')
     models: list[ModelOverride] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 
@@ -160,17 +162,18 @@ class Policy(BaseModel):
             return override.vision
         return _supports_vision(model)
 
-    def decide(self, chunk: Chunk, *, vision: bool, model: str = "") -> Decision:
-        """The first matching rule, then the guards that hold before rendering."""
+    def match(self, chunk: Chunk, model: str = "") -> Decision:
+        """The first matching rule's decision (no guards)."""
         override = self.override_for(model) if model else None
         default_density = (override.density if override and override.density else None) or self.density
-        decision = Decision(action="text", reason="rule:(no rule matched)", density=default_density)
         for rule in self.rules:
             if rule.when.matches(chunk):
-                decision = Decision(
-                    action=rule.action, reason=f"rule:{rule.name}", density=rule.density or default_density
-                )
-                break
+                return Decision(action=rule.action, reason=f"rule:{rule.name}", density=rule.density or default_density)
+        return Decision(action="text", reason="rule:(no rule matched)", density=default_density)
+
+    def decide(self, chunk: Chunk, *, vision: bool, model: str = "") -> Decision:
+        """The first matching rule, then the guards that hold before rendering."""
+        decision = self.match(chunk, model)
         if decision.action == "text":
             return decision
         guard = _guard_before_render(chunk, vision=vision, min_tokens=self.min_tokens)

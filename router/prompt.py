@@ -55,12 +55,15 @@ def build_messages(
     pages: Mapping[int, list[Page]],
     profile: EncoderProfile,
     make_image: ImagePart = image_part,
+    replacements: Mapping[tuple[int, int], list[dict[str, Any]]] | None = None,
 ) -> list[Any]:
     """The routed messages. ``pages`` maps the index of each chunk sent as an image to its pages.
 
     ``make_image`` gives the wire format of an image part: OpenAI's by default, or Anthropic's.
     Anthropic text blocks have the shape of OpenAI text parts, so one builder serves both.
+    ``replacements`` maps (message, part) of attached documents to the parts that replace them.
     """
+    replacements = replacements or {}
     by_message: dict[int, list[Chunk]] = {}
     for chunk in chunks:
         by_message.setdefault(chunk.message_index, []).append(chunk)
@@ -68,7 +71,8 @@ def build_messages(
     relocated: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         own = by_message.get(i, [])
-        if not any(c.index in pages for c in own):
+        replaced = any(m == i for m, _ in replacements)
+        if not replaced and not any(c.index in pages for c in own):
             routed.append(message)
             continue
         system = message["role"] in _SYSTEM_ROLES
@@ -79,7 +83,9 @@ def build_messages(
         else:
             for j, part in enumerate(content):
                 part_chunks = [c for c in own if c.part_index == j]
-                if part.get("type") == "text" and any(c.index in pages for c in part_chunks):
+                if (i, j) in replacements:
+                    parts.extend(replacements[(i, j)])
+                elif part.get("type") == "text" and any(c.index in pages for c in part_chunks):
                     template = {k: v for k, v in part.items() if k not in ("text", "cache_control")}
                     expanded = _expand(part_chunks, pages, profile, system, relocated, template, make_image)
                     if "cache_control" in part and expanded:  # the marker moves to what replaces the part

@@ -32,7 +32,7 @@ RENDER_VERSION = "5"  # bump when output bytes change, so cached pages are never
 PNG_LEVEL = 3  # zlib level; measured on text pages: 6 is 1.7x slower and no smaller, 9 is 14x slower
 _GREY16 = [level * 17 for level in range(16) for _ in range(3)]
 # PyMuPDF is not thread-safe; routing runs in worker threads (acompletion, servers), so one at a time.
-_MUPDF = threading.Lock()
+MUPDF_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def render_text(text: str, kind: Kind, script: Script, language: str | None, tar
     if cached is not None:
         return cached.model_copy(update={"cached": True, "render_ms": 0.0, "encode_ms": 0.0})
     try:
-        with _MUPDF:
+        with MUPDF_LOCK:
             rendering = _render(text.strip("\n"), kind, script, language, target)
     except RenderError:
         raise
@@ -90,7 +90,7 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
     laid_out = time.perf_counter()
-    pages = [_encode(array, profile, grayscale=grayscale) for array in laid.pages]
+    pages = [encode_page(array, profile, grayscale=grayscale) for array in laid.pages]
     done = time.perf_counter()
     return Rendering(
         pages=pages,
@@ -100,7 +100,7 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     )
 
 
-def _encode(array: np.ndarray, profile: EncoderProfile, *, grayscale: bool) -> Page:
+def encode_page(array: np.ndarray, profile: EncoderProfile, *, grayscale: bool) -> Page:
     height, width = array.shape[:2]
     buffer = io.BytesIO()
     # No timestamps or text chunks are written, so equal pixels give equal bytes.

@@ -1,0 +1,240 @@
+"""Stage 1b: attached documents -> page chunks -> decisions -> the parts that replace them.
+
+OpenAI ``file`` parts (``file_data`` as base64 or a data URL) and Anthropic ``document`` blocks (base64
+source) are read page by page (``router.documents``). Each page is a chunk of kind ``page`` whose text
+is its text layer, so policy rules match pages like any chunk. Pages that are scanned or hold tables or
+figures go as images whenever the backend takes images (their text layer misses content); plain-text
+pages go as images only where that pays (``min_saving``), else as their text. Without vision every
+page goes as its text layer. The document part is replaced in place by a label and its pages. Files
+given by id or URL pass through untouched: the provider reads them itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.chunking import detect_script
+from router.density import get_density
+from router.documents import (
+    DocumentError,
+    PageInfo,
+    filetype_for,
+    iter_pages,
+    open_document,
+    parse_pages,
+    rasterise_page,
+)
+from router.errors import InvalidRequestError, RenderError
+from router.geometry import EncoderProfile
+from router.models import Chunk, ChunkReport, DocumentReport, Page, Rendering
+from router.policy import Policy
+from router.prompt import ImagePart
+from router.render import MUPDF_LOCK, encode_page
+from router.tokens import count_tokens
+
+
+@dataclass
+class Attachments:
+    reports: list[ChunkReport] = field(default_factory=list)
+    documents: list[DocumentReport] = field(default_factory=list)
+    replacements: dict[tuple[int, int], list[dict[str, Any]]] = field(default_factory=dict)
+    pages: dict[int, list[Page]] = field(default_factory=dict)  # page chunk index -> its rendered tiles
+
+    @property
+    def images(self) -> int:
+        return sum(r.pages for r in self.reports if r.action == "image")
+
+
+@dataclass(frozen=True)
+class _Attached:
+    message_index: int
+    part_index: int
+    name: str
+    data: bytes
+    filetype: str
+
+
+def route_attachments(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    policy: Policy,
+    profile: EncoderProfile,
+    vision: bool,
+    model: str,
+    first_index: int,
+    make_image: ImagePart,
+    pages: str | None = None,
+) -> Attachments:
+    result = Attachments()
+    for attached in _find_documents(messages):
+        where = f"messages[{attached.message_index}].content[{attached.part_index}]"
+        with MUPDF_LOCK:  # PyMuPDF is not thread-safe: one document at a time, from open to close
+            try:
+                doc = open_document(attached.data, attached.filetype)
+            except DocumentError as exc:
+                raise InvalidRequestError(where, f"{attached.name}: {exc}") from None
+            try:
+                _route_document(
+                    doc, attached, where, result, policy, profile, vision, model, first_index, make_image, pages
+                )
+            finally:
+                doc.close()
+    return result
+
+
+def _route_document(
+    doc: Any,
+    attached: _Attached,
+    where: str,
+    result: Attachments,
+    policy: Policy,
+    profile: EncoderProfile,
+    vision: bool,
+    model: str,
+    first_index: int,
+    make_image: ImagePart,
+    pages: str | None,
+) -> None:
+    try:
+        numbers = parse_pages(pages or policy.pages, doc.page_count)
+    except DocumentError as exc:
+        raise InvalidRequestError(where, str(exc)) from None
+    note = None
+    if len(numbers) > policy.max_pages:
+        note = f"cut to the first {policy.max_pages} of {len(numbers)} selected pages (policy max_pages)"
+        numbers = numbers[: policy.max_pages]
+    parts: list[dict[str, Any]] = [
+        {
+            "type": "text",
+            "text": f"[Attached document {attached.name}: {len(numbers)} of {doc.page_count} pages follow]",
+        }
+    ]
+    tokens_after, native_text = count_tokens(parts[0]["text"], model), 0
+    for page, info in iter_pages(doc, numbers):
+        chunk = _page_chunk(info, attached, first_index + len(result.reports), model)
+        report, page_parts, tiles = _route_page(page, info, chunk, policy, profile, vision, model, make_image)
+        result.reports.append(report)
+        if tiles:
+            result.pages[chunk.index] = tiles
+        parts.extend(page_parts)
+        tokens_after += report.tokens_after
+        native_text += chunk.text_tokens
+    result.replacements[(attached.message_index, attached.part_index)] = parts
+    native = None
+    if profile.native_pdf_page_tokens is not None and attached.filetype == "pdf":
+        native = len(numbers) * profile.native_pdf_page_tokens + (native_text if profile.native_pdf_adds_text else 0)
+    result.documents.append(
+        DocumentReport(
+            message_index=attached.message_index,
+            part_index=attached.part_index,
+            name=attached.name,
+            pages_total=doc.page_count,
+            pages_used=len(numbers),
+            note=note,
+            tokens_after=tokens_after,
+            native_tokens=native,
+        )
+    )
+
+
+def _page_chunk(info: PageInfo, attached: _Attached, index: int, model: str) -> Chunk:
+    return Chunk(
+        index=index, message_index=attached.message_index, part_index=attached.part_index, start=0,
+        end=len(info.text), role="user", age=0, live_turn=False, kind="page", page=info.number,
+        script=detect_script(info.text), text=info.text, chars=len(info.text),
+        text_tokens=count_tokens(info.text, model),
+    )  # fmt: skip
+
+
+def _route_page(
+    page: Any,
+    info: PageInfo,
+    chunk: Chunk,
+    policy: Policy,
+    profile: EncoderProfile,
+    vision: bool,
+    model: str,
+    make_image: ImagePart,
+) -> tuple[ChunkReport, list[dict[str, Any]], list[Page]]:
+    decision = policy.match(chunk, model)
+    which = f" ({info.look} page {info.number})"  # every reason says which page, and what it looks like
+    report = ChunkReport(
+        index=chunk.index, message_index=chunk.message_index, role="user", kind="page", script=chunk.script,
+        chars=chunk.chars, action="text", reason=decision.reason + which, text_tokens=chunk.text_tokens,
+    )  # fmt: skip
+    as_text = [{"type": "text", "text": f"[page {info.number}, text layer]\n{info.text.strip() or '(no text layer)'}"}]
+    if decision.action == "text":
+        return report, as_text, []
+    if not vision:
+        no_vision = "guard:no-vision: the backend does not accept images" + which
+        return report.model_copy(update={"reason": no_vision}), as_text, []
+    density = get_density(decision.density)
+    started = time.perf_counter()
+    try:
+        tiles = rasterise_page(page, info, profile, density.em_px("page", chunk.script))
+    except RenderError as exc:
+        return report.model_copy(update={"reason": f"guard:render-failed: {exc}{which}"}), as_text, []
+    rendering = Rendering(
+        pages=[encode_page(tile, profile, grayscale=True) for tile in tiles],
+        render_ms=(time.perf_counter() - started) * 1000,
+    )
+    label = {"type": "text", "text": f"[page {info.number}]"}
+    label_tokens = count_tokens(label["text"], model)
+    figures = {
+        "density": decision.density, "image_tokens": rendering.image_tokens, "label_tokens": label_tokens,
+        "pages": len(rendering.pages), "render_ms": rendering.render_ms,
+    }  # fmt: skip
+    if info.look == "text" and (refused := policy.check_saving(chunk, rendering, label_tokens)):
+        return report.model_copy(update={**figures, "reason": refused + which, "pages": 0}), as_text, []
+    images: list[dict[str, Any]] = [make_image(tile, profile) for tile in rendering.pages]
+    return report.model_copy(update={**figures, "action": "image"}), [label, *images], rendering.pages
+
+
+def _find_documents(messages: Sequence[Mapping[str, Any]]) -> list[_Attached]:
+    found = []
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for j, part in enumerate(content):
+            attached = _document_of(part, i, j)
+            if attached is not None:
+                found.append(attached)
+    return found
+
+
+def _document_of(part: Mapping[str, Any], i: int, j: int) -> _Attached | None:
+    where = f"messages[{i}].content[{j}]"
+    if part.get("type") == "file" and isinstance(part.get("file"), Mapping):
+        file = part["file"]
+        data = file.get("file_data")
+        if not isinstance(data, str):
+            return None  # a file_id: the provider reads it
+        name = str(file.get("filename") or "document")
+        media_type = None
+        if data.startswith("data:"):
+            header, _, data = data.partition(",")
+            media_type = header[5:].split(";")[0]
+        return _Attached(i, j, name, _decode(data, f"{where}.file.file_data"), filetype_for(media_type, name))
+    if part.get("type") == "document" and isinstance(part.get("source"), Mapping):
+        source = part["source"]
+        if source.get("type") != "base64":
+            return None  # a URL or plain text source: the provider reads it
+        name = str(part.get("title") or "document")
+        data = _decode(source.get("data"), f"{where}.source.data")
+        return _Attached(i, j, name, data, filetype_for(source.get("media_type"), name))
+    return None
+
+
+def _decode(data: Any, where: str) -> bytes:
+    if not isinstance(data, str):
+        raise InvalidRequestError(where, "expected base64 text")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError(where, "not valid base64") from None
