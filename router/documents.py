@@ -105,9 +105,9 @@ def describe_page(page: pymupdf.Page, number: int) -> PageInfo:
                 sizes.extend([span["size"]] * len(span["text"].strip()))
     problem = _oversized_image(page)
     area = page.rect.width * page.rect.height
-    images = page.get_images(full=True)
-    image_area = sum(r.width * r.height for img in images for r in page.get_image_rects(img[0]))
-    if len(text.strip()) < 20 and (images or page.get_drawings()):
+    drawn = page.get_bboxlog()  # everything drawn: works for image files too, which have no PDF images
+    image_area = sum(pymupdf.Rect(rect).get_area() for kind, rect in drawn if kind.endswith("image"))
+    if len(text.strip()) < 20 and drawn:  # ink but (almost) no text layer: only an image can carry it
         look: PageLook = "scanned"
     elif _has_tables(page):
         look = "tables"

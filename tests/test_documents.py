@@ -229,3 +229,21 @@ def test_real_debian_pdf(router: Router) -> None:
     assert len(reports) == 5 and all(r.text_tokens > 0 for r in reports)
     assert routed.report.tokens_after < routed.report.tokens_before
     assert routed.report.documents[0].pages_total > 200
+
+
+def test_other_formats_open_too(router: Router) -> None:
+    text_file = {
+        "filename": "notes.txt",
+        "file_data": "data:text/plain;base64," + base64.b64encode(GPL[:3000].encode()).decode(),
+    }
+    scan = pymupdf.open()
+    text_page(scan, GPL[:1200])
+    png = scan[0].get_pixmap(dpi=90).tobytes("png")
+    image_file = {"filename": "scan.png", "file_data": "data:image/png;base64," + base64.b64encode(png).decode()}
+    messages = [
+        {"role": "user", "content": [{"type": "file", "file": text_file}, {"type": "file", "file": image_file}]}
+    ]
+    routed = router.route(messages, model="claude-sonnet-4-5")
+    names = [(d.name, d.pages_used) for d in routed.report.documents]
+    assert names[0][0] == "notes.txt" and names[0][1] >= 1 and names[1] == ("scan.png", 1)
+    assert page_reports(routed)[-1].action == "image"  # an image document is a scanned page
