@@ -51,6 +51,17 @@ class Attachments:
 
 
 @dataclass(frozen=True)
+class _Settings:
+    """What every page of a request is routed with."""
+
+    policy: Policy
+    profile: EncoderProfile
+    vision: bool
+    model: str
+    make_image: ImagePart
+
+
+@dataclass(frozen=True)
 class _Attached:
     message_index: int
     part_index: int
@@ -71,6 +82,7 @@ def route_attachments(
     pages: str | None = None,
 ) -> Attachments:
     result = Attachments()
+    settings = _Settings(policy, profile, vision, model, make_image)
     for attached in _find_documents(messages):
         where = f"messages[{attached.message_index}].content[{attached.part_index}]"
         with MUPDF_LOCK:  # PyMuPDF is not thread-safe: one document at a time, from open to close
@@ -79,9 +91,7 @@ def route_attachments(
             except DocumentError as exc:
                 raise InvalidRequestError(where, f"{attached.name}: {exc}") from None
             try:
-                _route_document(
-                    doc, attached, where, result, policy, profile, vision, model, first_index, make_image, pages
-                )
+                _route_document(doc, attached, where, result, settings, first_index, pages)
             finally:
                 doc.close()
     return result
@@ -92,14 +102,11 @@ def _route_document(
     attached: _Attached,
     where: str,
     result: Attachments,
-    policy: Policy,
-    profile: EncoderProfile,
-    vision: bool,
-    model: str,
+    settings: _Settings,
     first_index: int,
-    make_image: ImagePart,
     pages: str | None,
 ) -> None:
+    policy, profile, model = settings.policy, settings.profile, settings.model
     try:
         numbers = parse_pages(pages or policy.pages, doc.page_count)
     except DocumentError as exc:
@@ -117,7 +124,7 @@ def _route_document(
     tokens_after, native_text = count_tokens(parts[0]["text"], model), 0
     for page, info in iter_pages(doc, numbers):
         chunk = _page_chunk(info, attached, first_index + len(result.reports), model)
-        report, page_parts, tiles = _route_page(page, info, chunk, policy, profile, vision, model, make_image)
+        report, page_parts, tiles = _route_page(page, info, chunk, settings)
         result.reports.append(report)
         if tiles:
             result.pages[chunk.index] = tiles
@@ -152,15 +159,9 @@ def _page_chunk(info: PageInfo, attached: _Attached, index: int, model: str) -> 
 
 
 def _route_page(
-    page: Any,
-    info: PageInfo,
-    chunk: Chunk,
-    policy: Policy,
-    profile: EncoderProfile,
-    vision: bool,
-    model: str,
-    make_image: ImagePart,
+    page: Any, info: PageInfo, chunk: Chunk, settings: _Settings
 ) -> tuple[ChunkReport, list[dict[str, Any]], list[Page]]:
+    policy, profile, model = settings.policy, settings.profile, settings.model
     decision = policy.match(chunk, model)
     which = f" ({info.look} page {info.number})"  # every reason says which page, and what it looks like
     report = ChunkReport(
@@ -170,7 +171,7 @@ def _route_page(
     as_text = [{"type": "text", "text": f"[page {info.number}, text layer]\n{info.text.strip() or '(no text layer)'}"}]
     if decision.action == "text":
         return report, as_text, []
-    if not vision:
+    if not settings.vision:
         no_vision = "guard:no-vision: the backend does not accept images" + which
         return report.model_copy(update={"reason": no_vision}), as_text, []
     density = get_density(decision.density)
@@ -191,7 +192,7 @@ def _route_page(
     }  # fmt: skip
     if info.look == "text" and (refused := policy.check_saving(chunk, rendering, label_tokens)):
         return report.model_copy(update={**figures, "reason": refused + which, "pages": 0}), as_text, []
-    images: list[dict[str, Any]] = [make_image(tile, profile) for tile in rendering.pages]
+    images: list[dict[str, Any]] = [settings.make_image(tile, profile) for tile in rendering.pages]
     return report.model_copy(update={**figures, "action": "image"}), [label, *images], rendering.pages
 
 
