@@ -17,7 +17,6 @@ import asyncio
 import datetime
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,18 +29,14 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from router.local_backend import free_port, wait_until_up
+
 console = Console(width=None if sys.stdout.isatty() else 150)
 KEY = "sk-bench-0123456789"
 BACKEND = (
     "from router.local_backend import OpenAIBackend\nimport time\n"
     "b = OpenAIBackend().__enter__()\nprint(b.url, flush=True)\ntime.sleep(3600)\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def document(tokens: int, salt: str) -> str:
@@ -94,17 +89,6 @@ async def drive(url: str, bodies: list[dict[str, Any]], clients: int, stream: bo
         "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
         **({"failures": reasons} if reasons else {}),
     }  # fmt: skip
-
-
-def wait_until_up(url: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"no answer from {url} after {seconds:.0f} s")
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -9,17 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from router import RouteReport
-from router.local_backend import AnthropicBackend, Backend, GeminiBackend, OpenAIBackend
+from router.local_backend import AnthropicBackend, Backend, GeminiBackend, OpenAIBackend, free_port, wait_until_up
 
+__all__ = ["free_port", "load_request", "provider", "show", "wait_until_up"]
 REQUESTS = Path(__file__).parent / "requests"
 KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 LOCAL = {"openai": OpenAIBackend, "anthropic": AnthropicBackend, "gemini": GeminiBackend}
@@ -39,24 +36,6 @@ def provider(name: str) -> Iterator[Backend | None]:
     with LOCAL[name]() as backend:
         print(f"{KEYS[name]} is not set: using a local {name}-compatible backend at {backend.url}.")
         yield backend
-
-
-def wait_until_up(url: str, seconds: float = 90) -> None:
-    """Poll a health URL until the server started by an example answers."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"no answer from {url} after {seconds:.0f} s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def show(report: RouteReport | None, answer: str | None) -> None:

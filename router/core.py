@@ -76,9 +76,9 @@ class Router:
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("model", "a model name is required")
         anthropic = wire == "anthropic"
-        if anthropic and system is not None:
+        if anthropic and system is not None and isinstance(messages, Sequence) and not isinstance(messages, str):
             # The system prompt is routed as a leading system message, then split off again.
-            messages = [{"role": "system", "content": system}, *validate_messages(messages)]
+            messages = [{"role": "system", "content": system}, *messages]
         messages = validate_messages(messages)
         profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
         if density is not None:
@@ -96,8 +96,7 @@ class Router:
         chunks = chunk_messages(messages, model)
         has_user = any(m.get("role") == "user" for m in messages)
         reports: list[ChunkReport] = []
-        document_pages = pages
-        pages: dict[int, list[Page]] = {}
+        rendered: dict[int, list[Page]] = {}  # chunk index -> its pages, for chunks sent as images
         for chunk in chunks:
             decision = self.policy.decide(chunk, vision=vision, model=model)
             if density is not None and decision.action == "image":
@@ -107,17 +106,17 @@ class Router:
             report, chunk_pages = self._render_decided(chunk, decision, profile)
             reports.append(report)
             if chunk_pages:
-                pages[chunk.index] = chunk_pages
+                rendered[chunk.index] = chunk_pages
         make_image = anthropic_image_block if anthropic else image_part
         attached = route_attachments(
             messages, policy=self.policy, profile=profile, vision=vision, model=model,
-            first_index=len(chunks), make_image=make_image, pages=document_pages,
+            first_index=len(chunks), make_image=make_image, pages=pages,
         )  # fmt: skip
-        self._enforce_image_limits(messages, profile, reports, pages, attached.images)
+        self._enforce_image_limits(messages, profile, reports, rendered, attached.images)
         reports += attached.reports
 
-        if pages or attached.replacements:
-            routed_messages = build_messages(messages, chunks, pages, profile, make_image, attached.replacements)
+        if rendered or attached.replacements:
+            routed_messages = build_messages(messages, chunks, rendered, profile, make_image, attached.replacements)
         else:
             routed_messages = list(messages)
         routed_system = None
@@ -130,7 +129,7 @@ class Router:
             messages=routed_messages,
             system=routed_system,
             report=report,
-            pages={**pages, **attached.pages},
+            pages={**rendered, **attached.pages},
         )
 
     def _render_decided(

@@ -21,6 +21,27 @@ from typing import Any
 REPLY = "The answer is 42."
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now, for starting a local server on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, seconds: float = 120) -> None:
+    """Poll ``url`` (a health endpoint) until it answers 200; a clear error if it never does."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"no answer from {url} after {seconds:.0f} s")
+
+
 class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # the default backlog of 5 refuses connections under concurrent load
     daemon_threads = True

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import litellm
 import openai
 import pytest
 
 from router import Router
 from router.litellm_hook import RoutingHook, routing
-from router.local_backend import REPLY, AnthropicBackend, OpenAIBackend
+from router.local_backend import REPLY, AnthropicBackend, OpenAIBackend, free_port, wait_until_up
 
 MASTER_KEY = "sk-hcr-test-master-key-0123456789abcdef"
 
@@ -89,12 +86,6 @@ def test_routing_context_manager_and_decorator(openai_backend: OpenAIBackend, en
     assert not has_images(openai_backend.last.body)  # outside the context: unchanged
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_litellm_proxy_plugin(tmp_path: Path, anthropic_backend: AnthropicBackend, english_prose: str) -> None:
     """LiteLLM Proxy loads the hook from its config; the openai client talks to the proxy."""
     policy = tmp_path / "policy.yaml"
@@ -128,16 +119,9 @@ general_settings:
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proxy.poll() is None, log.read_text()
-                time.sleep(0.5)
-            else:
+            try:
+                wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", seconds=90)
+            except RuntimeError:
                 pytest.fail("LiteLLM Proxy did not start:\n" + log.read_text()[-3000:])
             client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=MASTER_KEY, max_retries=0)
             response = client.chat.completions.create(model="claude", messages=long_request(english_prose))

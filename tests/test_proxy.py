@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,18 +14,12 @@ import openai
 import pytest
 import uvicorn
 
-from router.local_backend import REPLY, AnthropicBackend, Backend, OpenAIBackend
+from router.local_backend import REPLY, AnthropicBackend, Backend, OpenAIBackend, free_port
 from router.proxy import create_app
 from router.proxy_config import ConfigError, ProxyConfig
 
 KEY = "sk-hcr-proxy-test-0123456789"
 QUESTION = "Which freedoms does the preamble list?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
