@@ -174,7 +174,7 @@ def _route_page(
     if not settings.vision:
         no_vision = "guard:no-vision: the backend does not accept images" + which
         return report.model_copy(update={"reason": no_vision}), as_text, []
-    density = get_density(decision.density)
+    density = get_density(decision.density, profile.name)
     started = time.perf_counter()
     try:
         tiles = rasterise_page(page, info, profile, density.em_px("page", chunk.script))

@@ -171,7 +171,9 @@ def _render(args: argparse.Namespace) -> int:
     if kind is None:
         kind, language = _guess_kind(args.file, text)
     profile = get_profile(args.encoder) if args.encoder else Policy.builtin("default").encoder_for(args.model)
-    rendering = render_text(text, kind, detect_script(text), language, RenderTarget(profile, get_density(args.density)))
+    rendering = render_text(
+        text, kind, detect_script(text), language, RenderTarget(profile, get_density(args.density, profile.name))
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     for n, page in enumerate(rendering.pages, 1):
         (args.out / f"{args.file.stem}_page{n:02d}.png").write_bytes(page.png)

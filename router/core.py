@@ -148,7 +148,7 @@ class Router:
         )
         if decision.action == "text":
             return report, None
-        target = RenderTarget(profile=profile, density=get_density(decision.density))
+        target = RenderTarget(profile=profile, density=get_density(decision.density, profile.name))
         try:
             rendering: Rendering = render_chunk(chunk, target)
         except RenderError as exc:

@@ -2,60 +2,129 @@
 
 Pages are rendered at exactly the size the target encoder reads without downscaling (see
 ``router.geometry``), so a glyph's em in page pixels is the em the model sees, whatever the family.
-The figures below are ems in pixels, per class of text:
+A density sets, per class of text, the em in pixels and the line height:
 
 - ``latin``: proportional text (FiraGO), prose, markdown and tables;
 - ``cjk``: text that is mostly Chinese, Japanese or Korean (Droid Sans Fallback);
 - ``mono``: code, logs, JSON and HTML source (Fira Mono, 0.6 em per cell).
 
-Measured here with RapidOCR (angle classifier off) on pages at provider-visible resolution, 98%
-character accuracy needs about a 7 px em for English and tables, 8 px for Chinese and 9 px for code.
-``dense`` sits just above those limits (gist, compression first), ``balanced`` well above them, and
-``exact`` at sizes where vision LLMs copy identifiers reliably (published sweeps: 12-character hex
-strings are read 95% right at 10x16 px glyph cells, 35% at 7x10). ``tests/test_readback.py`` checks
-the read-back of each; ``benchmarks/bench_router.py`` reports the compression each reaches.
+The settings come from the calibration table shipped in the package (``router/calibration.json``,
+written by ``hcr calibrate``): per encoder family and class, the setting that packs the most
+characters into an image token while OCR still reads the page back at the density's bar
+(``exact`` >= 99.8%, ``balanced`` >= 99.5%, ``dense`` >= 98%), or, where no setting reaches the
+bar, the smallest one on the engine's accuracy plateau. Families the table does not cover get the
+defaults below, measured the same way by hand.
 """
 
 from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from router.errors import RouterError
 from router.models import Kind, Script
 
+TextClass = Literal["latin", "cjk", "mono"]
+TEXT_CLASSES: tuple[TextClass, ...] = ("latin", "cjk", "mono")
+MONO_KINDS: frozenset[str] = frozenset({"code", "log", "json", "html"})
+ORDER: tuple[str, ...] = ("dense", "balanced", "exact")
+# Character accuracy each density must reach on read-back (RapidOCR, provider-visible pixels).
+THRESHOLDS: dict[str, float] = {"dense": 0.98, "balanced": 0.995, "exact": 0.998}
+CALIBRATION_FILE = "calibration.json"
+
+
+class Typesetting(BaseModel):
+    """How one class of text is set: em in page pixels and line height in ems."""
+
+    model_config = ConfigDict(frozen=True)
+
+    em_px: float = Field(gt=3)
+    line_height: float = Field(1.2, ge=1.0, le=2.0)
+
 
 class Density(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    latin_px: float = Field(gt=3)
-    cjk_px: float = Field(gt=3)
-    mono_px: float = Field(gt=3)
-    line_height: float = Field(1.2, ge=1.0, le=2.0)
+    latin: Typesetting
+    cjk: Typesetting
+    mono: Typesetting
     margin_px: int = Field(4, ge=0)
     column_gap_px: int = Field(10, ge=0)
 
-    def em_px(self, kind: Kind, script: Script) -> float:
+    @staticmethod
+    def text_class(kind: Kind, script: Script) -> TextClass:
         if kind in MONO_KINDS:
-            return max(self.mono_px, self.cjk_px) if script == "cjk" else self.mono_px
-        return self.cjk_px if script in ("cjk", "mixed") else self.latin_px
+            return "mono"
+        return "cjk" if script in ("cjk", "mixed") else "latin"
+
+    def typesetting(self, kind: Kind, script: Script) -> Typesetting:
+        setting = getattr(self, self.text_class(kind, script))
+        if kind in MONO_KINDS and script == "cjk":  # CJK glyphs in code need the CJK em to stay legible
+            return setting.model_copy(update={"em_px": max(self.mono.em_px, self.cjk.em_px)})
+        return setting
+
+    def em_px(self, kind: Kind, script: Script) -> float:
+        return self.typesetting(kind, script).em_px
 
 
-MONO_KINDS: frozenset[str] = frozenset({"code", "log", "json", "html"})
+def _density(name: str, latin: float, cjk: float, mono: float, line_height: float, margin_px: int) -> Density:
+    return Density(
+        name=name,
+        latin=Typesetting(em_px=latin, line_height=line_height),
+        cjk=Typesetting(em_px=cjk, line_height=line_height),
+        mono=Typesetting(em_px=mono, line_height=line_height),
+        margin_px=margin_px,
+    )
 
+
+# Defaults for families the calibration table does not cover (RapidOCR, measured by hand).
 DENSITIES: dict[str, Density] = {
     d.name: d
     for d in [
-        Density(name="exact", latin_px=13, cjk_px=14, mono_px=13.5, line_height=1.25, margin_px=6),
-        Density(name="balanced", latin_px=9.5, cjk_px=10.5, mono_px=10.5, line_height=1.2, margin_px=4),
-        Density(name="dense", latin_px=7.5, cjk_px=9, mono_px=9.2, line_height=1.15, margin_px=3),
+        _density("exact", latin=13, cjk=14, mono=13.5, line_height=1.25, margin_px=6),
+        _density("balanced", latin=9.5, cjk=10.5, mono=10.5, line_height=1.2, margin_px=4),
+        _density("dense", latin=7.5, cjk=9, mono=9.2, line_height=1.15, margin_px=3),
     ]
 }
-ORDER: tuple[str, ...] = ("dense", "balanced", "exact")
 
 
-def get_density(name: str) -> Density:
+@functools.lru_cache(maxsize=256)
+def get_density(name: str, encoder: str | None = None) -> Density:
+    """The density ``name``; with ``encoder``, as calibrated for that encoder family."""
     try:
-        return DENSITIES[name]
+        base = DENSITIES[name]
     except KeyError:
         raise RouterError(f"unknown density {name!r}; known: {', '.join(ORDER)}") from None
+    chosen = calibration_table().get("encoders", {}).get(encoder or "", {}).get(name)
+    if not chosen:
+        return base
+    return base.model_copy(
+        update={c: Typesetting(em_px=chosen[c]["em_px"], line_height=chosen[c]["line_height"]) for c in chosen}
+    )
+
+
+def larger(density: Density) -> str | None:
+    """The next density with larger glyphs than ``density``, or None past ``exact``."""
+    if density.name in ORDER:
+        index = ORDER.index(density.name)
+        return ORDER[index + 1] if index + 1 < len(ORDER) else None
+    # A hand-made density: the first named one whose glyphs are all at least as large.
+    for name in ORDER:
+        named = DENSITIES[name]
+        if all(getattr(named, c).em_px > getattr(density, c).em_px for c in TEXT_CLASSES):
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def calibration_table() -> dict[str, Any]:
+    """The shipped calibration table (empty if the package was built without one)."""
+    resource = resources.files("router").joinpath(CALIBRATION_FILE)
+    if not resource.is_file():
+        return {}
+    return json.loads(resource.read_text(encoding="utf-8"))

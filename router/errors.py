@@ -33,3 +33,7 @@ class UnknownEncoderError(RouterError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
         return str(self.args[0]) if self.args else "unknown encoder"
+
+
+class FidelityError(RouterError):
+    """An OCR engine is missing or failed, or a calibration or benchmark input is unusable."""

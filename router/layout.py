@@ -21,7 +21,7 @@ import numpy as np
 import pymupdf
 
 from router import html as H
-from router.density import Density
+from router.density import Density, Typesetting
 from router.errors import RenderError
 from router.geometry import EncoderProfile
 
@@ -152,9 +152,9 @@ class _PagePlan:
 
 
 def layout_mono(
-    runs: list[H.Run], em: float, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool
+    runs: list[H.Run], setting: Typesetting, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool
 ) -> Laid:
-    plans = _plan_mono(runs, em, density, profile)
+    plans = _plan_mono(runs, setting.em_px, setting.line_height, density, profile)
     archive, _ = H.fonts()
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
@@ -175,10 +175,12 @@ def layout_mono(
     return Laid(pages, len(plans[0].columns))
 
 
-def _plan_mono(runs: list[H.Run], em: float, density: Density, profile: EncoderProfile) -> list[_PagePlan]:
+def _plan_mono(
+    runs: list[H.Run], em: float, line_height: float, density: Density, profile: EncoderProfile
+) -> list[_PagePlan]:
     """Wrap and pack monospace lines into the column count that bills the fewest tokens."""
     m, gap = density.margin_px, density.column_gap_px
-    line_px = em * density.line_height
+    line_px = em * line_height
     rows_per_column = max(1, int((profile.page_height - 2 * m) / line_px))
     best: tuple[int, list[_PagePlan]] | None = None
     source_lines = 0

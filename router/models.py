@@ -71,6 +71,20 @@ class Rendering(BaseModel):
         return sum(p.tokens for p in self.pages)
 
 
+class ReadBack(BaseModel):
+    """A rendering read back by OCR at the provider-visible resolution, scored against its source."""
+
+    engine: str
+    char_accuracy: float = Field(description="1 - character error rate")
+    word_accuracy: float = Field(description="1 - word error rate")
+    identifiers: int = Field(description="numbers, hashes, URLs and letter-digit names in the source")
+    identifiers_found: int
+    identifier_recall: float
+    missing: list[str] = Field(default_factory=list, description="the first identifiers not read back")
+    pages: int = 1
+    ocr_ms: float = 0.0
+
+
 class ChunkReport(BaseModel):
     """What happened to one chunk."""
 
@@ -90,6 +104,8 @@ class ChunkReport(BaseModel):
     columns: int = 0
     render_ms: float = 0.0
     cached: bool = False
+    readback: ReadBack | None = Field(None, description="the fidelity guard's read-back, when it ran")
+    fidelity: str | None = Field(None, description="what the fidelity guard did, when it ran or was sampled")
 
     @property
     def tokens_after(self) -> int:

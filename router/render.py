@@ -77,16 +77,16 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     if not text.strip():
         raise RenderError("nothing to render: the chunk is blank")
     density, profile = target.density, target.profile
-    em = density.em_px(kind, script)
-    css = H.base_css(em, density.line_height)
+    setting = density.typesetting(kind, script)
+    css = H.base_css(setting.em_px, setting.line_height)
     started = time.perf_counter()
     if kind in MONO_KINDS:
         runs = H.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
-        laid = layout_mono(runs, em, css, density, profile, grayscale=grayscale)
+        laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale)
     else:
         full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
-        body = H.prose_html(text) if kind == "prose" else H.markdown_html(text, full_width, em)
+        body = H.prose_html(text) if kind == "prose" else H.markdown_html(text, full_width, setting.em_px)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
     laid_out = time.perf_counter()

@@ -48,9 +48,15 @@ def test_chinese_reads_back(family: str, chinese_prose: str) -> None:
 
 
 def test_scoring_catches_a_page_rendered_too_small(english_prose: str) -> None:
-    from router.density import Density
+    from router.density import Density, Typesetting
 
-    tiny = Density(name="tiny", latin_px=4.5, cjk_px=5, mono_px=5, line_height=1.1, margin_px=2)
+    tiny = Density(
+        name="tiny",
+        latin=Typesetting(em_px=4.5, line_height=1.1),
+        cjk=Typesetting(em_px=5),
+        mono=Typesetting(em_px=5),
+        margin_px=2,
+    )
     profile = get_profile("anthropic")
     rendering = render_text(english_prose[:2400], "prose", "latin", None, RenderTarget(profile, tiny))
     assert char_accuracy(read_page(rendering.pages[0], profile, rendering.columns), english_prose[:2400]) < 0.9

@@ -1,0 +1,292 @@
+"""Read-back fidelity: OCR a rendered page as the provider sees it and score it against the source.
+
+A page is first resized by the target provider's own rule (``EncoderProfile.visible_size``), so the
+score is for the pixels the model will get. Two local engines read it: RapidOCR (ONNX models shipped
+in its wheel; the default) and tesseract (the Debian package ``tesseract-ocr``). Neither downloads
+anything. OCR costs seconds per page on a CPU, so callers run it off the request path where they can
+(see ``router.fidelity_guard``).
+
+Scores (all 0..1):
+
+- character accuracy, 1 - CER, after folding what OCR engines cannot be expected to keep apart and
+  a model does not need: whitespace, full-width and ASCII forms of one character (NFKC), curly and
+  straight quotes, the router's own continuation markers, and rules drawn with a repeated symbol
+  (``=====``, ``-----``: engines skip them, and they carry no content, so a run counts as one);
+- word accuracy, 1 - WER over letter/digit words (each CJK ideograph is a word);
+- identifier recall: the share of numbers, hashes, URLs, e-mail addresses and mixed letter-digit
+  names in the source that appear exactly in the read-back.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import io
+import re
+import shutil
+import subprocess
+import threading
+import time
+import unicodedata
+from typing import Literal, Protocol
+
+from PIL import Image
+
+from router import html as H
+from router.errors import FidelityError
+from router.geometry import EncoderProfile
+from router.models import Kind, Page, ReadBack, Rendering, Script
+
+EngineName = Literal["rapidocr", "tesseract"]
+ENGINES: tuple[EngineName, ...] = ("rapidocr", "tesseract")
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "′": "'", "`": "'", "´": "'", "“": '"', "”": '"', "″": '"'})
+# The continuation marker, and the arrows engines read it as.
+_MARKS = re.compile("|".join(re.escape(m) for m in (*H.MARKERS, "→", "↳", "⤷")))
+_RULE = re.compile(r"([^\w\s])\1{2,}")
+_SPACE = re.compile(r"\s+")
+_TAGS = re.compile(r"<[^>]+>")
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_IDENTIFIER = re.compile(
+    r"https?://[^\s<>\"'`)\]]+"  # URLs
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
+    r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"  # UUIDs
+    r"|\b(?=[A-Za-z_]*\d)(?=\w*[A-Za-z])\w{3,}\b"  # names with digits: sha256, x86_64, ERR_4031, 3f9ab2c
+    r"|\b\d[\d,.:/-]*\d\b"  # numbers, dates, times, versions, addresses (two digits or more)
+)
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """The text as scored: folded forms, no markers, one char per drawn rule, no whitespace."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).replace("\u200b", "")
+    text = _RULE.sub(r"\1", _MARKS.sub("", text))
+    return _SPACE.sub("", text)
+
+
+def char_accuracy(read: str, source: str) -> float:
+    """1 - character error rate of ``read`` against ``source``, both normalised."""
+    from rapidfuzz.distance import Levenshtein
+
+    a, b = normalise(read), normalise(source)
+    if not b:
+        return 1.0 if not a else 0.0
+    return max(0.0, 1 - Levenshtein.distance(a, b) / len(b))
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", _MARKS.sub("", text)).replace("\u200b", ""))
+
+
+def word_accuracy(read: str, source: str) -> float:
+    """1 - word error rate: word-level edit distance over the source's word count."""
+    from rapidfuzz.distance import Levenshtein
+
+    a, b = words(read), words(source)
+    if not b:
+        return 1.0 if not a else 0.0
+    return max(0.0, 1 - Levenshtein.distance(a, b) / len(b))
+
+
+def identifiers(text: str) -> list[str]:
+    """Numbers, hashes, URLs, e-mail addresses and letter-digit names, in order, each once."""
+    found: dict[str, None] = {}
+    for match in _IDENTIFIER.finditer(unicodedata.normalize("NFKC", text)):
+        token = match.group().rstrip(".,;:")
+        if len(token) >= 2:
+            found.setdefault(token)
+    return list(found)
+
+
+def identifier_recall(read: str, source: str) -> tuple[int, list[str]]:
+    """How many of the source's identifiers the read-back holds exactly, and the missing ones."""
+    haystack = normalise(read)
+    wanted = identifiers(source)
+    missing = [token for token in wanted if normalise(token) not in haystack]
+    return len(wanted) - len(missing), missing
+
+
+def visible_source(text: str, kind: Kind) -> str:
+    """The characters drawn for ``text``: markdown markup resolved, table rules and pipes dropped."""
+    if kind in ("markdown", "table"):
+        rendered = html.unescape(_TAGS.sub(" ", H.markdown_html(text, 10_000, 10)))
+        return rendered.replace("|", " ")
+    return text
+
+
+def score(read: str, source: str, kind: Kind, *, engine: str, pages: int = 1, ocr_ms: float = 0.0) -> ReadBack:
+    """Score an OCR read-back against the chunk text it was rendered from."""
+    drawn = visible_source(source, kind)
+    if kind in ("markdown", "table"):
+        read = read.replace("|", " ")  # cell borders are read as bars by some engines
+    found, missing = identifier_recall(read, drawn)
+    total = found + len(missing)
+    return ReadBack(
+        engine=engine,
+        char_accuracy=round(char_accuracy(read, drawn), 5),
+        word_accuracy=round(word_accuracy(read, drawn), 5),
+        identifiers=total,
+        identifiers_found=found,
+        identifier_recall=round(found / total, 5) if total else 1.0,
+        missing=missing[:10],
+        pages=pages,
+        ocr_ms=round(ocr_ms, 1),
+    )
+
+
+# --- engines -------------------------------------------------------------------------------------
+
+
+class OcrEngine(Protocol):
+    name: str
+
+    def read(self, image: Image.Image, columns: int, script: Script) -> str:
+        """Text of ``image`` in reading order: column by column, line by line."""
+        ...
+
+
+class RapidOCREngine:
+    name = "rapidocr"
+
+    def __init__(self) -> None:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:
+            raise FidelityError(
+                "the rapidocr engine needs rapidocr-onnxruntime: pip install 'hybrid-context-router[fidelity]'"
+            ) from exc
+        self._ocr = RapidOCR()
+
+    def read(self, image: Image.Image, columns: int, script: Script) -> str:
+        import numpy as np
+
+        pixels = np.asarray(image.convert("RGB"))
+        result, _ = self._ocr(pixels, use_cls=False)  # the angle classifier flips small text upside down
+        width = pixels.shape[1]
+        boxes = []
+        for box, text, _confidence in result or []:
+            xs, ys = [p[0] for p in box], [p[1] for p in box]
+            column = min(columns - 1, int(min(xs) // (width / columns)))
+            boxes.append((column, (min(ys) + max(ys)) / 2, max(ys) - min(ys), min(xs), text))
+        return _reading_order(boxes)
+
+
+class TesseractEngine:
+    """The tesseract CLI, one run per column (page segmentation mode 6: one uniform block of text).
+
+    Columns are upscaled 2x first: tesseract's line finder wants taller glyphs than providers see;
+    resampling adds no information, so the score still reflects the provider-visible pixels."""
+
+    name = "tesseract"
+
+    def __init__(self, binary: str | None = None) -> None:
+        found = binary or shutil.which("tesseract")
+        if not found:
+            raise FidelityError("the tesseract engine needs the tesseract binary: apt-get install tesseract-ocr")
+        self.binary = found
+        listed = subprocess.run([found, "--list-langs"], capture_output=True, text=True, check=False).stdout
+        self.languages = set(listed.split()[1:]) if listed else set()
+
+    def read(self, image: Image.Image, columns: int, script: Script) -> str:
+        grey = image.convert("L")
+        language = "chi_sim+eng" if script != "latin" and "chi_sim" in self.languages else "eng"
+        texts = []
+        for c in range(columns):
+            part = grey.crop((c * grey.width // columns, 0, (c + 1) * grey.width // columns, grey.height))
+            part = part.resize((part.width * 2, part.height * 2), Image.Resampling.LANCZOS)
+            buffer = io.BytesIO()
+            part.save(buffer, format="PNG")
+            run = subprocess.run(
+                [self.binary, "stdin", "stdout", "-l", language, "--psm", "6"],
+                input=buffer.getvalue(),
+                capture_output=True,
+                timeout=120,
+                check=False,
+            )
+            if run.returncode != 0:
+                raise FidelityError(f"tesseract failed: {run.stderr.decode(errors='replace').strip()[:300]}")
+            texts.append(run.stdout.decode("utf-8", errors="replace"))
+        return "\n".join(texts)
+
+
+def _reading_order(boxes: list[tuple[int, float, float, float, str]]) -> str:
+    """Join (column, centre y, height, left x, text) boxes into lines, column by column."""
+    boxes.sort(key=lambda b: (b[0], b[1]))
+    lines: list[list[tuple[int, float, float, float, str]]] = []
+    for box in boxes:
+        first = lines[-1][0] if lines else None
+        if first is None or box[0] != first[0] or abs(box[1] - first[1]) > first[2] * 0.5:
+            lines.append([box])
+        else:
+            lines[-1].append(box)
+    return "\n".join(" ".join(b[4] for b in sorted(line, key=lambda b: b[3])) for line in lines)
+
+
+@functools.lru_cache(maxsize=4)
+def get_engine(name: str = "rapidocr") -> OcrEngine:
+    """A loaded OCR engine (cached: loading RapidOCR's models takes about a second)."""
+    if name == "rapidocr":
+        return RapidOCREngine()
+    if name == "tesseract":
+        return TesseractEngine()
+    raise FidelityError(f"unknown OCR engine {name!r}; known: {', '.join(ENGINES)}")
+
+
+def engine_version(name: str) -> str:
+    """The engine and its version, for calibration and benchmark records."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    if name == "tesseract":
+        binary = shutil.which("tesseract")
+        if binary is None:
+            return "tesseract (not installed)"
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout
+        return out.splitlines()[0] if out else "tesseract"
+    try:
+        return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}"
+    except PackageNotFoundError:
+        return "rapidocr-onnxruntime (not installed)"
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+# OCR engines are not safe to call from several threads at once.
+_OCR_LOCK = threading.Lock()
+
+
+def visible(page: Page, profile: EncoderProfile) -> Image.Image:
+    """The page as the provider sees it: resized by the provider's own rule."""
+    image = Image.open(io.BytesIO(page.png))
+    image = image.convert("RGB")
+    size = profile.visible_size(image.width, image.height)
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    return image
+
+
+def read_pages(
+    pages: list[Page], profile: EncoderProfile, *, columns: int = 1, script: Script = "latin", engine: str = "rapidocr"
+) -> str:
+    """OCR text of ``pages`` as the provider sees them, in reading order."""
+    ocr = get_engine(engine)
+    with _OCR_LOCK:
+        return "\n".join(ocr.read(visible(page, profile), columns, script) for page in pages)
+
+
+def check(
+    text: str,
+    kind: Kind,
+    script: Script,
+    rendering: Rendering,
+    profile: EncoderProfile,
+    *,
+    engine: str = "rapidocr",
+) -> ReadBack:
+    """Read ``rendering`` back and score it against the ``text`` it was rendered from."""
+    started = time.perf_counter()
+    read = read_pages(rendering.pages, profile, columns=rendering.columns, script=script, engine=engine)
+    elapsed = (time.perf_counter() - started) * 1000
+    return score(read, text, kind, engine=engine, pages=len(rendering.pages), ocr_ms=elapsed)
