@@ -73,6 +73,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8088)
     serve.set_defaults(handler=_serve)
 
+    calibrate = sub.add_parser(
+        "calibrate", help="sweep glyph sizes per encoder family, read pages back with OCR, write a calibration table"
+    )
+    calibrate.add_argument("--encoder", action="append", help="encoder family (repeatable; default: all)")
+    calibrate.add_argument("--kinds", nargs="+", choices=["latin", "cjk", "mono"], help="text classes (default: all)")
+    calibrate.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"])
+    calibrate.add_argument("--ems", help="comma-separated em sizes in px for every class (default: the full sweep)")
+    calibrate.add_argument("--line-heights", help="comma-separated line heights (default: 1.1,1.2,1.3)")
+    calibrate.add_argument(
+        "--out",
+        type=Path,
+        default=Path("calibration.json"),
+        help="table to write or update (default: ./calibration.json)",
+    )
+    calibrate.set_defaults(handler=_calibrate)
+
     profiles = sub.add_parser("profiles", help="list encoder families with their page geometry")
     profiles.set_defaults(handler=_profiles)
     return parser
@@ -213,6 +229,54 @@ def _serve(args: argparse.Namespace) -> int:
     console.print(f"hcr proxy on http://{args.host}:{args.port} ({args.config or 'no config: pass-through'})")
     serve(config, args.host, args.port)
     return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from router import calibrate as C
+    from router.density import ORDER, TEXT_CLASSES
+    from router.geometry import PROFILES
+
+    encoders = args.encoder or list(PROFILES)
+    classes = args.kinds or list(TEXT_CLASSES)
+    sweep = C.DEFAULT_SWEEP
+    if args.ems:
+        ems = _floats(args.ems, "--ems")
+        sweep = sweep.model_copy(update={"em_px": dict.fromkeys(TEXT_CLASSES, ems)})
+    if args.line_heights:
+        sweep = sweep.model_copy(update={"line_heights": _floats(args.line_heights, "--line-heights")})
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console) as progress:
+        task = progress.add_task("calibrating", total=C.steps(encoders, classes, sweep))
+        table = C.calibrate(
+            args.out, encoders, classes, sweep, engine=args.engine,
+            on_step=lambda line: progress.update(task, advance=1, description=line),
+        )  # fmt: skip
+    result = Table(title=f"Calibration ({table['engine']}) -> {args.out}", title_justify="left")
+    for column in ("encoder", "density", "class", "em px", "line h", "accuracy", "bar", "chars/token"):
+        result.add_column(column, justify="left" if column in ("encoder", "density", "class") else "right")
+    for encoder in encoders:
+        for density in ORDER:
+            for text_class in classes:
+                row = table["encoders"][encoder][density][text_class]
+                accuracy = f"{row['accuracy']:.2%}" + ("" if row["reached"] else " [yellow](plateau)[/]")
+                result.add_row(
+                    encoder, density, text_class, f"{row['em_px']:g}", f"{row['line_height']:g}", accuracy,
+                    f"{row['bar']:.1%}", f"{row['chars_per_token']:.2f}",
+                )  # fmt: skip
+    console.print(result)
+    return 0
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise RouterError(f"{option}: expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise RouterError(f"{option}: no values given")
+    return values
 
 
 def _profiles(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """The Router: one request flows one way through the stages.
 
-    chunking.chunk_messages -> policy.decide -> render.render_chunk -> policy.check_saving
-    -> prompt.build_messages -> backend.completion -> report
+    chunking.chunk_messages -> policy.decide -> render.render_chunk -> fidelity_guard.review
+    -> policy.check_saving -> prompt.build_messages -> backend.completion -> report
 
 A request the router cannot improve passes unchanged; a chunk that cannot be rendered goes as text.
 """
@@ -19,6 +19,7 @@ from router.attachments import route_attachments
 from router.chunking import chunk_messages, validate_messages
 from router.density import get_density
 from router.errors import InvalidRequestError, RenderError
+from router.fidelity_guard import FidelityGuard
 from router.geometry import EncoderProfile, get_profile
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
 from router.policy import Policy
@@ -48,6 +49,7 @@ class Router:
         self.policy = policy or Policy.builtin("default")
         self.allowed_image_hosts = frozenset(h.lower() for h in allowed_image_hosts)
         self.block_private_image_hosts = block_private_image_hosts
+        self.fidelity = FidelityGuard(self.policy.fidelity)  # read-back guard; ``.stats``, ``.wait()``
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Router:
@@ -153,10 +155,20 @@ class Router:
             rendering: Rendering = render_chunk(chunk, target)
         except RenderError as exc:
             return report.model_copy(update={"reason": f"guard:render-failed: {exc}"}), None
+        try:
+            reviewed = self.fidelity.review(
+                chunk, target, rendering, lambda density: render_chunk(chunk, RenderTarget(profile, density))
+            )
+        except RenderError as exc:  # a larger density can overflow where the smaller one fitted
+            return report.model_copy(update={"reason": f"guard:render-failed: {exc}"}), None
+        checked = {"readback": reviewed.readback, "fidelity": reviewed.note, "density": reviewed.density}
+        if reviewed.rendering is None:
+            return report.model_copy(update={**checked, "reason": reviewed.note}), None
+        rendering = reviewed.rendering
         system = chunk.role in ("system", "developer")
         label_tokens = count_tokens(label_for(chunk, len(rendering.pages), system=system), "gpt-4o")
         figures = {
-            "density": decision.density,
+            **checked,
             "image_tokens": rendering.image_tokens,
             "label_tokens": label_tokens,
             "pages": len(rendering.pages),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import html
 import io
+import itertools
 import re
 import shutil
 import subprocess
@@ -52,6 +53,7 @@ _IDENTIFIER = re.compile(
     r"https?://[^\s<>\"'`)\]]+"  # URLs
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
     r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"  # UUIDs
+    r"|\b[vV]\d+(?:\.\d+)+\b"  # versions: v4.12.3
     r"|\b(?=[A-Za-z_]*\d)(?=\w*[A-Za-z])\w{3,}\b"  # names with digits: sha256, x86_64, ERR_4031, 3f9ab2c
     r"|\b\d[\d,.:/-]*\d\b"  # numbers, dates, times, versions, addresses (two digits or more)
 )
@@ -165,12 +167,14 @@ class RapidOCREngine:
 
         pixels = np.asarray(image.convert("RGB"))
         result, _ = self._ocr(pixels, use_cls=False)  # the angle classifier flips small text upside down
-        width = pixels.shape[1]
+        gutters = column_gutters(image, columns)
         boxes = []
         for box, text, _confidence in result or []:
             xs, ys = [p[0] for p in box], [p[1] for p in box]
-            column = min(columns - 1, int(min(xs) // (width / columns)))
-            boxes.append((column, (min(ys) + max(ys)) / 2, max(ys) - min(ys), min(xs), text))
+            height = max(ys) - min(ys)
+            # Detection boxes are padded; a point half a line height inside the box is surely in its column.
+            column = sum(min(xs) + height / 2 > gutter for gutter in gutters)
+            boxes.append((column, (min(ys) + max(ys)) / 2, height, min(xs), text))
         return _reading_order(boxes)
 
 
@@ -194,8 +198,9 @@ class TesseractEngine:
         grey = image.convert("L")
         language = "chi_sim+eng" if script != "latin" and "chi_sim" in self.languages else "eng"
         texts = []
-        for c in range(columns):
-            part = grey.crop((c * grey.width // columns, 0, (c + 1) * grey.width // columns, grey.height))
+        edges = [0, *column_gutters(image, columns), grey.width]
+        for left, right in itertools.pairwise(edges):
+            part = grey.crop((left, 0, right, grey.height))
             part = part.resize((part.width * 2, part.height * 2), Image.Resampling.LANCZOS)
             buffer = io.BytesIO()
             part.save(buffer, format="PNG")
@@ -210,6 +215,34 @@ class TesseractEngine:
                 raise FidelityError(f"tesseract failed: {run.stderr.decode(errors='replace').strip()[:300]}")
             texts.append(run.stdout.decode("utf-8", errors="replace"))
         return "\n".join(texts)
+
+
+def column_gutters(image: Image.Image, columns: int) -> list[int]:
+    """x positions of the blank gutters between ``columns`` text columns, found from the ink.
+
+    Columns are not equal thirds or halves of the page (code columns are as wide as their longest
+    line), so each gutter is the middle of the widest blank band near where an even split puts it."""
+    import numpy as np
+
+    if columns <= 1:
+        return []
+    ink = (255 - np.asarray(image.convert("L"), dtype=np.int32)).sum(axis=0)
+    blank = ink <= ink.max() * 0.002
+    width = len(ink)
+    gutters = []
+    for i in range(1, columns):
+        guess = width * i // columns
+        lo, hi = max(1, guess - width // (3 * columns)), min(width - 1, guess + width // (3 * columns))
+        best, run_start, best_len = guess, None, 0
+        for x in range(lo, hi + 1):
+            if x < hi and blank[x]:
+                run_start = x if run_start is None else run_start
+            elif run_start is not None:
+                if x - run_start > best_len:
+                    best, best_len = (run_start + x) // 2, x - run_start
+                run_start = None
+        gutters.append(best)
+    return gutters
 
 
 def _reading_order(boxes: list[tuple[int, float, float, float, str]]) -> str:

@@ -3,6 +3,7 @@
 Rules are evaluated in order and the first match wins. Guards always apply on top of the rules: the
 backend must accept images, the role must be one a provider accepts images in, short text stays text,
 and (after rendering, see ``check_saving``) the image must cost at most ``1 / min_saving`` of the text.
+The optional read-back guard (``fidelity``) lives in ``router.fidelity_guard``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from router._yaml import load_yaml_file, load_yaml_text
 from router.density import DENSITIES
 from router.errors import PolicyError
+from router.fidelity_guard import FidelitySettings
 from router.geometry import PROFILES, EncoderName, EncoderProfile, resolve_encoder
 from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
 
@@ -108,6 +110,7 @@ class Policy(BaseModel):
     max_images: int | None = Field(None, gt=0, description="cap below the encoder's own limit")
     max_pages: int = Field(100, gt=0, description="pages read from one attached document; the rest are cut")
     pages: str | None = Field(None, description='page range read from attached documents, e.g. "1-5,9"')
+    fidelity: FidelitySettings = Field(default_factory=FidelitySettings, description="read-back guard")
     models: list[ModelOverride] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 

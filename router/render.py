@@ -52,10 +52,15 @@ def render_chunk(chunk: Chunk, target: RenderTarget) -> Rendering:
     return render_text(chunk.text, chunk.kind, chunk.script, chunk.language, target)
 
 
-def render_text(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> Rendering:
-    key = hashlib.sha256(
+def render_key(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> str:
+    """A digest of everything that decides a rendering's bytes (the cache key)."""
+    return hashlib.sha256(
         "\x00".join((target.key(), kind, script, language or "", text)).encode("utf-8", "surrogatepass")
     ).hexdigest()
+
+
+def render_text(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> Rendering:
+    key = render_key(text, kind, script, language, target)
     cached = CACHE.get(key)
     if cached is not None:
         return cached.model_copy(update={"cached": True, "render_ms": 0.0, "encode_ms": 0.0})

@@ -1,0 +1,256 @@
+"""``hcr calibrate``: sweep glyph sizes and line heights, read every page back, choose the densities.
+
+For each encoder family and class of text (``latin``, ``cjk``, ``mono``), a fixed calibration sample
+(``router/calibration_corpus``) is rendered at every em and line height of the sweep, read back by
+OCR at the resolution the provider sees, and scored. A setting's accuracy is the lower of its own
+score and the next larger em's at the same line height, so one lucky page cannot pick a size that
+its neighbours fail at. Then, per density:
+
+- the settings that reach the density's bar (``router.density.THRESHOLDS``) compete on characters
+  per image token, and the best one wins;
+- where none reaches the bar, the engine has plateaued below it (OCR confusions no glyph size
+  fixes), and the smallest setting within a density-specific slack of the plateau is taken,
+  marked ``reached: false`` so the table says so.
+
+Densities never shrink going from ``dense`` to ``exact``. Encoder families with the same page
+geometry and provider resize see the same pixels, so they share one read-back and differ only in
+what the pages cost. The table is JSON, written where ``--out`` says; ``router/calibration.json``
+is the one the package ships and reads.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from router.density import DENSITIES, ORDER, TEXT_CLASSES, THRESHOLDS, Density, TextClass, Typesetting
+from router.errors import FidelityError
+from router.fidelity import check, engine_version
+from router.geometry import PROFILES, EncoderProfile
+from router.models import Kind, Script
+from router.render import RenderTarget, render_text
+
+# Below the bar, accept settings this close to the best accuracy the engine reached at any size.
+PLATEAU_SLACK: dict[str, float] = {"dense": 0.01, "balanced": 0.005, "exact": 0.002}
+
+
+class Sample(BaseModel):
+    text_class: TextClass
+    kind: Kind
+    script: Script
+    language: str | None = None
+    text: str
+
+
+class Sweep(BaseModel):
+    em_px: dict[TextClass, list[float]]
+    line_heights: list[float]
+
+    def size(self, classes: Sequence[TextClass]) -> int:
+        return sum(len(self.em_px[c]) for c in classes) * len(self.line_heights)
+
+
+DEFAULT_SWEEP = Sweep(
+    em_px={
+        "latin": [6, 6.5, 7, 7.5, 8, 8.5, 9, 10, 11, 12, 13],
+        "cjk": [7, 8, 9, 10, 11, 12, 13, 14],
+        "mono": [7, 8, 8.5, 9, 9.5, 10, 11, 12, 13, 14],
+    },
+    line_heights=[1.1, 1.2, 1.3],
+)
+
+
+class Measurement(BaseModel):
+    encoder: str
+    text_class: TextClass
+    em_px: float
+    line_height: float
+    accuracy: float = Field(description="character accuracy of the read-back")
+    word_accuracy: float
+    identifier_recall: float
+    pages: int
+    image_tokens: int
+    chars: int
+    chars_per_token: float = Field(description="sample characters per image token, on full pages")
+    ocr_ms: float
+
+
+def corpus() -> dict[TextClass, Sample]:
+    """The fixed calibration samples shipped with the package."""
+    folder = resources.files("router").joinpath("calibration_corpus")
+    return {
+        "latin": Sample(text_class="latin", kind="markdown", script="latin", text=_read(folder, "latin.md")),
+        "cjk": Sample(text_class="cjk", kind="prose", script="cjk", text=_read(folder, "cjk.txt")),
+        "mono": Sample(
+            text_class="mono", kind="code", script="latin", language="python", text=_read(folder, "mono.py.txt")
+        ),
+    }  # fmt: skip
+
+
+def _read(folder: Any, name: str) -> str:
+    return folder.joinpath(name).read_text(encoding="utf-8")
+
+
+def steps(encoders: Sequence[str], classes: Sequence[TextClass] = TEXT_CLASSES, sweep: Sweep = DEFAULT_SWEEP) -> int:
+    """How many pages-to-read ``measure`` will report through ``on_step``."""
+    return len(_geometry_groups([_profile(n) for n in encoders])) * sweep.size(classes)
+
+
+def _geometry_groups(profiles: Sequence[EncoderProfile]) -> list[list[EncoderProfile]]:
+    groups: dict[tuple[int, int, str], list[EncoderProfile]] = {}
+    for profile in profiles:
+        groups.setdefault((profile.page_width, profile.page_height, profile.formula), []).append(profile)
+    return list(groups.values())
+
+
+def measure(
+    encoders: Sequence[str],
+    classes: Sequence[TextClass] = TEXT_CLASSES,
+    sweep: Sweep = DEFAULT_SWEEP,
+    *,
+    engine: str = "rapidocr",
+    on_step: Callable[[str], None] | None = None,
+) -> list[Measurement]:
+    """Render and read back every sweep setting once per distinct page geometry."""
+    samples = corpus()
+    results: list[Measurement] = []
+    for members in _geometry_groups([_profile(name) for name in encoders]):
+        reader = members[0]
+        for text_class in classes:
+            sample = samples[text_class]
+            for line_height in sweep.line_heights:
+                for em in sweep.em_px[text_class]:
+                    density = _probe_density(text_class, em, line_height)
+                    target = RenderTarget(reader, density)
+                    rendering = render_text(sample.text, sample.kind, sample.script, sample.language, target)
+                    read = check(sample.text, sample.kind, sample.script, rendering, reader, engine=engine)
+                    for profile in members:
+                        tokens = sum(profile.image_tokens(p.width, p.height) for p in rendering.pages)
+                        # Characters per token on full pages: what a long document gets, free of the
+                        # rounding of one short sample's last page (a whole tile on tile-billed families).
+                        area = sum(p.width * p.height for p in rendering.pages)
+                        rate = len(sample.text) * profile.pixels_per_token / area
+                        results.append(
+                            Measurement(
+                                encoder=profile.name, text_class=text_class, em_px=em, line_height=line_height,
+                                accuracy=read.char_accuracy, word_accuracy=read.word_accuracy,
+                                identifier_recall=read.identifier_recall, pages=len(rendering.pages),
+                                image_tokens=tokens, chars=len(sample.text),
+                                chars_per_token=round(rate, 3), ocr_ms=read.ocr_ms,
+                            )
+                        )  # fmt: skip
+                    if on_step:
+                        names = ", ".join(p.name for p in members)
+                        on_step(f"{names}: {text_class} {em:g} px x {line_height:g} -> {read.char_accuracy:.2%}")
+    return results
+
+
+def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    """Per encoder, density and class: the chosen setting and what it reached."""
+    table: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    by_key: dict[tuple[str, str], list[Measurement]] = {}
+    for m in measurements:
+        by_key.setdefault((m.encoder, m.text_class), []).append(m)
+    for (encoder, text_class), items in by_key.items():
+        smoothed = _smoothed(items)
+        plateau = max(acc for _, acc in smoothed)
+        previous: Measurement | None = None
+        for density in ORDER:
+            bar = THRESHOLDS[density]
+            reaching = [(m, acc) for m, acc in smoothed if acc >= bar]
+            reached = bool(reaching)
+            pool = reaching or [(m, acc) for m, acc in smoothed if acc >= plateau - PLATEAU_SLACK[density]]
+            if previous is not None:  # never smaller glyphs than the density below
+                pool = [(m, acc) for m, acc in pool if m.em_px >= previous.em_px] or [
+                    (m, acc) for m, acc in smoothed if m is previous
+                ]
+            best, accuracy = max(pool, key=lambda pair: (pair[0].chars_per_token, pair[0].em_px))
+            previous = best
+            table.setdefault(encoder, {}).setdefault(density, {})[text_class] = {
+                "em_px": best.em_px,
+                "line_height": best.line_height,
+                "accuracy": round(accuracy, 5),
+                "identifier_recall": best.identifier_recall,
+                "chars_per_token": best.chars_per_token,
+                "reached": reached,
+                "bar": bar,
+                "plateau": round(plateau, 5),
+            }
+    return table
+
+
+def _smoothed(items: list[Measurement]) -> list[tuple[Measurement, float]]:
+    """Each setting with min(its accuracy, the next larger em's at the same line height)."""
+    out = []
+    for m in items:
+        larger = sorted(
+            (o for o in items if o.line_height == m.line_height and o.em_px > m.em_px), key=lambda o: o.em_px
+        )
+        out.append((m, min(m.accuracy, larger[0].accuracy) if larger else m.accuracy))
+    return out
+
+
+def calibrate(
+    out: Path,
+    encoders: Sequence[str] | None = None,
+    classes: Sequence[TextClass] = TEXT_CLASSES,
+    sweep: Sweep = DEFAULT_SWEEP,
+    *,
+    engine: str = "rapidocr",
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure, choose and write the table to ``out``; encoders already in ``out`` and not re-run are kept."""
+    names = list(encoders or PROFILES)
+    measurements = measure(names, classes, sweep, engine=engine, on_step=on_step)
+    table: dict[str, Any] = {}
+    if out.exists():
+        try:
+            table = json.loads(out.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise FidelityError(f"{out}: not a calibration table ({exc})") from exc
+    chosen = choose(measurements)
+    encoders_table = table.get("encoders", {})
+    for encoder, densities in chosen.items():
+        merged = encoders_table.get(encoder, {})
+        for density, settings in densities.items():
+            merged.setdefault(density, {}).update(settings)
+        encoders_table[encoder] = merged
+    kept = [m for m in table.get("measurements", []) if (m["encoder"], m["text_class"]) not in _keys(measurements)]
+    table.update(
+        {
+            "engine": engine_version(engine),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()} {platform.system()}, Python {platform.python_version()}",
+            "thresholds": THRESHOLDS,
+            "plateau_slack": PLATEAU_SLACK,
+            "sweep": sweep.model_dump(),
+            "encoders": encoders_table,
+            "measurements": kept + [m.model_dump() for m in measurements],
+        }
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(table, ensure_ascii=False, indent=1), encoding="utf-8")
+    return table
+
+
+def _keys(measurements: Sequence[Measurement]) -> set[tuple[str, str]]:
+    return {(m.encoder, m.text_class) for m in measurements}
+
+
+def _profile(name: str) -> EncoderProfile:
+    if name not in PROFILES:
+        raise FidelityError(f"unknown encoder family {name!r}; known: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def _probe_density(text_class: TextClass, em: float, line_height: float) -> Density:
+    """The balanced density with one class's setting swept."""
+    base = DENSITIES["balanced"]
+    return base.model_copy(update={text_class: Typesetting(em_px=em, line_height=line_height)})

@@ -1,0 +1,206 @@
+"""Read-back fidelity: scoring on known inputs, real OCR of rendered pages, and the runtime guard.
+
+Pages are read back with RapidOCR (and tesseract, where installed) at the resolution the provider
+sees. Default density (``balanced``): >= 0.98 character accuracy for English prose, code and tables,
+>= 0.95 for Chinese; ``exact``: >= 0.998 for English prose. OCR takes seconds per page on these
+CPUs, so each case reads one page.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from router.core import Router
+from router.density import Density, Typesetting, get_density
+from router.errors import FidelityError, PolicyError
+from router.fidelity import (
+    char_accuracy,
+    check,
+    get_engine,
+    identifier_recall,
+    identifiers,
+    read_pages,
+    score,
+    word_accuracy,
+)
+from router.fidelity_guard import FidelityGuard, FidelitySettings
+from router.geometry import get_profile
+from router.models import Chunk
+from router.policy import ModelOverride, Policy
+from router.render import RenderTarget, render_text
+
+
+def accuracy(text: str, kind: str, script: str, language: str | None, family: str, density: str = "balanced") -> float:
+    profile = get_profile(family)
+    rendering = render_text(text, kind, script, language, RenderTarget(profile, get_density(density)))
+    assert len(rendering.pages) == 1, "keep read-back samples to one page"
+    return check(text, kind, script, rendering, profile).char_accuracy
+
+
+@pytest.mark.parametrize(
+    "family", ["openai-tile", "openai-patch-mini", "anthropic", "gemini-2", "gemini-3", "qwen2.5-vl", "qwen3-vl"]
+)
+def test_english_prose_reads_back(family: str, english_prose: str) -> None:
+    assert accuracy(english_prose[:2400], "prose", "latin", None, family) >= 0.98
+
+
+@pytest.mark.parametrize("family", ["openai-tile", "anthropic"])
+def test_code_reads_back(family: str, python_code: str) -> None:
+    sample = "\n".join(python_code.splitlines()[:70])
+    assert accuracy(sample, "code", "latin", "python", family) >= 0.98
+
+
+@pytest.mark.parametrize("family", ["openai-tile", "anthropic"])
+def test_table_reads_back(family: str, markdown_table: str) -> None:
+    assert accuracy(markdown_table, "table", "latin", None, family) >= 0.98
+
+
+@pytest.mark.parametrize("family", ["openai-tile", "anthropic"])
+def test_chinese_reads_back(family: str, chinese_prose: str) -> None:
+    assert accuracy(chinese_prose, "prose", "cjk", None, family) >= 0.95
+
+
+def test_scoring_catches_a_page_rendered_too_small(english_prose: str) -> None:
+    tiny = Density(
+        name="tiny",
+        latin=Typesetting(em_px=4.5, line_height=1.1),
+        cjk=Typesetting(em_px=5),
+        mono=Typesetting(em_px=5),
+        margin_px=2,
+    )
+    profile = get_profile("anthropic")
+    rendering = render_text(english_prose[:2400], "prose", "latin", None, RenderTarget(profile, tiny))
+    read = read_pages(rendering.pages, profile, columns=rendering.columns)
+    assert char_accuracy(read, english_prose[:2400]) < 0.9
+
+
+def test_exact_density_reads_back_near_perfectly(english_prose: str) -> None:
+    for family in ("anthropic", "openai-tile"):
+        assert accuracy(english_prose[:1800], "prose", "latin", None, family, "exact") >= 0.998
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed (.ci/run installs it)")
+def test_tesseract_engine_reads_a_page(english_prose: str) -> None:
+    profile = get_profile("anthropic")
+    text = english_prose[:1500]
+    rendering = render_text(text, "prose", "latin", None, RenderTarget(profile, get_density("balanced")))
+    readback = check(text, "prose", "latin", rendering, profile, engine="tesseract")
+    assert readback.engine == "tesseract" and readback.char_accuracy >= 0.97
+
+
+def test_unknown_engine_is_a_clear_error() -> None:
+    with pytest.raises(FidelityError, match="unknown OCR engine 'easyocr'; known: rapidocr, tesseract"):
+        get_engine("easyocr")
+
+
+def test_char_accuracy_on_known_inputs() -> None:
+    assert char_accuracy("hello world", "hello  world") == 1.0
+    assert char_accuracy("hel1o", "hello") == pytest.approx(0.8)
+    assert char_accuracy("（a，b）‘c’", "(a,b)'c'") == 1.0  # full-width and curly forms fold
+    assert char_accuracy("", "abc") == 0.0
+    assert char_accuracy("", "") == 1.0
+    assert char_accuracy("x = 1 # =", "x = 1 # ==========================") == 1.0  # drawn rules count once
+    assert char_accuracy("def f(): ↪ pass", "def f(): pass") == 1.0  # continuation markers are not content
+
+
+def test_word_accuracy_on_known_inputs() -> None:
+    assert word_accuracy("the quick brown fox", "the quick brown fox") == 1.0
+    assert word_accuracy("the quick brawn fox", "the quick brown fox") == pytest.approx(0.75)
+    assert word_accuracy("thequick brown fox", "the quick brown fox") == pytest.approx(0.5)  # merge: 1 sub + 1 del
+    assert word_accuracy("发布前检查", "发布前检查清单") == pytest.approx(5 / 7)  # each ideograph is a word
+
+
+def test_identifiers_found_in_source() -> None:
+    text = (
+        "Build 20261128-0412 of v4.12.3 has digest 9f3c2a71e8b04d5c; see https://example.org/a/b?x=1. "
+        "Mail ops@example.org, host x86_64, id 123e4567-e89b-12d3-a456-426614174000, 48,213,776 bytes, 7 words."
+    )
+    assert identifiers(text) == [
+        "20261128-0412", "v4.12.3", "9f3c2a71e8b04d5c", "https://example.org/a/b?x=1", "ops@example.org",
+        "x86_64", "123e4567-e89b-12d3-a456-426614174000", "48,213,776",
+    ]  # fmt: skip
+
+
+def test_identifier_recall_counts_exact_matches_only() -> None:
+    source = "digest 9f3c2a71e8b04d5c, size 48,213,776, url https://example.org/x"
+    found, missing = identifier_recall("digest 9f3c2a71e8bO4d5c size 48,213,776 url https://example.org/x", source)
+    assert (found, missing) == (2, ["9f3c2a71e8b04d5c"])  # one O for 0 loses the whole hash
+
+
+def test_score_reads_markdown_as_drawn() -> None:
+    source = "# Title\n\n| a | b |\n|---|---|\n| **1** | `x25` |\n"
+    readback = score("Title\na b\n1 x25", source, "markdown", engine="test")
+    assert readback.char_accuracy == 1.0 and readback.identifier_recall == 1.0
+    assert score("Title a b 1", source, "markdown", engine="test").missing == ["x25"]
+
+
+# --- the runtime guard ---------------------------------------------------------------------------
+
+
+def _code_request(python_code: str) -> list[dict]:
+    sample = "\n".join(python_code.splitlines()[:60])
+    return [{"role": "user", "content": f"```python\n{sample}\n```"}, {"role": "user", "content": "What does it do?"}]
+
+
+def test_guard_rerenders_a_page_rendered_too_small(english_prose: str) -> None:
+    profile = get_profile("anthropic")
+    text = english_prose[:1500]
+    tiny = Density(
+        name="tiny", latin=Typesetting(em_px=4.5, line_height=1.1), cjk=Typesetting(em_px=5),
+        mono=Typesetting(em_px=5), margin_px=2,
+    )  # fmt: skip
+    chunk = Chunk(
+        index=0, message_index=0, start=0, end=len(text), role="user", age=1, live_turn=False, kind="prose",
+        script="latin", text=text, chars=len(text), text_tokens=400,
+    )  # fmt: skip
+    target = RenderTarget(profile, tiny)
+    guard = FidelityGuard(FidelitySettings(mode="always", min_accuracy=0.98))
+    reviewed = guard.review(
+        chunk, target, render_text(text, "prose", "latin", None, target),
+        lambda density: render_text(text, "prose", "latin", None, RenderTarget(profile, density)),
+    )  # fmt: skip
+    assert reviewed.rendering is not None and reviewed.density in ("dense", "balanced", "exact")
+    assert reviewed.readback is not None and reviewed.readback.char_accuracy >= 0.98
+    assert reviewed.note is not None and reviewed.note.startswith(
+        f"re-rendered at {reviewed.density} (read back: tiny "
+    )
+    assert guard.stats.checked >= 2 and guard.stats.failed >= 1
+
+
+def test_guard_sends_text_when_no_density_reads_back_well_enough(python_code: str) -> None:
+    # No engine reads code back perfectly (quotes, underscores), so a bar of 100% fails at every density.
+    policy = Policy.builtin("default").model_copy(update={"fidelity": FidelitySettings(mode="always", min_accuracy=1)})
+    routed = Router(policy).route(_code_request(python_code), model="claude-sonnet-4-5")
+    code = routed.report.chunks[0]
+    assert code.action == "text" and code.reason.startswith("guard:fidelity: read back balanced ")
+    assert ", exact " in code.reason and code.readback is not None and code.fidelity == code.reason
+    assert routed.messages[0]["content"].startswith("```python")  # the text itself, unchanged
+
+
+def test_sample_mode_reads_back_off_the_request_path_and_remembers(python_code: str) -> None:
+    settings = FidelitySettings(mode="sample", min_accuracy=1, sample_rate=1)
+    # A local Gemini-2 geometry model; min_saving is lowered so code goes as an image even at exact.
+    gemini = ModelOverride(match="local-vlm", encoder="gemini-2", vision=True)
+    policy = Policy.builtin("default").model_copy(update={"fidelity": settings, "models": [gemini], "min_saving": 0.5})
+    router = Router(policy)
+    messages = _code_request(python_code)
+    first = router.route(messages, model="local-vlm").report.chunks[0]
+    assert first.action == "image" and first.density == "balanced"
+    assert first.fidelity == "sampled: read back in the background" and first.readback is None
+    assert router.fidelity.wait(timeout=120) and router.fidelity.stats.failed == 1
+
+    # The same history, next turn: the failed rendering is replaced without OCR on the request path.
+    second = router.route(messages, model="local-vlm").report.chunks[0]
+    assert second.density == "exact" and second.fidelity.startswith("re-rendered at exact: earlier samples read back")
+    assert router.fidelity.wait(timeout=120) and router.fidelity.stats.checked == 2
+    third = router.route(messages, model="local-vlm").report.chunks[0]
+    assert third.action == "text" and third.reason.startswith("guard:fidelity: earlier samples read back balanced")
+
+
+def test_policy_yaml_takes_fidelity_settings() -> None:
+    policy = Policy.from_yaml_text("fidelity: {mode: sample, min_accuracy: 0.99, engine: tesseract}\n")
+    assert policy.fidelity == FidelitySettings(mode="sample", min_accuracy=0.99, engine="tesseract")
+    with pytest.raises(PolicyError, match=r"fidelity\.mode"):
+        Policy.from_yaml_text("fidelity: {mode: sometimes}\n")
