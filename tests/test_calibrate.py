@@ -1,0 +1,78 @@
+"""``hcr calibrate``: choosing settings from measurements, and a real (tiny) sweep end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from router.calibrate import Measurement, choose
+from router.cli import main
+from router.density import ORDER, THRESHOLDS, get_density
+
+
+def m(em: float, accuracy: float, line_height: float = 1.2, encoder: str = "anthropic") -> Measurement:
+    # Characters per token fall as glyphs grow, as they do on real pages.
+    return Measurement(
+        encoder=encoder, text_class="latin", em_px=em, line_height=line_height, accuracy=accuracy,
+        word_accuracy=accuracy, identifier_recall=1.0, pages=1, image_tokens=int(em * 20), chars=1000,
+        chars_per_token=round(60 / em, 3), ocr_ms=1.0,
+    )  # fmt: skip
+
+
+def test_each_density_takes_the_cheapest_setting_that_reaches_its_bar() -> None:
+    table = choose([m(6, 0.90), m(7, 0.985), m(8, 0.996), m(9, 0.9985), m(10, 0.999)])
+    chosen = {d: table["anthropic"][d]["latin"]["em_px"] for d in ORDER}
+    assert chosen == {"dense": 7, "balanced": 8, "exact": 9}
+    assert all(table["anthropic"][d]["latin"]["reached"] for d in ORDER)
+    assert table["anthropic"]["exact"]["latin"]["bar"] == THRESHOLDS["exact"]
+
+
+def test_one_lucky_size_cannot_be_chosen_over_failing_neighbours() -> None:
+    # 7 px reads 99% once, but 8 px fails: the smoothed accuracy of 7 px is 8 px's 95%.
+    table = choose([m(6, 0.9), m(7, 0.99), m(8, 0.95), m(9, 0.985), m(10, 0.99)])
+    assert table["anthropic"]["dense"]["latin"]["em_px"] == 9
+
+
+def test_below_the_bar_the_smallest_setting_on_the_plateau_is_taken_and_flagged() -> None:
+    table = choose([m(7, 0.93), m(8, 0.965), m(9, 0.972), m(10, 0.974), m(12, 0.975)])
+    dense, balanced, exact = (table["anthropic"][d]["latin"] for d in ORDER)
+    assert not dense["reached"] and dense["plateau"] == 0.975
+    assert (dense["em_px"], balanced["em_px"], exact["em_px"]) == (8, 9, 10)  # within 1, 0.5, 0.2 points
+
+
+def test_densities_never_shrink_from_dense_to_exact() -> None:
+    # A tighter line height reaches the exact bar at a smaller em than balanced's pick.
+    table = choose([m(7, 0.99, 1.1), m(8, 0.999, 1.1), m(9, 0.996, 1.3), m(10, 0.999, 1.3), m(6, 0.99, 1.3)])
+    ems = [table["anthropic"][d]["latin"]["em_px"] for d in ORDER]
+    assert ems == sorted(ems)
+
+
+def test_calibrate_command_writes_a_valid_table(tmp_path: Path) -> None:
+    out = tmp_path / "calibration.json"
+    argv = ["calibrate", "--encoder", "openai-tile", "--encoder", "openai-tile-gpt5", "--kinds", "latin", "mono"]
+    assert main([*argv, "--ems", "7,12", "--line-heights", "1.2", "--out", str(out)]) == 0
+    table = json.loads(out.read_text(encoding="utf-8"))
+    assert table["engine"].startswith("rapidocr-onnxruntime")
+    assert set(table["encoders"]) == {"openai-tile", "openai-tile-gpt5"}
+    for encoder in ("openai-tile", "openai-tile-gpt5"):
+        for density in ORDER:
+            for text_class in ("latin", "mono"):
+                row = table["encoders"][encoder][density][text_class]
+                assert row["em_px"] in (7, 12) and row["line_height"] == 1.2 and 0 < row["accuracy"] <= 1
+    # Both families see the same 512x2048 pixels: one read-back, two cost figures.
+    measured = {(r["encoder"], r["text_class"], r["em_px"]): r for r in table["measurements"]}
+    assert len(measured) == 8
+    same = measured[("openai-tile", "latin", 12)], measured[("openai-tile-gpt5", "latin", 12)]
+    assert same[0]["accuracy"] == same[1]["accuracy"] and same[0]["image_tokens"] != same[1]["image_tokens"]
+    # Large glyphs read back better than small ones on the real sample.
+    assert measured[("openai-tile", "latin", 12)]["accuracy"] > measured[("openai-tile", "latin", 7)]["accuracy"]
+
+
+def test_shipped_table_sets_the_densities() -> None:
+    from router.density import calibration_table
+
+    table = calibration_table()
+    assert table, "router/calibration.json is missing: run hcr calibrate --out router/calibration.json"
+    row = table["encoders"]["anthropic"]["dense"]["mono"]
+    density = get_density("dense", "anthropic")
+    assert (density.mono.em_px, density.mono.line_height) == (row["em_px"], row["line_height"])
