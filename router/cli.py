@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,20 @@ def _parser() -> argparse.ArgumentParser:
         help="table to write or update (default: ./calibration.json)",
     )
     calibrate.set_defaults(handler=_calibrate)
+
+    bench = sub.add_parser("bench", help="compression and OCR read-back on real documents; plots; answer equivalence")
+    bench.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default: bench-results)")
+    bench.add_argument("--quick", action="store_true", help="two documents, two encoder families")
+    bench.add_argument("--encoder", action="append", help="encoder family (repeatable)")
+    bench.add_argument("--density", action="append", choices=["dense", "balanced", "exact"], help="(repeatable)")
+    bench.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"])
+    bench.add_argument(
+        "--backend", metavar="MODEL", help="also ask MODEL questions as text and routed (API key from env)"
+    )
+    bench.add_argument("--api-base", help="base URL for --backend (a local vLLM or gateway)")
+    bench.add_argument("--policy", default="default", help="policy for the routed arm of --backend")
+    bench.add_argument("--questions", type=int, default=2, help="questions per document for --backend (default: 2)")
+    bench.set_defaults(handler=_bench)
 
     profiles = sub.add_parser("profiles", help="list encoder families with their page geometry")
     profiles.set_defaults(handler=_profiles)
@@ -266,6 +281,49 @@ def _calibrate(args: argparse.Namespace) -> int:
                     f"{row['bar']:.1%}", f"{row['chars_per_token']:.2f}",
                 )  # fmt: skip
     console.print(result)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from router import bench as B
+    from router.bench_corpus import build_corpus
+    from router.density import ORDER
+
+    documents, missing = build_corpus(quick=args.quick)
+    encoders = args.encoder or list(B.QUICK_ENCODERS if args.quick else B.DEFAULT_ENCODERS)
+    densities = args.density or list(ORDER)
+    for line in missing:
+        err_console.print(f"[yellow]skipped[/] {line}", highlight=False)
+    answers: Callable[[list[Any]], dict[str, Any]] | None = None
+    if args.backend:
+        from router.answers import run_answers
+        from router.core import Router
+        from router.policy import Policy
+
+        extra = {"api_base": args.api_base} if args.api_base else {}
+        router = Router(Policy.load(args.policy))
+
+        def answers(docs: list[Any]) -> dict[str, Any]:
+            return run_answers(docs, args.backend, router=router, per_document=args.questions, **extra)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console) as progress:
+        task = progress.add_task("benchmark", total=B.steps(documents, encoders, densities))
+        result = B.run_bench(
+            args.out, quick=args.quick, encoders=encoders, densities=densities, engine=args.engine,
+            documents=documents, missing=missing, answers=answers,
+            on_step=lambda line: progress.update(task, advance=1, description=line),
+        )  # fmt: skip
+    from router.bench_report import markdown
+
+    console.print(markdown(result).split("All measurements:")[0].rstrip(), highlight=False)
+    if result.answers:
+        from router.answers import answers_markdown
+
+        console.print("\n".join(answers_markdown(result.answers)), highlight=False)
+    console.print(f"wrote {args.out}/bench.json, bench.md, {B.COMPRESSION_PLOT}, {B.SAVINGS_PLOT}", highlight=False)
     return 0
 
 

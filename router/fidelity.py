@@ -165,17 +165,17 @@ class RapidOCREngine:
     def read(self, image: Image.Image, columns: int, script: Script) -> str:
         import numpy as np
 
-        pixels = np.asarray(image.convert("RGB"))
-        result, _ = self._ocr(pixels, use_cls=False)  # the angle classifier flips small text upside down
-        gutters = column_gutters(image, columns)
-        boxes = []
-        for box, text, _confidence in result or []:
-            xs, ys = [p[0] for p in box], [p[1] for p in box]
-            height = max(ys) - min(ys)
-            # Detection boxes are padded; a point half a line height inside the box is surely in its column.
-            column = sum(min(xs) + height / 2 > gutter for gutter in gutters)
-            boxes.append((column, (min(ys) + max(ys)) / 2, height, min(xs), text))
-        return _reading_order(boxes)
+        texts = []
+        for part in split_columns(image, columns):
+            # The angle classifier flips small text upside down, so it stays off.
+            result, _ = self._ocr(np.asarray(part.convert("RGB")), use_cls=False)
+            boxes = [
+                ((min(p[1] for p in box) + max(p[1] for p in box)) / 2, max(p[1] for p in box) - min(p[1] for p in box),
+                 min(p[0] for p in box), text)
+                for box, text, _confidence in result or []
+            ]  # fmt: skip
+            texts.append(_reading_order(boxes))
+        return "\n".join(texts)
 
 
 class TesseractEngine:
@@ -195,12 +195,9 @@ class TesseractEngine:
         self.languages = set(listed.split()[1:]) if listed else set()
 
     def read(self, image: Image.Image, columns: int, script: Script) -> str:
-        grey = image.convert("L")
         language = "chi_sim+eng" if script != "latin" and "chi_sim" in self.languages else "eng"
         texts = []
-        edges = [0, *column_gutters(image, columns), grey.width]
-        for left, right in itertools.pairwise(edges):
-            part = grey.crop((left, 0, right, grey.height))
+        for part in split_columns(image.convert("L"), columns):
             part = part.resize((part.width * 2, part.height * 2), Image.Resampling.LANCZOS)
             buffer = io.BytesIO()
             part.save(buffer, format="PNG")
@@ -215,6 +212,13 @@ class TesseractEngine:
                 raise FidelityError(f"tesseract failed: {run.stderr.decode(errors='replace').strip()[:300]}")
             texts.append(run.stdout.decode("utf-8", errors="replace"))
         return "\n".join(texts)
+
+
+def split_columns(image: Image.Image, columns: int) -> list[Image.Image]:
+    """The page cut at its gutters, one image per column: read column by column, engines cannot
+    join lines across a narrow gutter into one."""
+    edges = [0, *column_gutters(image, columns), image.width]
+    return [image.crop((left, 0, right, image.height)) for left, right in itertools.pairwise(edges)]
 
 
 def column_gutters(image: Image.Image, columns: int) -> list[int]:
@@ -245,17 +249,16 @@ def column_gutters(image: Image.Image, columns: int) -> list[int]:
     return gutters
 
 
-def _reading_order(boxes: list[tuple[int, float, float, float, str]]) -> str:
-    """Join (column, centre y, height, left x, text) boxes into lines, column by column."""
-    boxes.sort(key=lambda b: (b[0], b[1]))
-    lines: list[list[tuple[int, float, float, float, str]]] = []
+def _reading_order(boxes: list[tuple[float, float, float, str]]) -> str:
+    """Join (centre y, height, left x, text) boxes of one column into lines, top to bottom."""
+    boxes.sort(key=lambda b: b[0])
+    lines: list[list[tuple[float, float, float, str]]] = []
     for box in boxes:
-        first = lines[-1][0] if lines else None
-        if first is None or box[0] != first[0] or abs(box[1] - first[1]) > first[2] * 0.5:
+        if not lines or abs(box[0] - lines[-1][0][0]) > lines[-1][0][1] * 0.5:
             lines.append([box])
         else:
             lines[-1].append(box)
-    return "\n".join(" ".join(b[4] for b in sorted(line, key=lambda b: b[3])) for line in lines)
+    return "\n".join(" ".join(b[3] for b in sorted(line, key=lambda b: b[2])) for line in lines)
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,0 +1,172 @@
+"""``hcr bench``: compression and read-back fidelity on real documents, per encoder family and density.
+
+For each document of the corpus (``router.bench_corpus``) x encoder family x density, the document is
+rendered as the router would render it, read back by OCR at the provider-visible resolution, and
+recorded: text tokens (the family's own tokenizer), image tokens (the family's billing formula),
+compression (text / image tokens, labels excluded), character and word accuracy, identifier recall,
+render and OCR time. Output, in ``--out``: ``bench.json``, ``bench.md`` and two PNG plots. With
+``--backend MODEL`` it also runs the answer-equivalence harness (``router.answers``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from router.bench_corpus import Document, build_corpus
+from router.density import ORDER, get_density
+from router.errors import FidelityError
+from router.fidelity import check, engine_version
+from router.geometry import PROFILES
+from router.render import RenderTarget, render_text
+from router.tokens import count_tokens
+
+DEFAULT_ENCODERS = ("anthropic", "openai-tile", "gemini-2", "qwen2.5-vl")
+QUICK_ENCODERS = ("anthropic", "openai-tile")
+# A model of each family, for its tokenizer (text tokens) and its price.
+MODELS: dict[str, str] = {
+    "anthropic": "claude-sonnet-4-5",
+    "openai-tile": "gpt-4o",
+    "openai-tile-4o-mini": "gpt-4o-mini",
+    "openai-tile-gpt5": "gpt-5",
+    "openai-tile-o": "o3",
+    "openai-patch-mini": "gpt-4.1-mini",
+    "openai-patch-nano": "gpt-4.1-nano",
+    "openai-patch-o4-mini": "o4-mini",
+    "gemini-2": "gemini/gemini-2.5-flash",
+    "gemini-3": "gemini/gemini-3-pro-preview",
+    "qwen2.5-vl": "hosted_vllm/Qwen/Qwen2.5-VL-72B-Instruct",
+    "qwen3-vl": "hosted_vllm/Qwen/Qwen3-VL-235B-A22B-Instruct",
+}
+COMPRESSION_PLOT = "compression_vs_readback.png"
+SAVINGS_PLOT = "tokens_saved_by_kind.png"
+
+
+class BenchRow(BaseModel):
+    document: str
+    kind: str
+    script: str
+    encoder: str
+    density: str
+    text_tokens: int
+    image_tokens: int
+    compression: float = Field(description="text tokens / image tokens")
+    pages: int
+    columns: int
+    char_accuracy: float
+    word_accuracy: float
+    identifier_recall: float
+    identifiers: int
+    render_ms: float
+    ocr_ms: float
+
+
+class BenchResult(BaseModel):
+    created: str
+    machine: str
+    engine: str
+    quick: bool
+    documents: list[dict[str, Any]]
+    missing: list[str] = Field(default_factory=list, description="corpus sources not found on this machine")
+    rows: list[BenchRow] = Field(default_factory=list)
+    answers: dict[str, Any] | None = None
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"{platform.system()} {platform.machine()} ({cpu}), {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+
+
+def measure(
+    documents: Sequence[Document],
+    encoders: Sequence[str],
+    densities: Sequence[str] = ORDER,
+    *,
+    engine: str = "rapidocr",
+    on_step: Callable[[str], None] | None = None,
+) -> list[BenchRow]:
+    rows = []
+    for document in documents:
+        for encoder in encoders:
+            if encoder not in PROFILES:
+                raise FidelityError(f"unknown encoder family {encoder!r}; known: {', '.join(PROFILES)}")
+            profile = PROFILES[encoder]
+            text_tokens = count_tokens(document.text, MODELS.get(encoder, "gpt-4o"))
+            for density in densities:
+                target = RenderTarget(profile, get_density(density, encoder))
+                rendering = render_text(document.text, document.kind, document.script, document.language, target)
+                read = check(document.text, document.kind, document.script, rendering, profile, engine=engine)
+                rows.append(
+                    BenchRow(
+                        document=document.name, kind=document.kind, script=document.script, encoder=encoder,
+                        density=density, text_tokens=text_tokens, image_tokens=rendering.image_tokens,
+                        compression=round(text_tokens / max(rendering.image_tokens, 1), 3),
+                        pages=len(rendering.pages), columns=rendering.columns, char_accuracy=read.char_accuracy,
+                        word_accuracy=read.word_accuracy, identifier_recall=read.identifier_recall,
+                        identifiers=read.identifiers, render_ms=round(rendering.render_ms + rendering.encode_ms, 1),
+                        ocr_ms=read.ocr_ms,
+                    )
+                )  # fmt: skip
+                if on_step:
+                    on_step(
+                        f"{document.name} {encoder} {density}: {text_tokens / max(rendering.image_tokens, 1):.2f}x,"
+                        f" {read.char_accuracy:.2%}"
+                    )
+    return rows
+
+
+def steps(documents: Sequence[Document], encoders: Sequence[str], densities: Sequence[str] = ORDER) -> int:
+    return len(documents) * len(encoders) * len(densities)
+
+
+def run_bench(
+    out: Path,
+    *,
+    quick: bool = False,
+    encoders: Sequence[str] | None = None,
+    densities: Sequence[str] = ORDER,
+    engine: str = "rapidocr",
+    documents: Sequence[Document] | None = None,
+    missing: Sequence[str] = (),
+    on_step: Callable[[str], None] | None = None,
+    answers: Callable[[Sequence[Document]], dict[str, Any]] | None = None,
+) -> BenchResult:
+    """Measure, then write ``bench.json``, ``bench.md`` and the plots into ``out``."""
+    if documents is None:
+        documents, missing = build_corpus(quick=quick)
+    chosen = list(encoders or (QUICK_ENCODERS if quick else DEFAULT_ENCODERS))
+    result = BenchResult(
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        machine=machine(),
+        engine=engine_version(engine),
+        quick=quick,
+        documents=[{"name": d.name, "kind": d.kind, "source": d.source, "chars": len(d.text)} for d in documents],
+        missing=list(missing),
+        rows=measure(documents, chosen, densities, engine=engine, on_step=on_step),
+    )
+    if answers is not None:
+        result.answers = answers(documents)
+    write(result, out)
+    return result
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def write(result: BenchResult, out: Path) -> None:
+    from router.bench_report import markdown, plot_compression, plot_savings
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result.model_dump(), ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "bench.md").write_text(markdown(result), encoding="utf-8")
+    plot_compression(result, out / COMPRESSION_PLOT)
+    plot_savings(result, out / SAVINGS_PLOT)
