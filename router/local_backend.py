@@ -15,6 +15,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -57,10 +58,19 @@ class Backend:
 
     wire = "openai"
 
-    def __init__(self, *, fail_status: int | None = None, delay_s: float = 0.0, drop_after: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        fail_status: int | None = None,
+        delay_s: float = 0.0,
+        drop_after: int | None = None,
+        responder: Callable[[Any], str] | None = None,
+    ) -> None:
         """``fail_status`` answers every request with that error status; ``delay_s`` waits before
-        answering; ``drop_after`` cuts a stream after that many events, without ending it."""
+        answering; ``drop_after`` cuts a stream after that many events, without ending it;
+        ``responder`` makes the reply text from the request body (default: a fixed sentence)."""
         self.requests: list[RecordedRequest] = []
+        self.responder = responder
         self.fail_status, self.delay_s, self.drop_after = fail_status, delay_s, drop_after
         backend = self
 
@@ -139,6 +149,9 @@ class Backend:
     def is_stream(self, path: str, body: Any) -> bool:
         return bool(body and body.get("stream"))
 
+    def answer(self, body: Any) -> str:
+        return self.responder(body) if self.responder else REPLY
+
     def reply(self, body: Any) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -158,7 +171,9 @@ class OpenAIBackend(Backend):
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "test"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": self.answer(body)}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
 
@@ -173,7 +188,7 @@ class OpenAIBackend(Backend):
             }
             return f"data: {json.dumps(data)}\n\n"
 
-        words = REPLY.split(" ")
+        words = self.answer(body).split(" ")
         events = [chunk({"role": "assistant", "content": ""})]
         events += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
         events.append(chunk({}, "stop"))
@@ -193,7 +208,7 @@ class AnthropicBackend(Backend):
             "type": "message",
             "role": "assistant",
             "model": body.get("model", "claude"),
-            "content": [{"type": "text", "text": REPLY}],
+            "content": [{"type": "text", "text": self.answer(body)}],
             "stop_reason": "end_turn",
             "stop_sequence": None,
             "usage": {"input_tokens": 10, "output_tokens": 5},
@@ -208,7 +223,7 @@ class AnthropicBackend(Backend):
             event("message_start", {"message": message}),
             event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
         ]
-        for i, word in enumerate(REPLY.split(" ")):
+        for i, word in enumerate(self.answer(body).split(" ")):
             text = word if i == 0 else " " + word
             events.append(event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}))
         events += [
@@ -228,14 +243,18 @@ class GeminiBackend(Backend):
     def reply(self, body: Any) -> dict[str, Any]:
         return {
             "candidates": [
-                {"content": {"role": "model", "parts": [{"text": REPLY}]}, "finishReason": "STOP", "index": 0}
+                {
+                    "content": {"role": "model", "parts": [{"text": self.answer(body)}]},
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
             ],
             "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
             "modelVersion": "gemini-test",
         }
 
     def stream_events(self, body: Any) -> list[str]:
-        words = REPLY.split(" ")
+        words = self.answer(body).split(" ")
         events = []
         for i, word in enumerate(words):
             data: dict[str, Any] = {

@@ -1,0 +1,136 @@
+"""``hcr bench`` end to end (real OCR, real plots) and the answer-equivalence harness against a local
+OpenAI-wire server on 127.0.0.1, reached through litellm. Nothing here calls the internet."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from PIL import Image
+
+from router.answers import build_questions, run_answers
+from router.bench_corpus import Document, argparse_code, build_corpus, gpl_prose
+from router.cli import main
+from router.core import Router
+from router.geometry import get_profile
+from router.local_backend import OpenAIBackend
+from router.models import Page
+from router.policy import ModelOverride, Policy
+
+LOCAL_MODEL = "openai/local-reader"
+
+
+def reading_backend(body: Any) -> str:
+    """A stand-in for a vision model: it reads text parts as they are and image parts by OCR, then
+    answers a question only from what it could read. So it answers right exactly when the fact is
+    legible in what it was sent."""
+    from router.fidelity import read_pages
+
+    texts = []
+    for message in body["messages"]:
+        content = message["content"]
+        for part in [{"type": "text", "text": content}] if isinstance(content, str) else content:
+            if part["type"] == "text":
+                texts.append(part["text"])
+            elif part["type"] == "image_url":
+                png = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+                width, height = Image.open(io.BytesIO(png)).size
+                page = Page(png=png, data_url="", width=width, height=height, tokens=0, grayscale=True)
+                texts.append(read_pages([page], get_profile("openai-tile")))
+    question, context = texts[-1], _plain("\n".join(texts[:-1]))
+    if found := re.search(r"for the (\w+) cluster booked", question):
+        city = _plain(found.group(1))
+        match = re.search(rf"{city}\s+cluster\s+is\s+under\s+ticket\s+(MW-\d+)", context, re.IGNORECASE)
+    elif found := re.search(r"recovery key for vault (\d+)", question):
+        match = re.search(rf"vault\s+{found.group(1)}\s+is\s+([0-9a-f]{{16}})", context, re.IGNORECASE)
+    else:
+        return "I cannot tell."
+    return match.group(1) if match else "I cannot tell."
+
+
+def _plain(text: str) -> str:
+    """Accents dropped, as a reader forgives "Krakow" for "Kraków"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+@pytest.fixture()
+def reader() -> Any:
+    with OpenAIBackend(responder=reading_backend) as backend:
+        yield backend
+
+
+def local_policy() -> Policy:
+    """The default policy, told that the local model reads images like an OpenAI tile model."""
+    override = ModelOverride(match="*local-reader*", encoder="openai-tile", vision=True)
+    return Policy.builtin("default").model_copy(update={"models": [override]})
+
+
+def test_bench_on_two_documents_writes_json_markdown_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    assert main(["bench", "--quick", "--encoder", "openai-tile", "--density", "dense", "--out", str(out)]) == 0
+    result = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    assert [d["name"] for d in result["documents"]] == ["gpl-prose", "argparse-code"]
+    assert len(result["rows"]) == 2
+    for row in result["rows"]:
+        assert row["encoder"] == "openai-tile" and row["density"] == "dense"
+        assert row["text_tokens"] > row["image_tokens"] > 0 and row["compression"] > 1
+        assert 0.9 < row["char_accuracy"] <= 1 and row["pages"] >= 1 and row["ocr_ms"] > 0
+    markdown = (out / "bench.md").read_text(encoding="utf-8")
+    assert "| prose | gpl-prose |" in markdown and "rapidocr-onnxruntime" in markdown
+    for plot in ("compression_vs_readback.png", "tokens_saved_by_kind.png"):
+        with Image.open(out / plot) as image:
+            assert image.format == "PNG" and image.width > 400 and image.height > 300
+
+
+def test_corpus_is_real_documents_cut_at_line_ends() -> None:
+    documents, missing = build_corpus()
+    kinds = {d.kind for d in documents}
+    assert {"prose", "code", "table", "json"} <= kinds, missing
+    for document in documents:
+        assert 1000 < len(document.text) <= 6000 and document.source
+
+
+def test_questions_have_their_answers_in_the_context() -> None:
+    documents = [gpl_prose(3000), argparse_code(3000)]
+    questions = build_questions([d for d in documents if d is not None], per_document=2)
+    assert [q.kind for q in questions] == ["fact", "identifier", "code", "code"]
+    for question in questions:
+        assert question.answer and question.answer in question.context
+    assert build_questions(documents) == questions  # seeded: the same questions every run
+
+
+def test_answer_harness_asks_both_arms_through_litellm(reader: OpenAIBackend) -> None:
+    document = gpl_prose(3000)
+    assert isinstance(document, Document)
+    report = run_answers(
+        [document], LOCAL_MODEL, router=Router(local_policy()), api_base=reader.url + "/v1", api_key="local"
+    )
+    text, routed = report["summary"]["text"], report["summary"]["routed"]
+    assert text["questions"] == routed["questions"] == 2 and text["errors"] == routed["errors"] == 0
+    assert text["correct"] == 2  # the facts are in the plain text
+    assert routed["estimated_tokens"] < text["estimated_tokens"]  # the document went as an image
+    # What went over the wire: the routed arm sent images, the text arm none.
+    sent_images = [int('"image_url"' in json.dumps(r.body)) for r in reader.requests]
+    assert sent_images == [0, 1, 0, 1]
+    assert routed["correct"] == 2  # the planted ticket and hex key are legible on the rendered page
+
+
+def test_bench_backend_option_runs_the_harness(tmp_path: Path, reader: OpenAIBackend, monkeypatch: Any) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "local")
+    policy = tmp_path / "local.yaml"
+    policy.write_text(yaml.safe_dump(local_policy().model_dump(exclude_defaults=True)), encoding="utf-8")
+    out = tmp_path / "bench"
+    argv = ["bench", "--quick", "--encoder", "openai-tile", "--density", "balanced", "--out", str(out)]
+    argv += ["--backend", LOCAL_MODEL, "--api-base", reader.url + "/v1", "--policy", str(policy), "--questions", "1"]
+    assert main(argv) == 0
+    answers = json.loads((out / "bench.json").read_text(encoding="utf-8"))["answers"]
+    assert answers["model"] == LOCAL_MODEL and len(answers["answers"]) == 4  # 2 questions x 2 arms
+    assert {a["arm"] for a in answers["answers"]} == {"text", "routed"}
+    assert "Answer equivalence on `openai/local-reader`" in (out / "bench.md").read_text(encoding="utf-8")
