@@ -10,6 +10,7 @@ from router.backend import get_report
 from router.core import Router
 from router.density import DENSITIES, Density
 from router.errors import (
+    FidelityError,
     InvalidRequestError,
     PolicyError,
     RenderError,
@@ -17,8 +18,9 @@ from router.errors import (
     UnknownEncoderError,
     UnsafeURLError,
 )
+from router.fidelity_guard import FidelitySettings
 from router.geometry import PROFILES, EncoderProfile, get_profile, resolve_encoder
-from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest, RouteReport
+from router.models import Chunk, ChunkReport, Decision, Page, ReadBack, Rendering, RoutedRequest, RouteReport
 from router.policy import Policy, Rule, When
 from router.wrap import wrap
 
@@ -32,10 +34,13 @@ __all__ = [
     "Decision",
     "Density",
     "EncoderProfile",
+    "FidelityError",
+    "FidelitySettings",
     "InvalidRequestError",
     "Page",
     "Policy",
     "PolicyError",
+    "ReadBack",
     "RenderError",
     "Rendering",
     "RouteReport",

@@ -10,6 +10,7 @@ import pytest
 
 from router.errors import PolicyError
 from router.models import Chunk
+from router.density import calibration_table
 from router.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,10 +119,15 @@ def test_default_policy_loads_from_an_installed_wheel(tmp_path: Path) -> None:
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import router; "
         "assert router.__file__.startswith(sys.argv[1]), router.__file__; "
-        "print(router.Policy.builtin('default').name, len(router.Policy.builtin('aggressive').rules))"
+        "print(router.Policy.builtin('default').name, len(router.Policy.builtin('aggressive').rules)); "
+        "from router.calibrate import corpus; from router.density import calibration_table; "
+        "print(len(calibration_table()['encoders']), sorted(corpus()))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(wheel)], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["default", str(len(Policy.builtin("aggressive").rules))]
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["default", str(len(Policy.builtin("aggressive").rules))]
+    # The calibration table and corpus ship as package data.
+    assert lines[1] == f"{len(calibration_table()['encoders'])} ['cjk', 'latin', 'mono']"
