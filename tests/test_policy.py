@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from router.density import calibration_table
 from router.errors import PolicyError
 from router.models import Chunk
-from router.density import calibration_table
 from router.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
