@@ -146,7 +146,7 @@ def compression(docs: list[tuple[str, str, str, str | None]], densities: list[st
             text_tokens = count_tokens(text, model)
             for density in densities:
                 rendering = render_text(
-                    text, kind, script, language, RenderTarget(get_profile(family), get_density(density))
+                    text, kind, script, language, RenderTarget(get_profile(family), get_density(density, family))
                 )
                 rows.append({
                     "document": name, "kind": kind, "script": script, "family": family, "density": density,
@@ -160,7 +160,7 @@ def compression(docs: list[tuple[str, str, str, str | None]], densities: list[st
 def page_speed(docs: list[tuple[str, str, str, str | None]]) -> list[dict[str, Any]]:
     """ms per page for layout+raster and for PNG encoding, on full ~1.18 MP Claude pages."""
     rows = []
-    target = RenderTarget(get_profile("anthropic"), get_density("balanced"))
+    target = RenderTarget(get_profile("anthropic"), get_density("balanced", "anthropic"))
     for name, kind, text, language in docs:
         CACHE.clear()
         started = time.perf_counter()
@@ -181,7 +181,8 @@ def page_speed(docs: list[tuple[str, str, str, str | None]]) -> list[dict[str, A
 def png_levels(docs: list[tuple[str, str, str, str | None]]) -> list[dict[str, Any]]:
     """PNG size and encode time by zlib level for one full grayscale page."""
     _name, kind, text, language = docs[0]
-    page = render_text(text, kind, "latin", language, RenderTarget(get_profile("anthropic"), get_density("balanced")))
+    target = RenderTarget(get_profile("anthropic"), get_density("balanced", "anthropic"))
+    page = render_text(text, kind, "latin", language, target)
     image = Image.open(io.BytesIO(page.pages[0].png))
     rows = []
     for level in (1, 3, 6, 9):

@@ -18,7 +18,7 @@ BALANCED = get_density("balanced")
 
 
 def target(family: str = "anthropic", density: str = "balanced") -> RenderTarget:
-    return RenderTarget(get_profile(family), get_density(density))
+    return RenderTarget(get_profile(family), get_density(density, family))
 
 
 @pytest.mark.parametrize("family", ["openai-tile", "openai-patch-mini", "anthropic", "gemini-2", "qwen2.5-vl"])
