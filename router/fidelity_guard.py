@@ -109,7 +109,7 @@ class FidelityGuard:
                 if len(tried) > 1:
                     note = f"re-rendered at {target.density.name} (read back: {', '.join(tried)})"
                 return Reviewed(rendering=rendering, density=target.density.name, readback=readback, note=note)
-            step = larger(target.density)
+            step = _next_target(chunk, target)
             if step is None:
                 return Reviewed(
                     rendering=None,
@@ -117,7 +117,7 @@ class FidelityGuard:
                     readback=readback,
                     note=f"guard:fidelity: read back {', '.join(tried)}, under {self.settings.min_accuracy:.1%}",
                 )
-            target = RenderTarget(target.profile, get_density(step, target.profile.name))
+            target = step
             rendering = render(target.density)
 
     # --- sample --------------------------------------------------------------------------------
@@ -127,11 +127,11 @@ class FidelityGuard:
         verdict = self.verdict(chunk, target)
         while verdict is not None and verdict.char_accuracy < self.settings.min_accuracy:
             failed.append(f"{target.density.name} {verdict.char_accuracy:.1%}")
-            step = larger(target.density)
+            step = _next_target(chunk, target)
             if step is None:
                 note = f"guard:fidelity: earlier samples read back {', '.join(failed)}"
                 return Reviewed(rendering=None, density=target.density.name, readback=verdict, note=note)
-            target = RenderTarget(target.profile, get_density(step, target.profile.name))
+            target = step
             rendering = render(target.density)
             verdict = self.verdict(chunk, target)
         note = (
@@ -212,6 +212,19 @@ class FidelityGuard:
                 readback.char_accuracy * 100, self.settings.min_accuracy * 100, readback.missing,
             )  # fmt: skip
         return readback
+
+
+def _next_target(chunk: Chunk, target: RenderTarget) -> RenderTarget | None:
+    """The next density that sets this chunk's text larger; calibrated densities can share a setting
+    (where the engine plateaus), and rendering the same glyphs again would read back the same."""
+    current = target.density.typesetting(chunk.kind, chunk.script)
+    step = larger(target.density)
+    while step is not None:
+        density = get_density(step, target.profile.name)
+        if density.typesetting(chunk.kind, chunk.script) != current:
+            return RenderTarget(target.profile, density)
+        step = larger(density)
+    return None
 
 
 def _key(chunk: Chunk, target: RenderTarget) -> str:
