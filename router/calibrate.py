@@ -9,8 +9,9 @@ its neighbours fail at. Then, per density:
 - the settings that reach the density's bar (``router.density.THRESHOLDS``) compete on characters
   per image token, and the best one wins;
 - where none reaches the bar, the engine has plateaued below it (OCR confusions no glyph size
-  fixes), and the smallest setting within a density-specific slack of the plateau is taken,
-  marked ``reached: false`` so the table says so.
+  fixes); ``dense`` and ``balanced`` take the cheapest setting within a slack of the plateau, and
+  ``exact``, which asks for fidelity before cost, the largest glyphs within it. Either way the row
+  is marked ``reached: false`` so the table says so.
 
 Densities never shrink going from ``dense`` to ``exact``. Encoder families with the same page
 geometry and provider resize see the same pixels, so they share one read-back and differ only in
@@ -171,7 +172,10 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
                 pool = [(m, acc) for m, acc in pool if m.em_px >= previous.em_px] or [
                     (m, acc) for m, acc in smoothed if m is previous
                 ]
-            best, accuracy = max(pool, key=lambda pair: (pair[0].chars_per_token, pair[0].em_px))
+            if reached or density != "exact":
+                best, accuracy = max(pool, key=lambda pair: (pair[0].chars_per_token, pair[0].em_px))
+            else:  # exact asks for fidelity first: below the bar, the largest glyphs on the plateau
+                best, accuracy = max(pool, key=lambda pair: (pair[0].em_px, pair[0].chars_per_token))
             previous = best
             table.setdefault(encoder, {}).setdefault(density, {})[text_class] = {
                 "em_px": best.em_px,
@@ -197,6 +201,28 @@ def _smoothed(items: list[Measurement]) -> list[tuple[Measurement, float]]:
     return out
 
 
+def rechoose(out: Path) -> dict[str, Any]:
+    """Choose again from the measurements stored in ``out`` (after a change to the rules); no OCR."""
+    table = _load(out)
+    measurements = [Measurement(**m) for m in table.get("measurements", [])]
+    if not measurements:
+        raise FidelityError(f"{out}: no measurements to choose from; run hcr calibrate first")
+    table["encoders"] = choose(measurements)
+    table["plateau_slack"] = PLATEAU_SLACK
+    table["thresholds"] = THRESHOLDS
+    out.write_text(json.dumps(table, ensure_ascii=False, indent=1), encoding="utf-8")
+    return table
+
+
+def _load(out: Path) -> dict[str, Any]:
+    if not out.exists():
+        return {}
+    try:
+        return json.loads(out.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FidelityError(f"{out}: not a calibration table ({exc})") from exc
+
+
 def calibrate(
     out: Path,
     encoders: Sequence[str] | None = None,
@@ -209,12 +235,7 @@ def calibrate(
     """Measure, choose and write the table to ``out``; encoders already in ``out`` and not re-run are kept."""
     names = list(encoders or PROFILES)
     measurements = measure(names, classes, sweep, engine=engine, on_step=on_step)
-    table: dict[str, Any] = {}
-    if out.exists():
-        try:
-            table = json.loads(out.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise FidelityError(f"{out}: not a calibration table ({exc})") from exc
+    table = _load(out)
     chosen = choose(measurements)
     encoders_table = table.get("encoders", {})
     for encoder, densities in chosen.items():

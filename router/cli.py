@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("calibration.json"),
         help="table to write or update (default: ./calibration.json)",
     )
+    calibrate.add_argument(
+        "--rechoose", action="store_true", help="choose again from the measurements already in --out (no OCR)"
+    )
     calibrate.set_defaults(handler=_calibrate)
 
     bench = sub.add_parser("bench", help="compression and OCR read-back on real documents; plots; answer equivalence")
@@ -261,14 +264,18 @@ def _calibrate(args: argparse.Namespace) -> int:
         sweep = sweep.model_copy(update={"em_px": dict.fromkeys(TEXT_CLASSES, ems)})
     if args.line_heights:
         sweep = sweep.model_copy(update={"line_heights": _floats(args.line_heights, "--line-heights")})
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console) as progress:
-        task = progress.add_task("calibrating", total=C.steps(encoders, classes, sweep))
-        table = C.calibrate(
-            args.out, encoders, classes, sweep, engine=args.engine,
-            on_step=lambda line: progress.update(task, advance=1, description=line),
-        )  # fmt: skip
-    result = Table(title=f"Calibration ({table['engine']}) -> {args.out}", title_justify="left")
+    if args.rechoose:
+        table = C.rechoose(args.out)
+        encoders = [e for e in encoders if e in table["encoders"]]
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err_console) as progress:
+            task = progress.add_task("calibrating", total=C.steps(encoders, classes, sweep))
+            table = C.calibrate(
+                args.out, encoders, classes, sweep, engine=args.engine,
+                on_step=lambda line: progress.update(task, advance=1, description=line),
+            )  # fmt: skip
+    result = Table(title=f"Calibration ({table.get('engine', 'stored measurements')}) -> {args.out}", title_justify="left")
     for column in ("encoder", "density", "class", "em px", "line h", "accuracy", "bar", "chars/token"):
         result.add_column(column, justify="left" if column in ("encoder", "density", "class") else "right")
     for encoder in encoders:
