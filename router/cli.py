@@ -275,7 +275,8 @@ def _calibrate(args: argparse.Namespace) -> int:
                 args.out, encoders, classes, sweep, engine=args.engine,
                 on_step=lambda line: progress.update(task, advance=1, description=line),
             )  # fmt: skip
-    result = Table(title=f"Calibration ({table.get('engine', 'stored measurements')}) -> {args.out}", title_justify="left")
+    engine = table.get("engine", "stored measurements")
+    result = Table(title=f"Calibration ({engine}) -> {args.out}", title_justify="left")
     for column in ("encoder", "density", "class", "em px", "line h", "accuracy", "bar", "chars/token"):
         result.add_column(column, justify="left" if column in ("encoder", "density", "class") else "right")
     for encoder in encoders:
