@@ -282,7 +282,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     for encoder in encoders:
         for density in ORDER:
             for text_class in classes:
-                row = table["encoders"][encoder][density][text_class]
+                row = table["encoders"][encoder][density].get(text_class)
+                if row is None:  # a class this table was never calibrated for
+                    continue
                 accuracy = f"{row['accuracy']:.2%}" + ("" if row["reached"] else " [yellow](plateau)[/]")
                 result.add_row(
                     encoder, density, text_class, f"{row['em_px']:g}", f"{row['line_height']:g}", accuracy,
