@@ -34,10 +34,11 @@ def test_pages_fit_the_encoder_and_the_last_is_cropped(family: str, english_pros
 
 
 def test_wide_pages_get_two_balanced_columns_of_prose(english_prose: str) -> None:
-    rendering = render_text(english_prose, "prose", "latin", None, target("anthropic"))
+    # The same glyphs on both (calibrated densities differ per family).
+    rendering = render_text(english_prose, "prose", "latin", None, RenderTarget(get_profile("anthropic"), BALANCED))
     assert rendering.columns == 2 and len(rendering.pages) == 1
     # The single page is shared between both columns, so it is about half the one-column height.
-    one_column = render_text(english_prose, "prose", "latin", None, target("openai-tile"))
+    one_column = render_text(english_prose, "prose", "latin", None, RenderTarget(get_profile("openai-tile"), BALANCED))
     assert rendering.pages[0].height < one_column.pages[0].height * 0.75
 
 
@@ -60,10 +61,10 @@ def png_bit_depth(png: bytes) -> int:
 
 def test_short_lines_pack_into_columns_where_tiles_are_billed() -> None:
     lines = "\n".join(f"2026-11-29 14:{i // 60:02d}:{i % 60:02d} INFO worker {i % 7} heartbeat ok" for i in range(600))
-    packed = render_text(lines, "log", "latin", None, target("gemini-2"))
+    packed = render_text(lines, "log", "latin", None, RenderTarget(get_profile("gemini-2"), BALANCED))
     assert packed.columns >= 2
     # Claude bills area, so a narrow one-column page costs what two columns cost: the tie keeps one.
-    narrow = render_text(lines, "log", "latin", None, target("anthropic"))
+    narrow = render_text(lines, "log", "latin", None, RenderTarget(get_profile("anthropic"), BALANCED))
     assert narrow.columns == 1 and narrow.pages[0].width < 0.6 * get_profile("anthropic").page_width
 
 

@@ -45,8 +45,8 @@ def test_document_is_rendered_and_the_question_stays_text(router: Router, englis
     assert routed.pages[rendered[0].index]
 
 
-def test_openai_parts_ask_for_high_detail(router: Router, python_code: str) -> None:
-    messages = [{"role": "user", "content": f"```python\n{python_code * 3}```\nReview it."}]
+def test_openai_parts_ask_for_high_detail(router: Router, english_prose: str) -> None:
+    messages = [{"role": "user", "content": english_prose}, {"role": "user", "content": "Summarise it."}]
     routed = router.route(messages, model="gpt-4o")
     assert {p["image_url"].get("detail") for p in image_parts(routed.messages[0]["content"])} == {"high"}
 
