@@ -10,7 +10,7 @@ Scores (all 0..1):
 
 - character accuracy, 1 - CER, after folding what OCR engines cannot be expected to keep apart and
   a model does not need: whitespace, full-width and ASCII forms of one character (NFKC), curly and
-  straight quotes, the router's own continuation markers, and rules drawn with a repeated symbol
+  straight quotes, the router's own continuation markers, list bullets, and rules drawn with a repeated symbol
   (``=====``, ``-----``: engines skip them, and they carry no content, so a run counts as one);
 - word accuracy, 1 - WER over letter/digit words (each CJK ideograph is a word);
 - identifier recall: the share of numbers, hashes, URLs, e-mail addresses and mixed letter-digit
@@ -42,8 +42,9 @@ EngineName = Literal["rapidocr", "tesseract"]
 ENGINES: tuple[EngineName, ...] = ("rapidocr", "tesseract")
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "′": "'", "`": "'", "´": "'", "“": '"', "”": '"', "″": '"'})
-# The continuation marker, and the arrows engines read it as.
-_MARKS = re.compile("|".join(re.escape(m) for m in (*H.MARKERS, "→", "↳", "⤷")))
+# The continuation marker and the arrows engines read it as; list bullets, which are drawn but are
+# not in the source text.
+_MARKS = re.compile("|".join(re.escape(m) for m in (*H.MARKERS, "→", "↳", "⤷", "•", "·", "◦", "▪")))
 _RULE = re.compile(r"([^\w\s])\1{2,}")
 _SPACE = re.compile(r"\s+")
 _TAGS = re.compile(r"<[^>]+>")
