@@ -104,6 +104,7 @@ def test_char_accuracy_on_known_inputs() -> None:
     assert char_accuracy("", "") == 1.0
     assert char_accuracy("x = 1 # =", "x = 1 # ==========================") == 1.0  # drawn rules count once
     assert char_accuracy("def f(): ↪ pass", "def f(): pass") == 1.0  # continuation markers are not content
+    assert char_accuracy("• first\n• second", "first\nsecond") == 1.0  # list bullets are drawn, not written
 
 
 def test_word_accuracy_on_known_inputs() -> None:
