@@ -7,7 +7,8 @@ Policy settings (``fidelity:`` in a policy YAML)::
 - ``off`` (default): no read-back.
 - ``always``: every rendered chunk is read back before it is sent. A rendering under the bar is
   rendered again at the next larger density and read again; past ``exact`` the chunk goes as text.
-  This adds OCR time (seconds per page on a CPU) to the request.
+  This adds OCR time (seconds per page on a CPU) to the request, once per rendering: verdicts are
+  remembered, so history resent on the next turn is not read again.
 - ``sample``: one rendered chunk in ``1 / sample_rate`` is queued for read-back on a background
   thread, so the request it samples is not slowed down. Verdicts are remembered by rendering: chat
   clients send the same history every turn, so a rendering that failed its sample is replaced,
@@ -102,7 +103,8 @@ class FidelityGuard:
     def _check_now(self, chunk: Chunk, target: RenderTarget, rendering: Rendering, render: Render) -> Reviewed:
         tried: list[str] = []
         while True:
-            readback = self._read(chunk, target, rendering)
+            # A chunk seen before (chat history is resent every turn) keeps its verdict: no OCR again.
+            readback = self.verdict(chunk, target) or self._read(chunk, target, rendering)
             tried.append(f"{target.density.name} {readback.char_accuracy:.1%}")
             if readback.char_accuracy >= self.settings.min_accuracy:
                 note = f"read back {readback.char_accuracy:.1%}"
