@@ -139,6 +139,10 @@ def plot_savings(result: BenchResult, path: Path) -> None:
     axes[0].set_ylabel("input tokens saved (%)")
     axes[0].legend(fontsize=7)
     fig.suptitle(f"Tokens saved by kind of document ({result.created[:10]})", fontsize=10)
-    fig.tight_layout()
+    fig.text(
+        0.01, 0.01, "Below zero the image costs more than the text; the router's min-saving guard sends such"
+        " chunks as text.", fontsize=7, color="grey",
+    )  # fmt: skip
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path)
     plt.close(fig)
