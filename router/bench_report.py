@@ -88,7 +88,7 @@ def plot_compression(result: BenchResult, path: Path) -> None:
     markers = {"dense": "o", "balanced": "s", "exact": "^"}
     encoders = list(dict.fromkeys(r.encoder for r in result.rows))
     colours = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=110)
     for i, encoder in enumerate(encoders):
         for density in ORDER:
             rows = [r for r in result.rows if r.encoder == encoder and r.density == density]
@@ -99,13 +99,13 @@ def plot_compression(result: BenchResult, path: Path) -> None:
                 )  # fmt: skip
     for density in ORDER:
         ax.axhline(100 * THRESHOLDS[density], color="grey", linewidth=0.7, linestyle=":")
-        ax.annotate(f"{density} bar", (ax.get_xlim()[0], 100 * THRESHOLDS[density]), fontsize=7, color="grey")
     ax.set_xlabel("compression (text tokens / image tokens)")
     ax.set_ylabel("read-back character accuracy (%)")
     lowest = min((100 * r.char_accuracy for r in result.rows), default=90)
     ax.set_ylim(max(0, min(lowest, 97) - 0.5), 100.2)
-    ax.set_title(f"Compression vs read-back ({result.created[:10]})", fontsize=10)
-    ax.legend(fontsize=6.5, ncol=2, loc="lower left")
+    bars = " / ".join(f"{100 * THRESHOLDS[d]:g}%" for d in ORDER)
+    ax.set_title(f"Compression vs read-back ({result.created[:10]}); dotted: the {bars} bars", fontsize=10)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
