@@ -29,6 +29,7 @@ import subprocess
 import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from PIL import Image
@@ -72,12 +73,7 @@ def normalise(text: str) -> str:
 
 def char_accuracy(read: str, source: str) -> float:
     """1 - character error rate of ``read`` against ``source``, both normalised."""
-    from rapidfuzz.distance import Levenshtein
-
-    a, b = normalise(read), normalise(source)
-    if not b:
-        return 1.0 if not a else 0.0
-    return max(0.0, 1 - Levenshtein.distance(a, b) / len(b))
+    return _accuracy(normalise(read), normalise(source))
 
 
 def words(text: str) -> list[str]:
@@ -86,12 +82,16 @@ def words(text: str) -> list[str]:
 
 def word_accuracy(read: str, source: str) -> float:
     """1 - word error rate: word-level edit distance over the source's word count."""
+    return _accuracy(words(read), words(source))
+
+
+def _accuracy(read: Sequence[str], source: Sequence[str]) -> float:
+    """1 - edit distance / source length, floored at 0 (characters or words alike)."""
     from rapidfuzz.distance import Levenshtein
 
-    a, b = words(read), words(source)
-    if not b:
-        return 1.0 if not a else 0.0
-    return max(0.0, 1 - Levenshtein.distance(a, b) / len(b))
+    if not source:
+        return 1.0 if not read else 0.0
+    return max(0.0, 1 - Levenshtein.distance(read, source) / len(source))
 
 
 def identifiers(text: str) -> list[str]:
