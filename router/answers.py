@@ -131,37 +131,44 @@ def _folded(text: str) -> str:
     return re.sub(r"[\s'\"`*]", "", text).casefold()
 
 
-def ask(question: Question, model: str, *, routed: bool, router: Any, **kwargs: Any) -> Answer:
-    """One question, one arm. Errors are recorded as wrong answers, never raised."""
+def ask(question: Question, model: str, *, router: Any, **kwargs: Any) -> list[Answer]:
+    """One question on both arms: as plain text, then as routed. The request is routed once; the
+    routed arm sends exactly what ``Router.completion`` would. Errors are recorded, never raised."""
     import litellm
 
     messages = [{"role": "user", "content": question.context}, {"role": "user", "content": question.question}]
-    report = router.route(messages, model=model).report
-    started = time.perf_counter()
-    try:
-        if routed:
-            response = router.completion(model=model, messages=messages, **kwargs)
-        else:
-            response = litellm.completion(model=model, messages=messages, **kwargs)
-    except Exception as exc:  # a backend error is a result here: the arm failed this question
-        return Answer(
-            question=question.id, arm="routed" if routed else "text", answer="", correct=False, usage_tokens=None,
-            estimated_tokens=report.tokens_after if routed else report.tokens_before, cost=None,
-            latency_ms=(time.perf_counter() - started) * 1000, error=f"{type(exc).__name__}: {exc}"[:300],
+    routed = router.route(messages, model=model)
+    arms = (("text", messages, routed.report.tokens_before), ("routed", routed.messages, routed.report.tokens_after))
+    answers = []
+    for arm, sent, estimate in arms:
+        started = time.perf_counter()
+        try:
+            response = litellm.completion(model=model, messages=sent, **kwargs)
+        except Exception as exc:  # a backend error is a result here: the arm failed this question
+            answers.append(
+                Answer(
+                    question=question.id, arm=arm, answer="", correct=False, usage_tokens=None,
+                    estimated_tokens=estimate, cost=None, latency_ms=(time.perf_counter() - started) * 1000,
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+            )  # fmt: skip
+            continue
+        latency = (time.perf_counter() - started) * 1000
+        text = response.choices[0].message.content or ""
+        usage = getattr(response, "usage", None)
+        try:
+            cost: float | None = float(litellm.completion_cost(completion_response=response))
+        except Exception:  # unknown models have no price in litellm's map
+            cost = None
+        answers.append(
+            Answer(
+                question=question.id, arm=arm, answer=text.strip()[:200],
+                correct=_folded(question.answer) in _folded(text),
+                usage_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
+                estimated_tokens=estimate, cost=cost, latency_ms=latency,
+            )
         )  # fmt: skip
-    latency = (time.perf_counter() - started) * 1000
-    text = response.choices[0].message.content or ""
-    usage = getattr(response, "usage", None)
-    try:
-        cost: float | None = float(litellm.completion_cost(completion_response=response))
-    except Exception:  # unknown models have no price in litellm's map
-        cost = None
-    return Answer(
-        question=question.id, arm="routed" if routed else "text", answer=text.strip()[:200],
-        correct=_folded(question.answer) in _folded(text),
-        usage_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
-        estimated_tokens=report.tokens_after if routed else report.tokens_before, cost=cost, latency_ms=latency,
-    )  # fmt: skip
+    return answers
 
 
 def run_answers(
@@ -169,7 +176,7 @@ def run_answers(
 ) -> dict[str, Any]:
     """Ask every question on both arms; the per-question answers and a summary per arm."""
     questions = build_questions(documents, per_document=per_document)
-    answers = [ask(q, model, routed=routed, router=router, **kwargs) for q in questions for routed in (False, True)]
+    answers = [answer for q in questions for answer in ask(q, model, router=router, **kwargs)]
     summary = {}
     for arm in ("text", "routed"):
         mine = [a for a in answers if a.arm == arm]
