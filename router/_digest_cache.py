@@ -1,7 +1,7 @@
 """A small thread-safe LRU keyed by a digest of (long) text, so keys never hold the text itself.
 
 Long documents recur across the turns of a conversation; hashing one is far cheaper than tokenizing
-or re-splitting it. Used for token counts and chunk splits.
+or re-splitting it. Used for token counts and chunk splits; keys are per cache scope (tenant).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from router.cache_scope import current_scope
 
 T = TypeVar("T")
 
@@ -25,7 +27,8 @@ class DigestCache(Generic[T]):
         """The cached value for ``text`` (in ``namespace``), computing it on a miss; short texts skip the cache."""
         if len(text) < self.min_chars:
             return compute()
-        key = (namespace, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        key = (f"{current_scope()}|{namespace}", digest)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)

@@ -179,7 +179,7 @@ def _route_page(
     try:
         tiles = rasterise_page(page, info, profile, density.em_px("page", chunk.script))
     except RenderError as exc:
-        return report.model_copy(update={"reason": f"guard:render-failed: {exc}{which}"}), as_text, []
+        return report.model_copy(update={"reason": f"guard:{exc.guard}: {exc}{which}"}), as_text, []
     rendering = Rendering(
         pages=[encode_page(tile, profile, grayscale=True) for tile in tiles],
         render_ms=(time.perf_counter() - started) * 1000,

@@ -41,6 +41,17 @@ _LETTER = re.compile(r"\w")
 _CJK = re.compile(r"[\u2e80-\u2fdf\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
+# part type -> the field that carries its payload, and that field's type
+_PART_PAYLOADS: dict[str, tuple[str, Any]] = {
+    "image_url": ("image_url", (str, Mapping)),
+    "file": ("file", Mapping),
+    "input_audio": ("input_audio", Mapping),
+    "image": ("source", Mapping),
+    "document": ("source", Mapping),
+}
+_SHAPE_NAMES = {(str, Mapping): "a URL string or an object with 'url'", Mapping: "an object"}
+
+
 @dataclass
 class _Block:
     kind: Kind
@@ -76,7 +87,20 @@ def validate_messages(messages: Any) -> list[Mapping[str, Any]]:
                 raise InvalidRequestError(f"{where}.content[{j}]", "expected a content part object with a 'type'")
             if part["type"] == "text" and not isinstance(part.get("text"), str):
                 raise InvalidRequestError(f"{where}.content[{j}].text", "a text part needs a string 'text'")
+            _check_part_payload(part, f"{where}.content[{j}]")
     return list(messages)
+
+
+def _check_part_payload(part: Mapping[str, Any], where: str) -> None:
+    """Parts that carry data hold it in an object of a known shape (``{"type": "file", "file": "abc"}`` is refused)."""
+    field, shape = _PART_PAYLOADS.get(part["type"], (None, None))
+    if field is None:
+        return
+    value = part.get(field)
+    if not isinstance(value, shape):
+        raise InvalidRequestError(f"{where}.{field}", f"expected {_SHAPE_NAMES[shape]}, got {type(value).__name__}")
+    if part["type"] == "image_url" and isinstance(value, Mapping) and not isinstance(value.get("url"), str):
+        raise InvalidRequestError(f"{where}.image_url.url", "expected a URL string")
 
 
 def live_turn_index(messages: Sequence[Mapping[str, Any]]) -> int | None:

@@ -8,6 +8,7 @@ A request the router cannot improve passes unchanged; a chunk that cannot be ren
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,9 @@ from router.prompt import anthropic_image_block, build_messages, image_part, lab
 from router.render import RenderTarget, render_chunk
 from router.report import build_report
 from router.tokens import count_tokens
+from router.url_guard import check_urls
+
+_MESSAGE_PATH = re.compile(r"^messages\[(\d+)\]")
 
 
 class Router:
@@ -77,22 +81,47 @@ class Router:
         started = time.perf_counter()
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("model", "a model name is required")
-        anthropic = wire == "anthropic"
-        if anthropic and system is not None and isinstance(messages, Sequence) and not isinstance(messages, str):
-            # The system prompt is routed as a leading system message, then split off again.
-            messages = [{"role": "system", "content": system}, *messages]
+        if wire == "anthropic" and system is not None and isinstance(messages, (list, tuple)):
+            # The system prompt is routed as a leading system message, then split off again; errors
+            # name the caller's own fields ("system", "messages[0]"), not the shifted ones.
+            try:
+                with_system = [{"role": "system", "content": system}, *messages]
+                return self._route(with_system, model, wire, encoder, density, pages, started, split_system=True)
+            except InvalidRequestError as exc:
+                raise _unshifted(exc) from None
+        return self._route(messages, model, wire, encoder, density, pages, started)
+
+    def check_urls(
+        self, messages: Sequence[Any], model: str, *, system: Any = None, encoder: str | None = None
+    ) -> None:
+        """The URL guard alone (``router.url_guard``): what a bypassed request still goes through."""
+        profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
+        check_urls(
+            messages,
+            system=system,
+            fetched_here=not profile.accepts_remote_urls,
+            model=model,
+            allowed_hosts=self.allowed_image_hosts,
+            block_private=self.block_private_image_hosts,
+        )
+
+    def _route(
+        self,
+        messages: Any,
+        model: str,
+        wire: Literal["openai", "anthropic"],
+        encoder: str | None,
+        density: str | None,
+        pages: str | None,
+        started: float,
+        *,
+        split_system: bool = False,
+    ) -> RoutedRequest:
         messages = validate_messages(messages)
         profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
         if density is not None:
             get_density(density)  # fail fast with the list of known names
-        if not anthropic:  # the Anthropic API fetches its own URL images; litellm would fetch them here
-            backend.check_remote_urls(
-                messages,
-                profile,
-                model,
-                allowed_hosts=self.allowed_image_hosts,
-                block_private=self.block_private_image_hosts,
-            )
+        self.check_urls(messages, model, encoder=encoder)
         vision = self.policy.vision_for(model)
 
         chunks = chunk_messages(messages, model)
@@ -109,7 +138,7 @@ class Router:
             reports.append(report)
             if chunk_pages:
                 rendered[chunk.index] = chunk_pages
-        make_image = anthropic_image_block if anthropic else image_part
+        make_image = anthropic_image_block if wire == "anthropic" else image_part
         attached = route_attachments(
             messages, policy=self.policy, profile=profile, vision=vision, model=model,
             first_index=len(chunks), make_image=make_image, pages=pages,
@@ -122,7 +151,7 @@ class Router:
         else:
             routed_messages = list(messages)
         routed_system = None
-        if anthropic and system is not None:
+        if split_system:
             routed_system, routed_messages = routed_messages[0]["content"], routed_messages[1:]
         report = build_report(model, profile.name, vision, reports, route_ms=(time.perf_counter() - started) * 1000)
         report.documents = attached.documents
@@ -154,13 +183,13 @@ class Router:
         try:
             rendering: Rendering = render_chunk(chunk, target)
         except RenderError as exc:
-            return report.model_copy(update={"reason": f"guard:render-failed: {exc}"}), None
+            return report.model_copy(update={"reason": f"guard:{exc.guard}: {exc}"}), None
         try:
             reviewed = self.fidelity.review(
                 chunk, target, rendering, lambda density: render_chunk(chunk, RenderTarget(profile, density))
             )
         except RenderError as exc:  # a larger density can overflow where the smaller one fitted
-            return report.model_copy(update={"reason": f"guard:render-failed: {exc}"}), None
+            return report.model_copy(update={"reason": f"guard:{exc.guard}: {exc}"}), None
         checked = {"readback": reviewed.readback, "fidelity": reviewed.note, "density": reviewed.density}
         if reviewed.rendering is None:
             return report.model_copy(update={**checked, "reason": reviewed.note}), None
@@ -244,3 +273,16 @@ class Router:
         if "messages" not in kwargs:
             raise InvalidRequestError("messages", "the request has no messages")
         return self.route(kwargs["messages"], model=kwargs["model"])
+
+
+def _unshifted(exc: InvalidRequestError) -> InvalidRequestError:
+    """``exc`` with its location in the caller's terms, where the system prompt was message 0."""
+    match = _MESSAGE_PATH.match(exc.location)
+    if match is None:
+        return exc
+    index = int(match.group(1))
+    head = "system" if index == 0 else f"messages[{index - 1}]"
+    location = head + exc.location[match.end() :]
+    if index == 0 and location.startswith("system.content"):
+        location = "system" + location[len("system.content") :]
+    return type(exc)(location, exc.problem)

@@ -24,6 +24,7 @@ from router.geometry import EncoderProfile
 
 PageLook = Literal["scanned", "tables", "figures", "text"]
 MAX_IMAGE_PIXELS = 64_000_000  # an embedded image larger than this is not decoded (decompression bombs)
+_TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
 MAX_TILES_PER_PAGE = 6  # a page taller than this many encoder pages is cut, and the report says so
 _FORMATS = {
     "application/pdf": "pdf", "application/oxps": "xps", "application/vnd.ms-xpsdocument": "xps",
@@ -97,13 +98,15 @@ def iter_pages(doc: pymupdf.Document, numbers: list[int]) -> Iterator[tuple[pymu
 
 
 def describe_page(page: pymupdf.Page, number: int) -> PageInfo:
+    # Image sizes come from the image headers (get_image_info decodes nothing), before anything that
+    # could decode pixels; the text layer is read without images (get_text("dict") would decode them).
+    problem = _oversized_image(page)
     text = page.get_text("text", sort=True)
     sizes: list[float] = []
-    for block in page.get_text("dict")["blocks"]:
+    for block in page.get_text("dict", flags=_TEXT_ONLY)["blocks"]:
         for line in block.get("lines", []):
             for span in line["spans"]:
                 sizes.extend([span["size"]] * len(span["text"].strip()))
-    problem = _oversized_image(page)
     area = page.rect.width * page.rect.height
     drawn = page.get_bboxlog()  # everything drawn: works for image files too, which have no PDF images
     image_area = sum(pymupdf.Rect(rect).get_area() for kind, rect in drawn if kind.endswith("image"))
@@ -156,8 +159,10 @@ def _has_tables(page: pymupdf.Page) -> bool:
 
 
 def _oversized_image(page: pymupdf.Page) -> str | None:
-    for image in page.get_images(full=True):
-        width, height = image[2], image[3]
+    """Why the page must not be rasterised: an image (PDF-embedded, or the page itself for image files)
+    over ``MAX_IMAGE_PIXELS``, read from its header."""
+    for image in page.get_image_info():
+        width, height = image["width"], image["height"]
         if width * height > MAX_IMAGE_PIXELS:
             return f"page {page.number + 1} embeds a {width}x{height} image, too large to decode safely"
     return None

@@ -27,6 +27,14 @@ class UnsafeURLError(InvalidRequestError):
 class RenderError(RouterError):
     """A chunk could not be rendered. The router catches it and sends that chunk as text."""
 
+    guard = "render-failed"  # the report's reason reads ``guard:<guard>: <message>``
+
+
+class IncompleteRenderError(RenderError):
+    """The laid-out pages do not hold every word of the chunk's source; the chunk goes as text."""
+
+    guard = "incomplete"
+
 
 class UnknownEncoderError(RouterError, KeyError):
     """An encoder family name that the geometry table does not hold."""

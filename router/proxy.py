@@ -5,18 +5,27 @@ Clients change only their base URL. ``POST /v1/chat/completions`` (OpenAI) and `
 configured deployment through litellm, streaming included. ``POST /v1/route`` is a dry run,
 ``GET /v1/models`` lists the configured names, ``/health/liveliness`` and ``/health/readiness`` need
 no key. Routing is CPU work and runs in a thread pool, so other requests keep streaming meanwhile.
-Errors come back in the caller's own format with the matching status, never as a stack trace.
+
+Callers are untrusted: bodies are read within a size and time limit, checked against an allow-list of
+fields (``router.proxy_request``), and every URL in them goes through ``router.url_guard``, bypassed
+requests included. ``timeout_s`` is the whole deadline of a request (waiting for a slot, routing, the
+backend call and its retries, the stream); ``max_concurrency`` bounds routed, streaming and dry-run
+requests alike. Each caller key has its own cache scope. Errors come back in the caller's own format
+with the matching status and the provider's message, never a stack trace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,52 +34,40 @@ from typing import Any, Literal
 import litellm
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect
 
+from router.cache_scope import cache_scope
 from router.core import Router
 from router.errors import InvalidRequestError
 from router.models import RoutedRequest
 from router.policy import ModelOverride, Policy
 from router.proxy_config import ModelEntry, ProxyConfig
+from router.proxy_errors import ProxyError, backend_error, error_body
+from router.proxy_request import AnthropicMessagesRequest, OpenAIChatRequest, RouteRequest, check_fields, decode_body
+
+__all__ = ["ProxyError", "create_app", "serve"]
 
 Wire = Literal["openai", "anthropic"]
 log = logging.getLogger("hcr.proxy")
 BYPASS_HEADER = "x-hcr-bypass"
-# litellm takes these as call settings, not as request fields: a caller who could set them could send
-# the proxy's credentials, or the proxy itself, anywhere. They come from the config only.
-_CALLER_FORBIDDEN = frozenset({
-    "api_base", "base_url", "api_key", "api_version", "organization", "custom_llm_provider", "headers",
-    "extra_headers", "timeout", "max_retries", "mock_response", "client", "deployment_id", "proxy",
-})  # fmt: skip
-_CALLER_FORBIDDEN_PREFIXES = ("litellm_", "aws_", "vertex_", "azure_", "input_cost", "output_cost")
-_ANTHROPIC_ERROR_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-    413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
-}  # fmt: skip
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class ProxyError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
+class _ClientGone(Exception):
+    """The client disconnected before its request body arrived: nobody is left to answer."""
 
 
-def error_body(error: ProxyError, wire: Wire) -> dict[str, Any]:
-    if wire == "anthropic":
-        kind = _ANTHROPIC_ERROR_TYPES.get(error.status, "api_error")
-        return {"type": "error", "error": {"type": kind, "message": error.message}}
-    return {"error": {"message": error.message, "type": error.kind, "param": None, "code": error.status}}
+class _Slot:
+    """One of ``max_concurrency`` places, held from routing to the stream's last byte; released once."""
 
+    def __init__(self, proxy: _Proxy) -> None:
+        self.proxy, self.held = proxy, True
 
-def backend_error(exc: Exception, deployment: str) -> ProxyError:
-    """A litellm exception as the status a caller of this proxy should see."""
-    message = f"backend {deployment!r}: {getattr(exc, 'message', None) or exc}"[:2000]
-    if isinstance(exc, litellm.Timeout) or "timeout" in type(exc).__name__.lower():
-        return ProxyError(504, message, "timeout")
-    if isinstance(exc, (litellm.BadRequestError, litellm.ContextWindowExceededError)):
-        return ProxyError(400, message)
-    if isinstance(exc, litellm.RateLimitError):
-        return ProxyError(429, message, "rate_limit_exceeded")
-    return ProxyError(502, message, "backend_error")
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.proxy.running -= 1
+            self.proxy.semaphore.release()
 
 
 @dataclass
@@ -78,14 +75,22 @@ class _Proxy:
     config: ProxyConfig
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="hcr-route"))
     routers: dict[str, Router] = field(default_factory=dict)
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    running: int = 0
+    waiting: int = 0
 
     def __post_init__(self) -> None:
         settings = self.config.general_settings
         self.semaphore = asyncio.Semaphore(settings.max_concurrency)
         self.default_policy = Policy.load(settings.policy)
+        self.allowed_fields = frozenset(settings.allowed_request_fields)
         for entry in self.config.model_list:
             self.routers[entry.model_name] = self._router(entry)
+            self.deployments[entry.model_name] = entry.litellm_params.as_kwargs()  # once, not per request
         self.routers[""] = self._router(None)
+        self.secrets = tuple(
+            str(v) for kw in self.deployments.values() for k, v in kw.items() if k != "model" and isinstance(v, str)
+        )
 
     def _router(self, entry: ModelEntry | None) -> Router:
         settings = self.config.general_settings
@@ -105,16 +110,16 @@ class _Proxy:
         """litellm keyword arguments for the deployment behind ``model_name``, and its router."""
         if not self.config.model_list:
             return {"model": model_name}, self.routers[""]
-        entry = self.config.entry(model_name)
-        if entry is None:
+        if model_name not in self.deployments:
             served = ", ".join(m.model_name for m in self.config.model_list)
             raise ProxyError(422, f"model {model_name!r} is not served by this proxy; it serves: {served}")
-        return entry.litellm_params.as_kwargs(), self.routers[model_name]
+        return dict(self.deployments[model_name]), self.routers[model_name]
 
-    def authorise(self, request: Request) -> None:
+    def authorise(self, request: Request) -> str:
+        """The caller's cache scope: a digest of its key ("" when the proxy has no keys)."""
         keys = self.config.general_settings.keys
         if not keys:
-            return
+            return ""
         given = request.headers.get("x-api-key") or ""
         bearer = request.headers.get("authorization") or ""
         if bearer.lower().startswith("bearer "):
@@ -123,40 +128,63 @@ class _Proxy:
             raise ProxyError(401, "missing API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'", "auth_error")
         if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
             raise ProxyError(401, "invalid API key", "auth_error")
+        return hashlib.sha256(given.encode()).hexdigest()[:16]
 
-    async def read_json(self, request: Request) -> dict[str, Any]:
-        limit = self.config.general_settings.max_request_bytes
+    async def read_request(self, request: Request, contract: type[Any], deadline: float) -> dict[str, Any]:
+        """The body, read within the size and time limits, decoded and checked against ``contract``."""
+        settings = self.config.general_settings
+        limit = settings.max_request_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise ProxyError(413, f"request body of {declared} bytes is over the {limit}-byte limit")
+        loop = asyncio.get_running_loop()
+        body_deadline = min(deadline, loop.time() + settings.body_timeout_s)
         chunks, size = [], 0
-        async for chunk in request.stream():
+        stream = request.stream().__aiter__()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, body_deadline - loop.time()))
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise ProxyError(408, f"request body not received within {settings.body_timeout_s:g} s") from None
+            except ClientDisconnect:
+                raise _ClientGone from None
             size += len(chunk)
             if size > limit:
                 raise ProxyError(413, f"request body is over the {limit}-byte limit")
             chunks.append(chunk)
-        try:
-            data = json.loads(b"".join(chunks))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ProxyError(400, f"request body is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ProxyError(400, f"request body must be a JSON object, got {type(data).__name__}")
-        if not isinstance(data.get("model"), str) or not data["model"]:
-            raise ProxyError(400, "model: a model name is required")
-        if not isinstance(data.get("messages"), list):
-            raise ProxyError(400, "messages: expected a list of messages")
-        forbidden = sorted(k for k in data if k in _CALLER_FORBIDDEN or k.startswith(_CALLER_FORBIDDEN_PREFIXES))
-        if forbidden:
-            raise ProxyError(400, f"{', '.join(forbidden)}: not accepted in requests; the proxy config sets these")
+        data = decode_body(b"".join(chunks))
+        check_fields(data, contract, self.allowed_fields)
         return data
 
-    async def route(self, router: Router, data: dict[str, Any], model: str, wire: Wire) -> RoutedRequest:
-        system = data.get("system") if wire == "anthropic" else None
-        call = partial(router.route, data["messages"], model=model, system=system, wire=wire)
+    async def acquire(self, deadline: float) -> _Slot:
+        """A place among ``max_concurrency``, waited for within the request's deadline."""
+        self.waiting += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+            await asyncio.wait_for(self.semaphore.acquire(), max(0.0, deadline - asyncio.get_running_loop().time()))
+        except asyncio.TimeoutError:
+            raise ProxyError(503, "the proxy is at its concurrency limit; try again later", "overloaded") from None
+        finally:
+            self.waiting -= 1
+        self.running += 1
+        return _Slot(self)
+
+    async def in_thread(self, scope: str, deadline: float, work: Callable[[], Any]) -> Any:
+        """Run CPU work (routing) in the pool, inside the caller's cache scope, within the deadline."""
+
+        def scoped() -> Any:
+            with cache_scope(scope):
+                return work()
+
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, contextvars.copy_context().run, scoped)
+        try:
+            return await asyncio.wait_for(future, max(0.0, deadline - loop.time()))
         except InvalidRequestError as exc:
             raise ProxyError(400, str(exc)) from None
+        except asyncio.TimeoutError:
+            raise ProxyError(504, "routing did not finish within the request's deadline", "timeout") from None
 
 
 def create_app(config: ProxyConfig | None = None) -> FastAPI:
@@ -169,7 +197,12 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
 
     @app.get("/health/readiness")
     async def readiness() -> dict[str, Any]:
-        return {"status": "ready", "models": [m.model_name for m in proxy.config.model_list]}
+        return {
+            "status": "ready",
+            "models": [m.model_name for m in proxy.config.model_list],
+            "running": proxy.running,
+            "waiting": proxy.waiting,
+        }
 
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
@@ -190,13 +223,24 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
     return app
 
 
-async def _guarded(request: Request, wire: Wire, handle: Any) -> Response:
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+def _request_id(request: Request) -> str:
+    """The caller's ``x-request-id`` when it is a short plain token; a fresh one otherwise (never echoed raw)."""
+    given = request.headers.get("x-request-id") or ""
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+async def _guarded(request: Request, wire: Wire, handle: Callable[[str], Awaitable[Response]]) -> Response:
+    request_id = _request_id(request)
     started = time.perf_counter()
     try:
         response: Response = await handle(request_id)
     except ProxyError as exc:
         response = JSONResponse(error_body(exc, wire), status_code=exc.status)
+    except InvalidRequestError as exc:
+        response = JSONResponse(error_body(ProxyError(400, str(exc)), wire), status_code=400)
+    except _ClientGone:
+        log.info("%s %s %s: client disconnected during upload", request_id, request.method, request.url.path)
+        return Response(status_code=499)
     except Exception:  # a bug here must not cost the caller a stack trace or the server its life
         log.exception("request %s failed", request_id)
         response = JSONResponse(error_body(ProxyError(500, "internal error in the proxy", "api_error"), wire), 500)
@@ -227,64 +271,108 @@ def _report_headers(routed: RoutedRequest | None) -> dict[str, str]:
     }
 
 
+def _bypassed(request: Request, data: dict[str, Any]) -> bool:
+    """Bypass skips routing only (the URL guard still runs): header 1/true/yes, or JSON ``true``."""
+    header = request.headers.get(BYPASS_HEADER, "").strip().lower() in ("1", "true", "yes")
+    return header or data.pop("hcr_bypass", None) is True
+
+
 async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire) -> Response:
-    proxy.authorise(request)
-    data = await proxy.read_json(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + proxy.config.general_settings.timeout_s
+    scope = proxy.authorise(request)
+    contract = AnthropicMessagesRequest if wire == "anthropic" else OpenAIChatRequest
+    data = await proxy.read_request(request, contract, deadline)
     kwargs, router = proxy.target(data["model"])
     deployment = kwargs["model"]
-    bypass = request.headers.get(BYPASS_HEADER, "").lower() in ("1", "true", "yes") or bool(
-        data.pop("hcr_bypass", False)
-    )
-    async with proxy.semaphore:
-        routed = None if bypass else await proxy.route(router, data, deployment, wire)
-        send = {**data, **kwargs, "timeout": proxy.config.general_settings.timeout_s}
+    bypass = _bypassed(request, data)
+    system = data.get("system") if wire == "anthropic" else None
+    slot = await proxy.acquire(deadline)
+    try:
+        if bypass:
+            routed = None
+            check = partial(router.check_urls, data["messages"], deployment, system=system)
+            await proxy.in_thread(scope, deadline, check)
+        else:
+            route = partial(router.route, data["messages"], model=deployment, system=system, wire=wire)
+            routed = await proxy.in_thread(scope, deadline, route)
+        send = {**data, **kwargs, "timeout": max(0.001, deadline - loop.time())}
         if routed is not None:
             send["messages"] = routed.messages
             if wire == "anthropic" and "system" in data:
                 send["system"] = routed.system
-        headers = _report_headers(routed)
+        call = litellm.anthropic.messages.acreate(**send) if wire == "anthropic" else litellm.acompletion(**send)
         try:
-            if wire == "anthropic":
-                result = await litellm.anthropic.messages.acreate(**send)
-            else:
-                result = await litellm.acompletion(**send)
+            result = await asyncio.wait_for(call, max(0.0, deadline - loop.time()))
         except Exception as exc:
-            raise backend_error(exc, deployment) from None
+            raise backend_error(exc, deployment, proxy.secrets) from None
+    except BaseException:
+        slot.release()
+        raise
+    headers = _report_headers(routed)
     if data.get("stream"):
-        events = _anthropic_events(result, deployment) if wire == "anthropic" else _openai_events(result, deployment)
+        events = _anthropic_events if wire == "anthropic" else _openai_events
+        stream = _within(result, deadline, slot)
         return StreamingResponse(
-            events, media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"}
+            events(stream, deployment, proxy.secrets),
+            media_type="text/event-stream",
+            headers={**headers, "cache-control": "no-cache"},
         )
+    slot.release()
     body = result if isinstance(result, dict) else result.model_dump(exclude_none=True)
     return JSONResponse(body, headers=headers)
 
 
-async def _openai_events(stream: Any, deployment: str) -> AsyncIterator[bytes]:
+async def _within(stream: Any, deadline: float, slot: _Slot) -> AsyncIterator[Any]:
+    """The backend's stream, ended at the request's deadline; the slot is freed when it ends, however."""
+    loop = asyncio.get_running_loop()
+    iterator = stream.__aiter__()
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(iterator.__anext__(), max(0.0, deadline - loop.time()))
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        slot.release()
+
+
+async def _openai_events(stream: AsyncIterator[Any], deployment: str, secrets: tuple[str, ...]) -> AsyncIterator[bytes]:
     try:
         async for chunk in stream:
             yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
     except Exception as exc:  # the status line is gone: the error travels inside the stream
-        error = backend_error(exc, deployment)
+        error = backend_error(exc, deployment, secrets)
         yield b"data: " + json.dumps(error_body(error, "openai")).encode() + b"\n\n"
         return
     yield b"data: [DONE]\n\n"
 
 
-async def _anthropic_events(stream: Any, deployment: str) -> AsyncIterator[bytes]:
+async def _anthropic_events(
+    stream: AsyncIterator[Any], deployment: str, secrets: tuple[str, ...]
+) -> AsyncIterator[bytes]:
     try:
         async for event in stream:
             yield event if isinstance(event, bytes) else str(event).encode()
     except Exception as exc:
-        error = backend_error(exc, deployment)
+        error = backend_error(exc, deployment, secrets)
         yield b"event: error\ndata: " + json.dumps(error_body(error, "anthropic")).encode() + b"\n\n"
 
 
 async def _dry_run(proxy: _Proxy, request: Request, request_id: str) -> Response:
-    proxy.authorise(request)
-    data = await proxy.read_json(request)
+    deadline = asyncio.get_running_loop().time() + proxy.config.general_settings.timeout_s
+    scope = proxy.authorise(request)
+    data = await proxy.read_request(request, RouteRequest, deadline)
     kwargs, router = proxy.target(data["model"])
-    wire: Wire = "anthropic" if data.get("wire") == "anthropic" else "openai"
-    routed = await proxy.route(router, data, kwargs["model"], wire)
+    wire: Wire = data.get("wire") or "openai"
+    system = data.get("system") if wire == "anthropic" else None
+    slot = await proxy.acquire(deadline)
+    try:
+        route = partial(router.route, data["messages"], model=kwargs["model"], system=system, wire=wire)
+        routed: RoutedRequest = await proxy.in_thread(scope, deadline, route)
+    finally:
+        slot.release()
     body: dict[str, Any] = {"model": kwargs["model"], "messages": routed.messages, "report": routed.report.model_dump()}
     if wire == "anthropic":
         body["system"] = routed.system

@@ -12,8 +12,10 @@
       max_request_bytes: 33554432
       max_images: 100
       timeout_s: 600
-      max_concurrency: 64
+      max_concurrency: 64                       # requests routed or streaming at once; the rest wait
+      body_timeout_s: 30                        # the whole body must arrive within this
       allowed_image_hosts: [images.example.com]
+      allowed_request_fields: [top_k]           # provider fields callers may send besides the documented ones
 
 With no ``model_list`` the proxy passes each request to the model it names, with the default policy.
 """
@@ -81,9 +83,25 @@ class GeneralSettings(BaseModel):
     policy: str = Field("default", description="policy file or built-in name for models without their own")
     max_request_bytes: int = Field(32 * 1024 * 1024, gt=0)
     max_images: int | None = Field(None, gt=0)
-    timeout_s: float = Field(600, gt=0)
+    timeout_s: float = Field(600, gt=0, description="the whole deadline of one request: waiting, routing, retries")
     max_concurrency: int = Field(64, gt=0)
+    body_timeout_s: float = Field(30, gt=0, description="a request body must arrive within this")
     allowed_image_hosts: list[str] = Field(default_factory=list)
+    allowed_request_fields: list[str] = Field(
+        default_factory=list, description="provider fields callers may send besides the documented ones"
+    )
+
+    @field_validator("allowed_request_fields")
+    @classmethod
+    def _never_call_settings(cls, value: list[str]) -> list[str]:
+        from router.proxy_request import forbidden_extra_fields
+
+        refused = forbidden_extra_fields(value)
+        if refused:
+            raise ValueError(
+                f"{', '.join(refused)}: litellm call settings or documented fields; callers can never set the former"
+            )
+        return value
 
     @field_validator("master_key", mode="before")
     @classmethod

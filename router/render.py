@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from router import html as H
+from router.cache_scope import current_scope
 from router.density import MONO_KINDS, Density
 from router.errors import RenderError
 from router.geometry import EncoderProfile
@@ -53,10 +54,9 @@ def render_chunk(chunk: Chunk, target: RenderTarget) -> Rendering:
 
 
 def render_key(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> str:
-    """A digest of everything that decides a rendering's bytes (the cache key)."""
-    return hashlib.sha256(
-        "\x00".join((target.key(), kind, script, language or "", text)).encode("utf-8", "surrogatepass")
-    ).hexdigest()
+    """A digest of everything that decides a rendering's bytes, and of the cache scope (the cache key)."""
+    fields = (current_scope(), target.key(), kind, script, language or "", text)
+    return hashlib.sha256("\x00".join(fields).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def render_text(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> Rendering:

@@ -65,7 +65,7 @@ TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"typ
 
 
 def test_openai_sdk_round_trip(openai_backend: OpenAIBackend, english_prose: str) -> None:
-    with proxy(openai_backend) as url:
+    with proxy(openai_backend, allowed_request_fields=["vendor_field"]) as url:  # a field the operator allowed
         client = openai_client(url)
         raw = client.chat.completions.with_raw_response.create(
             model="gpt", messages=user_turn(english_prose), tools=TOOLS, tool_choice="auto", seed=3, n=1,
