@@ -39,7 +39,9 @@ ZERO_WIDTH_SPACE = "\u200b"
 _HARD_WRAP_MIN = 50  # a paragraph whose lines all reach this length was wrapped by hand: reflow it
 _BREAK_EVERY = 12
 _TEXT_NODE = re.compile(r">([^<>]+)<")
-_LONG_RUN = re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){24,}")
+_LONG_RUN_MIN = 24  # runs this long get zero-width break points
+_LONG_RUN = re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){" + str(_LONG_RUN_MIN) + ",}")
+MAX_INDENTED_LISTS = 6  # deeper lists are drawn flat, with depth markers
 _UNIT = re.compile(r"&#?\w+;|.", re.DOTALL)
 _MARK_COLOUR = "#8a8a8a"
 _TAB = 4
@@ -103,9 +105,13 @@ def _insert_breaks(match: re.Match[str]) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    # maxNesting: past it markdown-it silently drops the rest of the text (commonmark's 20 is 10 list
+    # levels); deep lists are drawn flat with depth markers instead (``_flatten_deep_lists``).
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "maxNesting": 200})
     md.enable("table")
-    md.disable(["image", "link", "autolink"])  # keep targets as visible text; never load anything
+    # Keep targets as visible text and never load anything; link reference definitions ("[r]: url")
+    # would otherwise vanish from the page, so they stay paragraphs.
+    md.disable(["image", "link", "autolink", "reference"])
     md.add_render_rule("fence", _render_fence)
     md.add_render_rule("code_block", _render_fence)
     return md
@@ -121,9 +127,114 @@ def _render_fence(self, tokens, idx, options, env) -> str:  # type: ignore[no-un
 def markdown_html(text: str, width_px: float, em_px: float) -> str:
     """Markdown to HTML; tables get column widths from their content (see ``table_widths``)."""
     md = _markdown()
-    tokens = md.parse(text)
+    tokens = _split_wide_tables(md.parse(text), width_px, em_px)
+    _flatten_deep_lists(tokens)
     _size_tables(tokens, width_px, em_px)
     return soft_breaks(md.renderer.render(tokens, md.options, {}))
+
+
+def _flatten_deep_lists(tokens: list[MdToken]) -> None:
+    """Lists nested deeper than ``MAX_INDENTED_LISTS`` stop indenting; their items start with one
+    ``›`` per extra level, so the depth stays visible without squeezing the text to nothing."""
+    depth = 0
+    for i, token in enumerate(tokens):
+        if token.type in ("bullet_list_open", "ordered_list_open"):
+            depth += 1
+            if depth > MAX_INDENTED_LISTS:
+                token.attrSet("style", "padding-left:0")
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            depth -= 1
+        elif token.type == "list_item_open" and depth > MAX_INDENTED_LISTS:
+            inline = next((t for t in tokens[i + 1 : i + 4] if t.type == "inline"), None)
+            if inline is not None and inline.children is not None:
+                marker = MdToken("text", "", 0, content="›" * (depth - MAX_INDENTED_LISTS) + " ")
+                inline.children.insert(0, marker)
+
+
+def _split_wide_tables(tokens: list[MdToken], width_px: float, em_px: float) -> list[MdToken]:
+    """Tables whose columns cannot all fit side by side become several tables of column groups, each
+    repeating the first (key) column under a caption naming its columns: nothing runs off the page."""
+    out: list[MdToken] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i].type != "table_open":
+            out.append(tokens[i])
+            i += 1
+            continue
+        end = next(k for k in range(i, len(tokens)) if tokens[k].type == "table_close")
+        rows, aligns = _table_cells(tokens[i:end])
+        floors = _column_floors(rows, em_px)
+        groups = _column_groups(floors, width_px - 2) if sum(floors) > width_px - 2 else None
+        if groups is None:
+            out.extend(tokens[i : end + 1])
+        else:
+            out.extend(_markdown().parse(_groups_markdown(rows, aligns, groups)))
+        i = end + 1
+    return out
+
+
+def _table_cells(tokens: list[MdToken]) -> tuple[list[list[str]], list[str]]:
+    rows: list[list[str]] = []
+    aligns: list[str] = []
+    for k, token in enumerate(tokens):
+        if token.type == "tr_open":
+            rows.append([])
+        elif token.type in ("th_open", "td_open"):
+            if token.type == "th_open":
+                aligns.append(str(token.attrGet("style") or "").removeprefix("text-align:"))
+            rows[-1].append(tokens[k + 1].content if tokens[k + 1].type == "inline" else "")
+    return rows, aligns
+
+
+def _column_groups(floors: list[float], width_px: float) -> list[list[int]] | None:
+    """Columns 1.. packed greedily beside column 0; None when even one of them cannot sit beside it."""
+    groups: list[list[int]] = []
+    group, used = [0], floors[0]
+    for j in range(1, len(floors)):
+        if floors[0] + floors[j] > width_px:
+            return None
+        if used + floors[j] > width_px:
+            groups.append(group)
+            group, used = [0], floors[0]
+        group.append(j)
+        used += floors[j]
+    groups.append(group)
+    return groups
+
+
+def _groups_markdown(rows: list[list[str]], aligns: list[str], groups: list[list[int]]) -> str:
+    separator = {"left": ":--", "center": ":-:", "right": "--:"}
+    parts = []
+    for group in groups:
+        first, last = group[1] + 1, group[-1] + 1
+        span = f"{first}" if first == last else f"{first}-{last}"
+        parts.append(f"*Columns 1 and {span} of {len(aligns)} (column 1 repeated)*\n")
+        lines = []
+        for r, row in enumerate(rows):
+            cells = [row[j].replace("|", "\\|") if j < len(row) else "" for j in group]
+            lines.append("| " + " | ".join(cells) + " |")
+            if r == 0:
+                lines.append("|" + "|".join(separator.get(aligns[j], "---") for j in group) + "|")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def _column_floors(cells: list[list[str]], em_px: float) -> list[float]:
+    """The narrowest each column can be: its longest unbreakable run (``soft_breaks`` cuts longer ones),
+    or four ems, plus padding."""
+    columns = max(len(row) for row in cells)
+    font = _text_font()
+    padding = _cell_padding(em_px)
+    floor = font.text_length("M" * 4, fontsize=em_px)
+    floors = [floor] * columns
+    for row in cells:
+        for j, cell in enumerate(row):
+            for word in cell.split():
+                run = word[: _LONG_RUN_MIN - 1]  # bold headers and inline code (monospace) run wider than text
+                floors[j] = max(
+                    floors[j], font.text_length(run, fontsize=em_px) * 1.1, len(run) * MONO_ADVANCE_EM * em_px
+                )
+    return [w + padding for w in floors]
 
 
 def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[int]:
@@ -131,13 +242,13 @@ def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[
     width, the others share what is left in proportion to theirs, none below one short word."""
     columns = max(len(row) for row in cells)
     font = _text_font()
-    padding = 0.5 * em_px + 1.5
+    padding = _cell_padding(em_px)
     natural = [0.0] * columns
     for row in cells:
         for j, cell in enumerate(row):
             natural[j] = max(natural[j], font.text_length(cell, fontsize=em_px) + padding)
-    floor = font.text_length("M" * 4, fontsize=em_px) + padding
-    natural = [max(w, floor) for w in natural]
+    floors = _column_floors(cells, em_px)
+    natural = [max(w, f) for w, f in zip(natural, floors, strict=True)]
     if sum(natural) <= width_px:
         return [math.ceil(w) for w in natural]
     widths = list(natural)
@@ -149,7 +260,7 @@ def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[
         if not settled:
             total = sum(natural[j] for j in open_columns)
             for j in open_columns:
-                widths[j] = max(floor, left * natural[j] / total)
+                widths[j] = max(floors[j], left * natural[j] / total)
             break
         left -= sum(natural[j] for j in settled)
         open_columns -= settled
@@ -174,10 +285,16 @@ def _size_tables(tokens: list[MdToken], width_px: float, em_px: float) -> None:
                     heads.append(token)
                 rows[-1].append(tokens[k + 1].content if tokens[k + 1].type == "inline" else "")
         if rows and heads:
+            padding = _cell_padding(em_px)  # CSS widths are content widths: padding and rules come on top
             for token, width in zip(heads, table_widths(rows, width_px - 2, em_px), strict=False):
                 style = token.attrGet("style")
-                token.attrSet("style", f"{style + ';' if style else ''}width:{width}px")
+                token.attrSet("style", f"{style + ';' if style else ''}width:{max(1, math.floor(width - padding))}px")
         i = end + 1
+
+
+def _cell_padding(em_px: float) -> float:
+    """What a table cell adds to its content width: 0.25 em of padding each side and its rules (``base_css``)."""
+    return 0.5 * em_px + 1.5
 
 
 @functools.lru_cache(maxsize=1)

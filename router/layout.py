@@ -13,8 +13,10 @@ Two layouts, both returning raster pages (uint8 arrays) of at most the encoder's
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +39,7 @@ _INK_LEVEL = 160  # a pixel darker than this is ink
 class Laid:
     pages: list[np.ndarray]
     columns: int
+    text: str  # the text MuPDF placed inside the drawn areas: what the pages show, for the completeness check
 
 
 def _pixmap_array(pix: pymupdf.Pixmap) -> np.ndarray:
@@ -52,7 +55,7 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     usable = profile.page_width - 2 * m
     columns = 1 if "<table" in body else max(1, min(MAX_COLUMNS, (usable + gap) // (MIN_FLOW_COLUMN_PX + gap)))
     column_px = (usable - (columns - 1) * gap) // columns
-    strip = _flow_strip(body, css, column_px, grayscale=grayscale)
+    strip, text = _flow_strip(body, css, column_px, grayscale=grayscale)
     pieces = _cut_strip(strip, columns, profile.page_height - 2 * m)
     pages = []
     for first in range(0, len(pieces), columns):
@@ -60,11 +63,11 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
         pages.append(_compose(group, column_px, density, grayscale=grayscale))
         if len(pages) > MAX_PAGES:
             raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
-    return Laid(pages, columns)
+    return Laid(pages, columns, text)
 
 
-def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> np.ndarray:
-    """The whole chunk laid out one column wide, as one tall raster."""
+def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tuple[np.ndarray, str]:
+    """The whole chunk laid out one column wide, as one tall raster, and the text inside it."""
     archive, _ = H.fonts()
     story = pymupdf.Story(html=body, user_css=css, archive=archive)
     out = io.BytesIO()
@@ -82,12 +85,50 @@ def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> np.n
         bottoms.append(_STRIP_SEGMENT_PX if more else filled[3])
     writer.close()
     colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
-    segments = []
+    segments, texts = [], []
     with pymupdf.open("pdf", out.getvalue()) as doc:
         for page, bottom in zip(doc, bottoms, strict=True):
             clip = pymupdf.Rect(0, 0, column_px, max(1, math.ceil(bottom)))
             segments.append(_pixmap_array(page.get_pixmap(colorspace=colorspace, clip=clip, alpha=False)))
-    return np.concatenate(segments, axis=0)
+            texts.append(page.get_text("text", clip=clip))  # text past the column's edge is not on the page
+    return np.concatenate(segments, axis=0), repair_extracted("".join(texts))
+
+
+def repair_extracted(text: str) -> str:
+    """Laid-out text with the letters MuPDF misreads from the text font's ligature glyphs put back."""
+    for misread, letters in _ligature_misreadings():
+        text = text.replace(misread, letters)
+    return text
+
+
+@functools.lru_cache(maxsize=1)
+def _ligature_misreadings() -> tuple[tuple[str, str], ...]:
+    """FiraGO draws "ft", "ffi" and other f-sequences with ligature glyphs that MuPDF's text extraction
+    reports as unrelated code points ("after" reads "aǓter"). Each sequence is laid out once, in every
+    style, and read back: what comes back wrong is mapped to the letters drawn."""
+    probes = sorted({f"f{c}" for c in "abcdefghijklmnopqrstuvwxyz"} | {f"ff{c}" for c in "bhijklt"} | {"tt", "Th"})
+    styles = ("{}", "<b>{}</b>", "<i>{}</i>", "<b><i>{}</i></b>")
+    cases = [(style, probe) for style in styles for probe in probes]
+    body = "".join(f"<p>{i}:" + style.format(f"x{probe}x") + "</p>" for i, (style, probe) in enumerate(cases))
+    archive, css = H.fonts()
+    story = pymupdf.Story(html=body, user_css=css + "body {font-family: sans; font-size: 10px;}", archive=archive)
+    out = io.BytesIO()
+    writer = pymupdf.DocumentWriter(out)
+    box = pymupdf.Rect(0, 0, 400, 20 * len(cases))
+    device = writer.begin_page(box)
+    story.place(box)
+    story.draw(device)
+    writer.end_page()
+    writer.close()
+    with pymupdf.open("pdf", out.getvalue()) as doc:
+        lines = doc[0].get_text("text").split("\n")
+    found = set()
+    for line in lines:
+        number, _, read = line.partition(":x")
+        probe = cases[int(number)][1] if number.isdigit() and int(number) < len(cases) else None
+        if probe and read.endswith("x") and unicodedata.normalize("NFKC", read[:-1]) != probe:
+            found.add((read[:-1], probe))
+    return tuple(sorted(found, key=lambda pair: -len(pair[0])))
 
 
 def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.ndarray]:
@@ -172,7 +213,8 @@ def layout_mono(
     colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
     with pymupdf.open("pdf", out.getvalue()) as doc:
         pages = [_pixmap_array(page.get_pixmap(colorspace=colorspace, alpha=False)) for page in doc]
-    return Laid(pages, len(plans[0].columns))
+        text = "".join(page.get_text("text", clip=page.rect) for page in doc)
+    return Laid(pages, len(plans[0].columns), text)
 
 
 def _plan_mono(

@@ -76,7 +76,10 @@ class RoutingHook(CustomLogger):
         name = getattr(call_type, "value", call_type)
         messages = kwargs.get("messages")
         metadata = kwargs.get("metadata") or kwargs.get("litellm_metadata") or {}
-        if name not in _ROUTED_CALLS or not isinstance(messages, list) or metadata.get(BYPASS_KEY):
+        if name not in _ROUTED_CALLS or not isinstance(messages, list):
+            return None
+        if metadata.get(BYPASS_KEY) is True:  # bypass skips routing, never the URL guard
+            await asyncio.to_thread(self.router.check_urls, messages, _deployment_model(kwargs))
             return None
         routed = await asyncio.to_thread(self.router.route, messages, model=_deployment_model(kwargs))
         if isinstance(metadata, dict):

@@ -99,7 +99,8 @@ class GeneralSettings(BaseModel):
         refused = forbidden_extra_fields(value)
         if refused:
             raise ValueError(
-                f"{', '.join(refused)}: litellm call settings or documented fields; callers can never set the former"
+                f"{', '.join(refused)}: litellm call settings (where, how and with which credentials the backend is "
+                "called) come from this config only; callers can never be allowed to send them"
             )
         return value
 

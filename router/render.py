@@ -5,7 +5,8 @@ rasterised at the encoder's geometry (``router.layout``) -> PNG. Pages are at mo
 encoder reads without downscaling, and the last page is cropped to its content so no tokens pay for
 blank space. PNGs are 4-bit grayscale unless the chunk uses colour (highlighted code: 8-bit RGB). Output is
 deterministic (same bytes for the same input and settings) and cached in memory, keyed by a hash of
-content and settings.
+content and settings. Every rendering passes ``router.completeness`` (the pages hold every word of the
+source) before it is cached or sent; one that does not raises, and the chunk goes as text.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from PIL import Image
 
 from router import html as H
 from router.cache_scope import current_scope
+from router.completeness import check_flow, check_verbatim
 from router.density import MONO_KINDS, Density
 from router.errors import RenderError
 from router.geometry import EncoderProfile
 from router.layout import layout_flow, layout_mono
 from router.models import Chunk, Kind, Page, Rendering, Script
 
-RENDER_VERSION = "5"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "6"  # bump when output bytes change, so cached pages are never stale
 PNG_LEVEL = 3  # zlib level; measured on text pages: 6 is 1.7x slower and no smaller, 9 is 14x slower
 _GREY16 = [level * 17 for level in range(16) for _ in range(3)]
 # PyMuPDF is not thread-safe; routing runs in worker threads (acompletion, servers), so one at a time.
@@ -89,11 +91,13 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         runs = H.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
         laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale)
+        check_verbatim(text, laid.text)
     else:
         full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
         body = H.prose_html(text) if kind == "prose" else H.markdown_html(text, full_width, setting.em_px)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
+        check_flow(text, body, laid.text, markdown=kind != "prose")
     laid_out = time.perf_counter()
     pages = [encode_page(array, profile, grayscale=grayscale) for array in laid.pages]
     done = time.perf_counter()
