@@ -13,7 +13,8 @@ pixels), so the check needs no OCR and runs on every rendering, once, before it 
   engine fails here.
 
 A failed check raises ``IncompleteRenderError`` naming the first missing words, and the chunk goes as
-text. Words are runs of letters and digits after NFKC folding (ligatures, full-width forms).
+text. Words are runs of letters and digits after NFKC folding (ligatures, full-width forms); each CJK
+ideograph is a word of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from router.errors import IncompleteRenderError
 
 __all__ = ["check_flow", "check_verbatim", "markup_text"]
 
-_WORD = re.compile(r"[^\W_]+")
+# Ideographs and kana count one by one: CJK lines are joined without spaces when text reflows.
+_IDEOGRAPHS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_WORD = re.compile(f"[{_IDEOGRAPHS}]|[^\\W_{_IDEOGRAPHS}]+")
 _TAG = re.compile(r"<[^>]*>")
 _MARKER_AT_LINE_START = re.compile(r"^[ \t]*↪", re.MULTILINE)
 _FENCE_INFO = re.compile(r"^( {0,3}(?:`{3,}|~{3,}))[^\n`]*$", re.MULTILINE)
