@@ -81,7 +81,7 @@ class Router:
         started = time.perf_counter()
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("model", "a model name is required")
-        if wire == "anthropic" and system is not None and isinstance(messages, (list, tuple)):
+        if _system_first(messages, system, wire):
             # The system prompt is routed as a leading system message, then split off again; errors
             # name the caller's own fields ("system", "messages[0]"), not the shifted ones.
             try:
@@ -91,19 +91,35 @@ class Router:
                 raise _unshifted(exc) from None
         return self._route(messages, model, wire, encoder, density, pages, started)
 
-    def check_urls(
-        self, messages: Sequence[Any], model: str, *, system: Any = None, encoder: str | None = None
+    def check(
+        self,
+        messages: Any,
+        model: str,
+        *,
+        system: Any = None,
+        wire: Literal["openai", "anthropic"] = "openai",
+        encoder: str | None = None,
     ) -> None:
-        """The URL guard alone (``router.url_guard``): what a bypassed request still goes through."""
+        """What every request goes through, bypassed ones too: the shape check and the URL guard."""
+        if _system_first(messages, system, wire):
+            try:
+                self._checked([{"role": "system", "content": system}, *messages], model, encoder)
+            except InvalidRequestError as exc:
+                raise _unshifted(exc) from None
+        else:
+            self._checked(messages, model, encoder)
+
+    def _checked(self, messages: Any, model: str, encoder: str | None) -> list[Mapping[str, Any]]:
+        messages = validate_messages(messages)
         profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
         check_urls(
             messages,
-            system=system,
             fetched_here=not profile.accepts_remote_urls,
             model=model,
             allowed_hosts=self.allowed_image_hosts,
             block_private=self.block_private_image_hosts,
         )
+        return messages
 
     def _route(
         self,
@@ -117,11 +133,10 @@ class Router:
         *,
         split_system: bool = False,
     ) -> RoutedRequest:
-        messages = validate_messages(messages)
+        messages = self._checked(messages, model, encoder)
         profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
         if density is not None:
             get_density(density)  # fail fast with the list of known names
-        self.check_urls(messages, model, encoder=encoder)
         vision = self.policy.vision_for(model)
 
         chunks = chunk_messages(messages, model)
@@ -273,6 +288,11 @@ class Router:
         if "messages" not in kwargs:
             raise InvalidRequestError("messages", "the request has no messages")
         return self.route(kwargs["messages"], model=kwargs["model"])
+
+
+def _system_first(messages: Any, system: Any, wire: str) -> bool:
+    """Whether an Anthropic ``system`` prompt travels as a leading system message through the stages."""
+    return wire == "anthropic" and system is not None and isinstance(messages, (list, tuple))
 
 
 def _unshifted(exc: InvalidRequestError) -> InvalidRequestError:

@@ -78,8 +78,8 @@ class RoutingHook(CustomLogger):
         metadata = kwargs.get("metadata") or kwargs.get("litellm_metadata") or {}
         if name not in _ROUTED_CALLS or not isinstance(messages, list):
             return None
-        if metadata.get(BYPASS_KEY) is True:  # bypass skips routing, never the URL guard
-            await asyncio.to_thread(self.router.check_urls, messages, _deployment_model(kwargs))
+        if metadata.get(BYPASS_KEY) is True:  # bypass skips routing, never the checks and the URL guard
+            await asyncio.to_thread(self.router.check, messages, _deployment_model(kwargs))
             return None
         routed = await asyncio.to_thread(self.router.route, messages, model=_deployment_model(kwargs))
         if isinstance(metadata, dict):

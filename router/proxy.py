@@ -291,7 +291,7 @@ async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire
     try:
         if bypass:
             routed = None
-            check = partial(router.check_urls, data["messages"], deployment, system=system)
+            check = partial(router.check, data["messages"], deployment, system=system, wire=wire)
             await proxy.in_thread(scope, deadline, check)
         else:
             route = partial(router.route, data["messages"], model=deployment, system=system, wire=wire)

@@ -247,3 +247,86 @@ def test_other_formats_open_too(router: Router) -> None:
     names = [(d.name, d.pages_used) for d in routed.report.documents]
     assert names[0][0] == "notes.txt" and names[0][1] >= 1 and names[1] == ("scan.png", 1)
     assert page_reports(routed)[-1].action == "image"  # an image document is a scanned page
+
+
+_BOMB_CHECK = """
+import base64, json, resource, sys
+import pymupdf
+from router import Router
+
+def ask(data, media):
+    file = {"filename": "doc", "file_data": f"data:{media};base64," + base64.b64encode(data).decode()}
+    return [{"role": "user", "content": [{"type": "text", "text": "What is this?"}, {"type": "file", "file": file}]}]
+
+router = Router()
+small = pymupdf.open()
+small.new_page().insert_text((72, 72), "A small page, routed first so imports and fonts are loaded.")
+router.route(ask(small.tobytes(), "application/pdf"), model="claude-sonnet-4-5")
+messages = ask(open(sys.argv[1], "rb").read(), sys.argv[2])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+routed = router.route(messages, model="claude-sonnet-4-5")
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024
+pages = [c.model_dump() for c in routed.report.chunks if c.kind == "page"]
+print(json.dumps({"grown_mb": grown, "pages": pages}))
+"""
+
+
+def _zeros(nbytes: int) -> bytes:
+    """``nbytes`` of zeros, deflated block by block (the test itself must not hold the bomb in memory)."""
+    deflate, block, out = zlib.compressobj(9), bytes(1 << 20), []
+    for start in range(0, nbytes, len(block)):
+        out.append(deflate.compress(block[: min(len(block), nbytes - start)]))
+    return b"".join([*out, deflate.flush()])
+
+
+def _png_bomb(side: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = side.to_bytes(4, "big") * 2 + bytes([1, 0, 0, 0, 0])  # 1-bit grey
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", _zeros(side * (1 + side // 8)))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _pdf_bomb(side: int) -> bytes:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "A page of text with an enormous 8-bit image below it.")
+    xref = doc.get_new_xref()
+    doc.update_object(
+        xref,
+        f"<< /Type /XObject /Subtype /Image /Width {side} /Height {side} /ColorSpace /DeviceGray "
+        "/BitsPerComponent 8 /Filter /FlateDecode >>",
+    )
+    doc.update_stream(xref, _zeros(side * side), new=True, compress=False)
+    kind, resources = doc.xref_get_key(page.xref, "Resources")
+    holder = int(resources.split()[0]) if kind == "xref" else page.xref
+    doc.xref_set_key(holder, "XObject" if kind == "xref" else "Resources/XObject", f"<< /Im1 {xref} 0 R >>")
+    contents = doc.get_new_xref()
+    doc.update_object(contents, "<< >>")
+    doc.update_stream(contents, b"q 300 0 0 300 50 300 cm /Im1 Do Q", new=True)
+    doc.xref_set_key(page.xref, "Contents", f"[{page.get_contents()[0]} 0 R {contents} 0 R]")
+    return doc.tobytes()
+
+
+@pytest.mark.parametrize(("kind", "media"), [("pdf", "application/pdf"), ("png", "image/png")])
+def test_bombs_are_refused_before_decoding(tmp_path: Path, kind: str, media: str) -> None:
+    """A 400 MP image (a PDF's embedded 8-bit one, or an image file) is measured from its header and
+    never decoded: the routing process grows by far less than the image's 400 MB of pixels."""
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / f"bomb.{kind}"
+    path.write_bytes(_pdf_bomb(20000) if kind == "pdf" else _png_bomb(20000))
+    assert path.stat().st_size < 2_000_000
+    result = subprocess.run([sys.executable, "-c", _BOMB_CHECK, str(path), media], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["grown_mb"] < 60, found  # decoding it would take 400 MB
+    page = found["pages"][0]
+    assert page["action"] == "text" and "20000x20000 image, too large to decode safely" in page["reason"]

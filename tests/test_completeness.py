@@ -1,0 +1,184 @@
+"""Nothing is lost between a chunk's source and its pages: each construct, a broken renderer, a fuzzed mix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from router import Router
+from router import render as render_module
+from router.chunking import chunk_messages
+from router.completeness import check_flow, check_verbatim
+from router.density import get_density
+from router.errors import IncompleteRenderError
+from router.geometry import get_profile
+from router.render import RenderTarget, render_text
+
+CLAUDE = RenderTarget(get_profile("anthropic"), get_density("balanced", "anthropic"))
+GPT = RenderTarget(get_profile("openai-tile"), get_density("balanced", "openai-tile"))
+
+
+def laid_text(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Record the text each layout placed, to assert on what the pages hold."""
+    seen: dict[str, str] = {}
+    flow, mono = render_module.layout_flow, render_module.layout_mono
+
+    def recording_flow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        laid = flow(*args, **kwargs)
+        seen["text"] = laid.text
+        return laid
+
+    def recording_mono(*args, **kwargs):  # type: ignore[no-untyped-def]
+        laid = mono(*args, **kwargs)
+        seen["text"] = laid.text
+        return laid
+
+    monkeypatch.setattr(render_module, "layout_flow", recording_flow)
+    monkeypatch.setattr(render_module, "layout_mono", recording_mono)
+    return seen
+
+
+def table(columns: int, rows: int) -> str:
+    head = "| " + " | ".join(f"col{j}" for j in range(columns)) + " |\n|" + "---|" * columns + "\n"
+    return head + "\n".join("| " + " | ".join(f"r{i}c{j}" for j in range(columns)) + " |" for i in range(rows)) + "\n"
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text)
+
+
+@pytest.mark.parametrize(("columns", "rows"), [(300, 30), (20, 40)])
+def test_wide_tables_are_split_into_column_groups_not_cut(
+    monkeypatch: pytest.MonkeyPatch, columns: int, rows: int
+) -> None:
+    seen = laid_text(monkeypatch)
+    rendering = render_text(table(columns, rows), "table", "latin", None, CLAUDE)
+    shown = set(words(seen["text"]))
+    assert all(f"r{i}c{j}" in shown for i in range(rows) for j in range(columns))
+    assert ("Columns 1 and 2" in seen["text"]) == (columns == 300) and rendering.pages  # only what cannot fit is split
+
+
+def test_deep_lists_keep_what_follows(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = laid_text(monkeypatch)
+    deep = "\n".join("  " * d + f"- level{d}" for d in range(14))
+    after = "\n".join(f"- after{i}" for i in range(60))
+    render_text(deep + "\n\n" + after + "\n", "markdown", "latin", None, CLAUDE)
+    shown = set(words(seen["text"]))
+    assert {f"level{d}" for d in range(14)} <= shown and {f"after{i}" for i in range(60)} <= shown
+    assert "›" in seen["text"]  # depth past the indented levels is marked, not lost
+
+
+def test_link_reference_definitions_stay_visible(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = laid_text(monkeypatch)
+    render_text('See [the spec][s].\n\n[s]: http://example.com/spec "Spec"\n', "markdown", "latin", None, CLAUDE)
+    assert "http://example.com/spec" in seen["text"].replace("\u200b", "")
+
+
+def test_the_check_catches_words_the_layout_dropped() -> None:
+    with pytest.raises(IncompleteRenderError, match=r"not on the pages, e\.g\. gamma"):
+        check_flow("alpha beta gamma delta", "<p>alpha beta gamma delta</p>", "alpha beta\ndelta", markdown=False)
+    with pytest.raises(IncompleteRenderError, match="markup lost 2 words"):
+        check_flow("alpha [r]: beta", "<p>alpha</p>", "alpha", markdown=True)
+    with pytest.raises(IncompleteRenderError, match="differ from the source"):
+        check_verbatim("x = 1\ny = 2\n", "x = 1\n")
+    check_verbatim("def f():\n    return 1234567890\n", "def f():\n    return 12345\n↪ 67890\n")  # a wrapped line
+    check_flow(
+        "1. first\n2. second &amp; ﬁne",
+        "<ol><li>first</li><li>second &amp; fine</li></ol>",
+        "1. first\n2. second & ﬁne",
+        markdown=True,
+    )
+
+
+def test_a_broken_renderer_sends_the_chunk_as_text(monkeypatch: pytest.MonkeyPatch, english_prose: str) -> None:
+    """A layout that loses its last strip segment (or last code line) is caught; the chunk goes as text, whole."""
+    flow = render_module.layout_flow
+
+    def losing_flow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        laid = flow(*args, **kwargs)
+        return type(laid)(laid.pages, laid.columns, laid.text[: len(laid.text) // 2])
+
+    monkeypatch.setattr(render_module, "layout_flow", losing_flow)
+    document = english_prose.replace("freedom", "freedom (broken-renderer)", 1)  # not in the render cache
+    text = f"Read this:\n\n{document}\n\nWhat does it say?"
+    routed = Router().route([{"role": "user", "content": text}], model="claude-sonnet-4-5")
+    prose = [c for c in routed.report.chunks if c.text_tokens > 200]
+    assert prose and all(c.action == "text" and c.reason.startswith("guard:incomplete:") for c in prose)
+    assert routed.messages[0]["content"] == text
+
+    mono = render_module.layout_mono
+
+    def losing_mono(*args, **kwargs):  # type: ignore[no-untyped-def]
+        laid = mono(*args, **kwargs)
+        return type(laid)(laid.pages, laid.columns, laid.text.rsplit("\n", 3)[0])
+
+    monkeypatch.setattr(render_module, "layout_mono", losing_mono)
+    with pytest.raises(IncompleteRenderError):
+        render_text("import os\n" * 50 + "print('broken-mono')\n", "code", "latin", "python", CLAUDE)
+
+
+# --- a fuzzed mix of markdown constructs ---------------------------------------------------------------
+
+_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=14)
+_PHRASE = st.lists(_WORD, min_size=1, max_size=12).map(" ".join)
+
+
+@st.composite
+def _block(draw: st.DrawFn) -> str:
+    kind = draw(
+        st.sampled_from(["para", "heading", "list", "deep", "table", "fence", "quote", "ref", "entity", "inline"])
+    )
+    phrase = draw(_PHRASE)
+    if kind == "heading":
+        return "#" * draw(st.integers(1, 6)) + " " + phrase
+    if kind == "list":
+        ordered = draw(st.booleans())
+        items = draw(st.lists(_PHRASE, min_size=1, max_size=6))
+        return "\n".join((f"{i + 1}. " if ordered else "- ") + item for i, item in enumerate(items))
+    if kind == "deep":
+        depth = draw(st.integers(2, 16))
+        return "\n".join("  " * d + f"- {phrase} d{d}" for d in range(depth))
+    if kind == "table":
+        columns, rows = draw(st.integers(1, 40)), draw(st.integers(1, 6))
+        cells = draw(st.lists(_WORD, min_size=columns * (rows + 1), max_size=columns * (rows + 1)))
+        lines = ["| " + " | ".join(cells[r * columns : (r + 1) * columns]) + " |" for r in range(rows + 1)]
+        return "\n".join([lines[0], "|" + "---|" * columns, *lines[1:]])
+    if kind == "fence":
+        return f"```{draw(st.sampled_from(['', 'python', 'toml', 'json']))}\n{phrase}\n```"
+    if kind == "quote":
+        return "> " + phrase
+    if kind == "ref":
+        return f'[{phrase.split()[0]}]: http://example.com/{phrase.split()[0]} "{phrase}"'
+    if kind == "entity":
+        return f"{phrase} &amp; &copy; &#65; done"
+    if kind == "inline":
+        return f"**{phrase}** and `{phrase}` and _{phrase}_ [{phrase}](http://x.y/{phrase.split()[0]})"
+    return phrase
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(blocks=st.lists(_block(), min_size=1, max_size=8), narrow=st.booleans())
+def test_fuzzed_markdown_loses_nothing(blocks: list[str], narrow: bool) -> None:
+    """Whatever the mix, a rendering either passes the completeness check, whose words then all stand on
+    the pages, or the chunk goes as text; nothing raises past the router and no text is dropped."""
+    text = "\n\n".join(blocks) + "\n"
+    target = GPT if narrow else CLAUDE
+    try:
+        render_text(text, "markdown", "latin", None, target)
+    except IncompleteRenderError:
+        pass
+    model = "gpt-4o" if narrow else "claude-sonnet-4-5"
+    messages = [{"role": "user", "content": text + "\nSummarise the notes above."}]
+    routed = Router().route(messages, model=model)
+    content = routed.messages[0]["content"]
+    sent_text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+    for chunk, report in zip(chunk_messages(messages, model), routed.report.chunks, strict=True):
+        if report.action == "text":
+            assert chunk.text.strip() in sent_text  # kept whole, as the caller wrote it
+        else:  # rendered, and its rendering passed the completeness check (render_text raises otherwise)
+            assert routed.pages[chunk.index] and render_text(
+                chunk.text, chunk.kind, chunk.script, chunk.language, target
+            )
