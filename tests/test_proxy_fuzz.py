@@ -185,7 +185,3 @@ def test_fuzzed_requests_never_fail_inside_the_proxy(
         assert message and "Traceback" not in message
     assert not errors.records, errors.records[0].getMessage()
     assert listener.connections == 0
-
-
-def test_zz_print():
-    print("STATUSES", STATUSES)
