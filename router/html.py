@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import html
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -30,8 +29,8 @@ from pygments.token import Token, _TokenType
 from pygments.util import ClassNotFound
 
 from router.models import Kind
+from router.tables import LONG_RUN_MIN, MONO_ADVANCE_EM, size_tables, split_wide_tables
 
-MONO_ADVANCE_EM = 0.6  # Fira Mono: every glyph advances 600/1000 em
 WIDE_ADVANCE_EM = 1.0  # CJK falls back to Droid Sans Fallback, 1 em per glyph
 CONTINUATION = "↪ "  # starts a wrapped line's continuation
 MARKERS = (CONTINUATION.strip(),)
@@ -39,8 +38,7 @@ ZERO_WIDTH_SPACE = "\u200b"
 _HARD_WRAP_MIN = 50  # a paragraph whose lines all reach this length was wrapped by hand: reflow it
 _BREAK_EVERY = 12
 _TEXT_NODE = re.compile(r">([^<>]+)<")
-_LONG_RUN_MIN = 24  # runs this long get zero-width break points
-_LONG_RUN = re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){" + str(_LONG_RUN_MIN) + ",}")
+_LONG_RUN = re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){" + str(LONG_RUN_MIN) + ",}")
 MAX_INDENTED_LISTS = 6  # deeper lists are drawn flat, with depth markers
 _UNIT = re.compile(r"&#?\w+;|.", re.DOTALL)
 _MARK_COLOUR = "#8a8a8a"
@@ -125,11 +123,11 @@ def _render_fence(self, tokens, idx, options, env) -> str:  # type: ignore[no-un
 
 
 def markdown_html(text: str, width_px: float, em_px: float) -> str:
-    """Markdown to HTML; tables get column widths from their content (see ``table_widths``)."""
+    """Markdown to HTML; tables get column widths from their content (``router.tables``)."""
     md = _markdown()
-    tokens = _split_wide_tables(md.parse(text), width_px, em_px)
+    tokens = split_wide_tables(md.parse(text), md.parse, width_px, em_px)
     _flatten_deep_lists(tokens)
-    _size_tables(tokens, width_px, em_px)
+    size_tables(tokens, width_px, em_px)
     return soft_breaks(md.renderer.render(tokens, md.options, {}))
 
 
@@ -149,157 +147,6 @@ def _flatten_deep_lists(tokens: list[MdToken]) -> None:
             if inline is not None and inline.children is not None:
                 marker = MdToken("text", "", 0, content="›" * (depth - MAX_INDENTED_LISTS) + " ")
                 inline.children.insert(0, marker)
-
-
-def _split_wide_tables(tokens: list[MdToken], width_px: float, em_px: float) -> list[MdToken]:
-    """Tables whose columns cannot all fit side by side become several tables of column groups, each
-    repeating the first (key) column under a caption naming its columns: nothing runs off the page."""
-    out: list[MdToken] = []
-    i = 0
-    while i < len(tokens):
-        if tokens[i].type != "table_open":
-            out.append(tokens[i])
-            i += 1
-            continue
-        end = next(k for k in range(i, len(tokens)) if tokens[k].type == "table_close")
-        rows, aligns = _table_cells(tokens[i:end])
-        floors = _column_floors(rows, em_px)
-        groups = _column_groups(floors, width_px - 2) if sum(floors) > width_px - 2 else None
-        if groups is None:
-            out.extend(tokens[i : end + 1])
-        else:
-            out.extend(_markdown().parse(_groups_markdown(rows, aligns, groups)))
-        i = end + 1
-    return out
-
-
-def _table_cells(tokens: list[MdToken]) -> tuple[list[list[str]], list[str]]:
-    rows: list[list[str]] = []
-    aligns: list[str] = []
-    for k, token in enumerate(tokens):
-        if token.type == "tr_open":
-            rows.append([])
-        elif token.type in ("th_open", "td_open"):
-            if token.type == "th_open":
-                aligns.append(str(token.attrGet("style") or "").removeprefix("text-align:"))
-            rows[-1].append(tokens[k + 1].content if tokens[k + 1].type == "inline" else "")
-    return rows, aligns
-
-
-def _column_groups(floors: list[float], width_px: float) -> list[list[int]] | None:
-    """Columns 1.. packed greedily beside column 0; None when even one of them cannot sit beside it."""
-    groups: list[list[int]] = []
-    group, used = [0], floors[0]
-    for j in range(1, len(floors)):
-        if floors[0] + floors[j] > width_px:
-            return None
-        if used + floors[j] > width_px:
-            groups.append(group)
-            group, used = [0], floors[0]
-        group.append(j)
-        used += floors[j]
-    groups.append(group)
-    return groups
-
-
-def _groups_markdown(rows: list[list[str]], aligns: list[str], groups: list[list[int]]) -> str:
-    separator = {"left": ":--", "center": ":-:", "right": "--:"}
-    parts = []
-    for group in groups:
-        first, last = group[1] + 1, group[-1] + 1
-        span = f"{first}" if first == last else f"{first}-{last}"
-        parts.append(f"*Columns 1 and {span} of {len(aligns)} (column 1 repeated)*\n")
-        lines = []
-        for r, row in enumerate(rows):
-            cells = [row[j].replace("|", "\\|") if j < len(row) else "" for j in group]
-            lines.append("| " + " | ".join(cells) + " |")
-            if r == 0:
-                lines.append("|" + "|".join(separator.get(aligns[j], "---") for j in group) + "|")
-        parts.append("\n".join(lines) + "\n")
-    return "\n".join(parts)
-
-
-def _column_floors(cells: list[list[str]], em_px: float) -> list[float]:
-    """The narrowest each column can be: its longest unbreakable run (``soft_breaks`` cuts longer ones),
-    or four ems, plus padding."""
-    columns = max(len(row) for row in cells)
-    font = _text_font()
-    padding = _cell_padding(em_px)
-    floor = font.text_length("M" * 4, fontsize=em_px)
-    floors = [floor] * columns
-    for row in cells:
-        for j, cell in enumerate(row):
-            for word in cell.split():
-                run = word[: _LONG_RUN_MIN - 1]  # bold headers and inline code (monospace) run wider than text
-                floors[j] = max(
-                    floors[j], font.text_length(run, fontsize=em_px) * 1.1, len(run) * MONO_ADVANCE_EM * em_px
-                )
-    return [w + padding for w in floors]
-
-
-def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[int]:
-    """Column widths like a browser's automatic table layout: columns that fit get their natural
-    width, the others share what is left in proportion to theirs, none below one short word."""
-    columns = max(len(row) for row in cells)
-    font = _text_font()
-    padding = _cell_padding(em_px)
-    natural = [0.0] * columns
-    for row in cells:
-        for j, cell in enumerate(row):
-            natural[j] = max(natural[j], font.text_length(cell, fontsize=em_px) + padding)
-    floors = _column_floors(cells, em_px)
-    natural = [max(w, f) for w, f in zip(natural, floors, strict=True)]
-    if sum(natural) <= width_px:
-        return [math.ceil(w) for w in natural]
-    widths = list(natural)
-    open_columns = set(range(columns))
-    left = width_px
-    while open_columns:  # max-min fairness: columns narrower than an equal share keep their width
-        share = left / len(open_columns)
-        settled = {j for j in open_columns if natural[j] <= share}
-        if not settled:
-            total = sum(natural[j] for j in open_columns)
-            for j in open_columns:
-                widths[j] = max(floors[j], left * natural[j] / total)
-            break
-        left -= sum(natural[j] for j in settled)
-        open_columns -= settled
-    return [math.floor(w) for w in widths]
-
-
-def _size_tables(tokens: list[MdToken], width_px: float, em_px: float) -> None:
-    i = 0
-    while i < len(tokens):
-        if tokens[i].type != "table_open":
-            i += 1
-            continue
-        end = next(k for k in range(i, len(tokens)) if tokens[k].type == "table_close")
-        rows: list[list[str]] = []
-        heads: list[MdToken] = []
-        for k in range(i, end):
-            token = tokens[k]
-            if token.type == "tr_open":
-                rows.append([])
-            elif token.type in ("th_open", "td_open"):
-                if token.type == "th_open" and len(rows) == 1:
-                    heads.append(token)
-                rows[-1].append(tokens[k + 1].content if tokens[k + 1].type == "inline" else "")
-        if rows and heads:
-            padding = _cell_padding(em_px)  # CSS widths are content widths: padding and rules come on top
-            for token, width in zip(heads, table_widths(rows, width_px - 2, em_px), strict=False):
-                style = token.attrGet("style")
-                token.attrSet("style", f"{style + ';' if style else ''}width:{max(1, math.floor(width - padding))}px")
-        i = end + 1
-
-
-def _cell_padding(em_px: float) -> float:
-    """What a table cell adds to its content width: 0.25 em of padding each side and its rules (``base_css``)."""
-    return 0.5 * em_px + 1.5
-
-
-@functools.lru_cache(maxsize=1)
-def _text_font() -> pymupdf.Font:
-    return pymupdf.Font("figo")
 
 
 # --- monospace: code, logs, JSON, HTML source -------------------------------------------------------

@@ -313,7 +313,8 @@ async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire
     if data.get("stream"):
         events = _anthropic_events if wire == "anthropic" else _openai_events
         stream = _within(result, deadline, slot)
-        return StreamingResponse(
+        return _HoldingStream(
+            slot,
             events(stream, deployment, proxy.secrets),
             media_type="text/event-stream",
             headers={**headers, "cache-control": "no-cache"},
@@ -321,6 +322,20 @@ async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire
     slot.release()
     body = result if isinstance(result, dict) else result.model_dump(exclude_none=True)
     return JSONResponse(body, headers=headers)
+
+
+class _HoldingStream(StreamingResponse):
+    """A streaming response that frees its slot however it ends, even if its body never starts."""
+
+    def __init__(self, slot: _Slot, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
 
 
 async def _within(stream: Any, deadline: float, slot: _Slot) -> AsyncIterator[Any]:

@@ -13,6 +13,7 @@ from router.density import get_density
 from router.errors import RenderError
 from router.geometry import get_profile
 from router.render import CACHE, RenderTarget, render_text
+from router.tables import table_widths
 
 BALANCED = get_density("balanced")
 
@@ -143,10 +144,10 @@ def test_overlong_words_get_break_points() -> None:
 
 
 def test_content_sized_table_columns() -> None:
-    widths = H.table_widths([["a long first column with words"] * 1 + ["✓"] * 6] * 3, 700, 10)
+    widths = table_widths([["a long first column with words"] * 1 + ["✓"] * 6] * 3, 700, 10)
     assert widths[0] > 3 * widths[1]
     assert sum(widths) <= 700
-    many = H.table_widths([["word " * 40, "word " * 40, "x"]], 700, 10)
+    many = table_widths([["word " * 40, "word " * 40, "x"]], 700, 10)
     assert sum(many) <= 700 and many[2] < many[0]
 
 
