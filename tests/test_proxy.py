@@ -23,15 +23,19 @@ QUESTION = "Which freedoms does the preamble list?"
 
 
 @contextlib.contextmanager
-def proxy(*backends: Backend, **settings: object) -> Iterator[str]:
-    """A proxy on 127.0.0.1 serving 'gpt' and/or 'claude' from the given backends."""
+def proxy(*backends: Backend, params: dict | None = None, **settings: object) -> Iterator[str]:
+    """A proxy on 127.0.0.1 serving 'gpt' and/or 'claude' from the given backends; ``params`` are more
+    ``litellm_params`` for each, ``settings`` its ``general_settings``."""
     entries = []
     for backend in backends:
         name, model = (
             ("claude", "anthropic/claude-sonnet-4-5") if backend.wire == "anthropic" else ("gpt", "openai/gpt-4o")
         )
         entries.append(
-            {"model_name": name, "litellm_params": {"model": model, "api_base": backend.url, "api_key": "up"}}
+            {
+                "model_name": name,
+                "litellm_params": {"model": model, "api_base": backend.url, "api_key": "up", **(params or {})},
+            }
         )
     config = ProxyConfig.model_validate({"model_list": entries, "general_settings": {"master_key": KEY, **settings}})
     port = free_port()

@@ -180,7 +180,7 @@ def test_bypass_counts_only_a_json_true(openai_backend: OpenAIBackend, english_p
 
 def test_deadline_covers_retries() -> None:
     with OpenAIBackend(delay_s=4) as slow:
-        with proxy(slow, timeout_s=1) as url:
+        with proxy(slow, params={"num_retries": 3}, timeout_s=1) as url:  # retries the operator configured
             response = post(url, "/v1/chat/completions", {"model": "gpt", "messages": HI})
         assert response.status_code == 504
         time.sleep(0.5)
