@@ -273,8 +273,8 @@ def _report_headers(routed: RoutedRequest | None) -> dict[str, str]:
 
 def _bypassed(request: Request, data: dict[str, Any]) -> bool:
     """Bypass skips routing only (the URL guard still runs): header 1/true/yes, or JSON ``true``."""
-    header = request.headers.get(BYPASS_HEADER, "").strip().lower() in ("1", "true", "yes")
-    return header or data.pop("hcr_bypass", None) is True
+    in_body = data.pop("hcr_bypass", None) is True  # the proxy's own field never reaches the backend
+    return in_body or request.headers.get(BYPASS_HEADER, "").strip().lower() in ("1", "true", "yes")
 
 
 async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire) -> Response:

@@ -168,6 +168,13 @@ def test_bypass_counts_only_a_json_true(openai_backend: OpenAIBackend, english_p
             url, "/v1/chat/completions", {"model": "gpt", "messages": user_turn(english_prose), "hcr_bypass": False}
         )
         assert routed.status_code == 200 and "x-hcr-bypassed" not in routed.headers
+        both = post(
+            url,
+            "/v1/chat/completions",
+            {"model": "gpt", "messages": HI, "hcr_bypass": True},
+            **{"x-hcr-bypass": "1"},
+        )
+        assert both.headers["x-hcr-bypassed"] == "true" and "hcr_bypass" not in openai_backend.last.body
         bypassed = post(
             url, "/v1/chat/completions", {"model": "gpt", "messages": user_turn(english_prose), "hcr_bypass": True}
         )
