@@ -29,12 +29,12 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from router.local_backend import free_port, wait_until_up
+from router.testing import free_port, wait_until_up
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 KEY = "sk-bench-0123456789"
 BACKEND = (
-    "from router.local_backend import OpenAIBackend\nimport time\n"
+    "from router.testing import OpenAIBackend\nimport time\n"
     "b = OpenAIBackend().__enter__()\nprint(b.url, flush=True)\ntime.sleep(3600)\n"
 )
 

@@ -35,9 +35,9 @@ from rich.table import Table
 
 import router
 from router.chunking import detect_script
-from router.density import ORDER, get_density
-from router.geometry import get_profile
-from router.render import CACHE, PNG_LEVEL, RenderTarget, render_text
+from router.providers.geometry import get_profile
+from router.render.chunks import CACHE, PNG_LEVEL, RenderTarget, render_text
+from router.render.density import ORDER, get_density
 from router.tokens import count_tokens
 
 console = Console(width=None if sys.stdout.isatty() else 150)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from router import RouteReport
-from router.local_backend import AnthropicBackend, Backend, GeminiBackend, OpenAIBackend, free_port, wait_until_up
+from router.testing import AnthropicBackend, Backend, GeminiBackend, OpenAIBackend, free_port, wait_until_up
 
 __all__ = ["free_port", "load_request", "provider", "show", "wait_until_up"]
 REQUESTS = Path(__file__).parent / "requests"

@@ -1,6 +1,6 @@
 """LiteLLM Proxy with the router as its plugin, called with the OpenAI SDK.
 
-Starts `litellm --config` on 127.0.0.1 with `litellm_settings.callbacks: router.litellm_hook.hook`,
+Starts `litellm --config` on 127.0.0.1 with `litellm_settings.callbacks: router.integrations.litellm_hook.hook`,
 in front of Claude (or a local Anthropic-compatible backend when ANTHROPIC_API_KEY is not set).
 """
 
@@ -26,7 +26,7 @@ with provider("anthropic") as local, tempfile.TemporaryDirectory() as folder:
     config.write_text(
         "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-sonnet-4-5\n"
         + upstream
-        + "litellm_settings:\n  callbacks: router.litellm_hook.hook\n"
+        + "litellm_settings:\n  callbacks: router.integrations.litellm_hook.hook\n"
         + f"general_settings:\n  master_key: {MASTER_KEY}\n"
     )
     port = free_port()

@@ -4,7 +4,7 @@ import _common  # noqa: F401  (first: imports router, which keeps litellm offlin
 import litellm
 from _common import load_request, provider, show
 
-from router.litellm_hook import routing
+from router.integrations.litellm_hook import routing
 
 request = load_request("long_chat.json")
 with provider("gemini") as local, routing():

@@ -6,9 +6,7 @@ sends it to any backend through litellm.
 """
 
 from router import _offline  # noqa: F401  (must run before anything imports litellm)
-from router.backend import get_report
 from router.core import Router
-from router.density import DENSITIES, Density
 from router.errors import (
     FidelityError,
     InvalidRequestError,
@@ -18,11 +16,13 @@ from router.errors import (
     UnknownEncoderError,
     UnsafeURLError,
 )
-from router.fidelity_guard import FidelitySettings
-from router.geometry import PROFILES, EncoderProfile, get_profile, resolve_encoder
+from router.fidelity.guard import FidelitySettings
+from router.integrations.completion import get_report
+from router.integrations.wrap import wrap
 from router.models import Chunk, ChunkReport, Decision, Page, ReadBack, Rendering, RoutedRequest, RouteReport
 from router.policy import Policy, Rule, When
-from router.wrap import wrap
+from router.providers.geometry import PROFILES, EncoderProfile, get_profile, resolve_encoder
+from router.render.density import DENSITIES, Density
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
 """Stage 1b: attached documents -> page chunks -> decisions -> the parts that replace them.
 
 OpenAI ``file`` parts (``file_data`` as base64 or a data URL) and Anthropic ``document`` blocks (base64
-source) are read page by page (``router.documents``). Each page is a chunk of kind ``page`` whose text
+source) are read page by page (``router.render.documents``). Each page is a chunk of kind ``page`` whose text
 is its text layer, so policy rules match pages like any chunk. Pages that are scanned or hold tables or
 figures go as images whenever the backend takes images (their text layer misses content); plain-text
 pages go as images only where that pays (``min_saving``), else as their text. Without vision every
@@ -19,8 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.chunking import detect_script
-from router.density import get_density
-from router.documents import (
+from router.errors import InvalidRequestError, RenderError
+from router.models import Chunk, ChunkReport, DocumentReport, Page, Rendering
+from router.policy import Policy
+from router.prompt import ImagePart
+from router.providers.geometry import EncoderProfile
+from router.render.chunks import MUPDF_LOCK, encode_page
+from router.render.density import get_density
+from router.render.documents import (
     DocumentError,
     PageInfo,
     filetype_for,
@@ -29,12 +35,6 @@ from router.documents import (
     parse_pages,
     rasterise_page,
 )
-from router.errors import InvalidRequestError, RenderError
-from router.geometry import EncoderProfile
-from router.models import Chunk, ChunkReport, DocumentReport, Page, Rendering
-from router.policy import Policy
-from router.prompt import ImagePart
-from router.render import MUPDF_LOCK, encode_page
 from router.tokens import count_tokens
 
 

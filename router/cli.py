@@ -192,10 +192,10 @@ def _attach(messages: list[Any], path: Path) -> None:
 
 def _render(args: argparse.Namespace) -> int:
     from router.chunking import detect_script
-    from router.density import get_density
-    from router.geometry import get_profile
     from router.policy import Policy
-    from router.render import RenderTarget, render_text
+    from router.providers.geometry import get_profile
+    from router.render.chunks import RenderTarget, render_text
+    from router.render.density import get_density
     from router.tokens import count_tokens
 
     text = args.file.read_text(encoding="utf-8")
@@ -240,8 +240,8 @@ def _guess_kind(path: Path, text: str) -> tuple[str, str | None]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from router.proxy import serve
-    from router.proxy_config import ProxyConfig
+    from router.proxy.app import serve
+    from router.proxy.config import ProxyConfig
 
     config = ProxyConfig.from_yaml(args.config) if args.config else None
     console.print(f"hcr proxy on http://{args.host}:{args.port} ({args.config or 'no config: pass-through'})")
@@ -252,26 +252,26 @@ def _serve(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from router import calibrate as C
-    from router.density import ORDER, TEXT_CLASSES
-    from router.geometry import PROFILES
+    from router.providers.geometry import PROFILES
+    from router.render.density import ORDER, TEXT_CLASSES
+    from router.tools import calibrate
 
     encoders = args.encoder or list(PROFILES)
     classes = args.kinds or list(TEXT_CLASSES)
-    sweep = C.DEFAULT_SWEEP
+    sweep = calibrate.DEFAULT_SWEEP
     if args.ems:
         ems = _floats(args.ems, "--ems")
         sweep = sweep.model_copy(update={"em_px": dict.fromkeys(TEXT_CLASSES, ems)})
     if args.line_heights:
         sweep = sweep.model_copy(update={"line_heights": _floats(args.line_heights, "--line-heights")})
     if args.rechoose:
-        table = C.rechoose(args.out)
+        table = calibrate.rechoose(args.out)
         encoders = [e for e in encoders if e in table["encoders"]]
     else:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err_console) as progress:
-            task = progress.add_task("calibrating", total=C.steps(encoders, classes, sweep))
-            table = C.calibrate(
+            task = progress.add_task("calibrating", total=calibrate.steps(encoders, classes, sweep))
+            table = calibrate.calibrate(
                 args.out, encoders, classes, sweep, engine=args.engine,
                 on_step=lambda line: progress.update(task, advance=1, description=line),
             )  # fmt: skip
@@ -297,20 +297,20 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from router import bench as B
-    from router.bench_corpus import build_corpus
-    from router.density import ORDER
+    from router.render.density import ORDER
+    from router.tools import bench
+    from router.tools.bench_corpus import build_corpus
 
     documents, missing = build_corpus(quick=args.quick)
-    encoders = args.encoder or list(B.QUICK_ENCODERS if args.quick else B.DEFAULT_ENCODERS)
+    encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
     densities = args.density or list(ORDER)
     for line in missing:
         err_console.print(f"[yellow]skipped[/] {line}", highlight=False)
     answers: Callable[[list[Any]], dict[str, Any]] | None = None
     if args.backend:
-        from router.answers import run_answers
         from router.core import Router
         from router.policy import Policy
+        from router.tools.answers import run_answers
 
         extra = {"api_base": args.api_base} if args.api_base else {}
         router = Router(Policy.load(args.policy))
@@ -320,20 +320,22 @@ def _bench(args: argparse.Namespace) -> int:
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console) as progress:
-        task = progress.add_task("benchmark", total=B.steps(documents, encoders, densities))
-        result = B.run_bench(
+        task = progress.add_task("benchmark", total=bench.steps(documents, encoders, densities))
+        result = bench.run_bench(
             args.out, quick=args.quick, encoders=encoders, densities=densities, engine=args.engine,
             documents=documents, missing=missing, answers=answers,
             on_step=lambda line: progress.update(task, advance=1, description=line),
         )  # fmt: skip
-    from router.bench_report import markdown
+    from router.tools.bench_report import markdown
 
     console.print(markdown(result).split("All measurements:")[0].rstrip(), highlight=False)
     if result.answers:
-        from router.answers import answers_markdown
+        from router.tools.answers import answers_markdown
 
         console.print("\n".join(answers_markdown(result.answers)), highlight=False)
-    console.print(f"wrote {args.out}/bench.json, bench.md, {B.COMPRESSION_PLOT}, {B.SAVINGS_PLOT}", highlight=False)
+    console.print(
+        f"wrote {args.out}/bench.json, bench.md, {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}", highlight=False
+    )
     return 0
 
 
@@ -348,7 +350,7 @@ def _floats(text: str, option: str) -> list[float]:
 
 
 def _profiles(args: argparse.Namespace) -> int:
-    from router.geometry import PROFILES
+    from router.providers.geometry import PROFILES
 
     table = Table(title="Encoder families", title_justify="left")
     for column in ("family", "page (px)", "tokens/page", "px/token", "max images", "billing"):

@@ -1,7 +1,7 @@
 """The Router: one request flows one way through the stages.
 
     chunking.chunk_messages -> policy.decide -> render.render_chunk -> fidelity_guard.review
-    -> policy.check_saving -> prompt.build_messages -> backend.completion -> report
+    -> policy.check_saving -> prompt.build_messages -> completion.completion -> report
 
 A request the router cannot improve passes unchanged; a chunk that cannot be rendered goes as text.
 """
@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import router._offline  # noqa: F401
-from router import backend
 from router.attachments import route_attachments
 from router.chunking import chunk_messages, validate_messages
-from router.density import get_density
 from router.errors import InvalidRequestError, RenderError
-from router.fidelity_guard import FidelityGuard
-from router.geometry import EncoderProfile, get_profile
+from router.fidelity.guard import FidelityGuard
+from router.integrations import completion
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
 from router.policy import Policy
 from router.prompt import anthropic_image_block, build_messages, image_part, label_for
-from router.render import RenderTarget, render_chunk
+from router.providers.geometry import EncoderProfile, get_profile
+from router.render.chunks import RenderTarget, render_chunk
+from router.render.density import get_density
 from router.report import build_report
 from router.tokens import count_tokens
 from router.url_guard import check_urls
@@ -273,14 +273,14 @@ class Router:
     def completion(self, **kwargs: Any) -> Any:
         """``litellm.completion`` with the messages routed first; ``response.routing_report`` holds the report."""
         routed = self._route_kwargs(kwargs)
-        return backend.completion(routed.messages, routed.report, kwargs)
+        return completion.completion(routed.messages, routed.report, kwargs)
 
     async def acompletion(self, **kwargs: Any) -> Any:
         """``litellm.acompletion`` with the messages routed first."""
         import asyncio
 
         routed = await asyncio.to_thread(self._route_kwargs, kwargs)
-        return await backend.acompletion(routed.messages, routed.report, kwargs)
+        return await completion.acompletion(routed.messages, routed.report, kwargs)
 
     def _route_kwargs(self, kwargs: dict[str, Any]) -> RoutedRequest:
         if "model" not in kwargs:

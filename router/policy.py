@@ -3,7 +3,7 @@
 Rules are evaluated in order and the first match wins. Guards always apply on top of the rules: the
 backend must accept images, the role must be one a provider accepts images in, short text stays text,
 and (after rendering, see ``check_saving``) the image must cost at most ``1 / min_saving`` of the text.
-The optional read-back guard (``fidelity``) lives in ``router.fidelity_guard``.
+The optional read-back guard (``fidelity``) lives in ``router.fidelity.guard``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from router._yaml import load_yaml_file, load_yaml_text
-from router.density import DENSITIES
 from router.errors import PolicyError
-from router.fidelity_guard import FidelitySettings
-from router.geometry import PROFILES, EncoderName, EncoderProfile, resolve_encoder
+from router.fidelity.guard import FidelitySettings
 from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
+from router.providers.geometry import PROFILES, EncoderName, EncoderProfile, resolve_encoder
+from router.render.density import DENSITIES
 
 _Many = list  # a condition takes one value or a list of them
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from router.density import MONO_KINDS
-from router.geometry import EncoderProfile
 from router.models import Chunk, Page
+from router.providers.geometry import EncoderProfile
+from router.render.density import MONO_KINDS
 
 LEGEND = "↪ starts a wrapped line"
 SYSTEM_POINTER = "[The rest of the system instructions are attached as images at the start of the first user message.]"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from router.local_backend import AnthropicBackend, GeminiBackend, OpenAIBackend
+from router.testing import AnthropicBackend, GeminiBackend, OpenAIBackend
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "requests"

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from router import Router, get_report
-from router.local_backend import REPLY, AnthropicBackend, GeminiBackend, OpenAIBackend
+from router.testing import REPLY, AnthropicBackend, GeminiBackend, OpenAIBackend
 
 TOOLS = [
     {

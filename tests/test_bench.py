@@ -15,14 +15,14 @@ import pytest
 import yaml
 from PIL import Image
 
-from router.answers import build_questions, run_answers
-from router.bench_corpus import Document, argparse_code, build_corpus, gpl_prose
 from router.cli import main
 from router.core import Router
-from router.geometry import get_profile
-from router.local_backend import OpenAIBackend
 from router.models import Page
 from router.policy import ModelOverride, Policy
+from router.providers.geometry import get_profile
+from router.testing import OpenAIBackend
+from router.tools.answers import build_questions, run_answers
+from router.tools.bench_corpus import Document, argparse_code, build_corpus, gpl_prose
 
 LOCAL_MODEL = "openai/local-reader"
 
@@ -31,7 +31,7 @@ def reading_backend(body: Any) -> str:
     """A stand-in for a vision model: it reads text parts as they are and image parts by OCR, then
     answers a question only from what it could read. So it answers right exactly when the fact is
     legible in what it was sent."""
-    from router.fidelity import read_pages
+    from router.fidelity.readback import read_pages
 
     texts = []
     for message in body["messages"]:

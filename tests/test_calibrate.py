@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from router.calibrate import Measurement, choose
 from router.cli import main
-from router.density import ORDER, THRESHOLDS, get_density
+from router.render.density import ORDER, THRESHOLDS, get_density
+from router.tools.calibrate import Measurement, choose
 
 
 def m(em: float, accuracy: float, line_height: float = 1.2, encoder: str = "anthropic") -> Measurement:
@@ -79,10 +79,10 @@ def test_rechoose_uses_stored_measurements(tmp_path: Path) -> None:
 
 
 def test_shipped_table_sets_the_densities() -> None:
-    from router.density import calibration_table
+    from router.render.density import calibration_table
 
     table = calibration_table()
-    assert table, "router/calibration.json is missing: run hcr calibrate --out router/calibration.json"
+    assert table, "router/render/calibration.json is missing: run hcr calibrate --out router/render/calibration.json"
     row = table["encoders"]["anthropic"]["dense"]["mono"]
     density = get_density("dense", "anthropic")
     assert (density.mono.em_px, density.mono.line_height) == (row["em_px"], row["line_height"])

@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from router import Router
-from router import render as render_module
 from router.chunking import chunk_messages
-from router.completeness import check_flow, check_verbatim
-from router.density import get_density
 from router.errors import IncompleteRenderError
-from router.geometry import get_profile
-from router.render import RenderTarget, render_text
+from router.providers.geometry import get_profile
+from router.render import chunks as render_module
+from router.render.chunks import RenderTarget, render_text
+from router.render.completeness import check_flow, check_verbatim
+from router.render.density import get_density
 
 CLAUDE = RenderTarget(get_profile("anthropic"), get_density("balanced", "anthropic"))
 GPT = RenderTarget(get_profile("openai-tile"), get_density("balanced", "openai-tile"))

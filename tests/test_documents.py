@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from router import InvalidRequestError, Policy, Router
-from router.documents import MAX_TILES_PER_PAGE
-from router.geometry import get_profile
+from router.providers.geometry import get_profile
+from router.render.documents import MAX_TILES_PER_PAGE
 
 GPL = Path("/usr/share/common-licenses/GPL-3").read_text(encoding="utf-8")
 DEBIAN_REFERENCE_PDF = Path("/usr/share/debian-reference/debian-reference.zh-cn.pdf")

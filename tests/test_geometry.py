@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.errors import UnknownEncoderError
-from router.geometry import PROFILES, get_profile, resolve_encoder
+from router.providers.geometry import PROFILES, get_profile, resolve_encoder
 
 
 @pytest.mark.parametrize(

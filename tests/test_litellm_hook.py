@@ -14,8 +14,8 @@ import openai
 import pytest
 
 from router import Router
-from router.litellm_hook import RoutingHook, routing
-from router.local_backend import REPLY, AnthropicBackend, OpenAIBackend, free_port, wait_until_up
+from router.integrations.litellm_hook import RoutingHook, routing
+from router.testing import REPLY, AnthropicBackend, OpenAIBackend, free_port, wait_until_up
 
 MASTER_KEY = "sk-hcr-test-master-key-0123456789abcdef"
 
@@ -101,7 +101,7 @@ def test_litellm_proxy_plugin(tmp_path: Path, anthropic_backend: AnthropicBacken
       api_base: {anthropic_backend.url}
       api_key: sk-ant-test
 litellm_settings:
-  callbacks: router.litellm_hook.hook
+  callbacks: router.integrations.litellm_hook.hook
 environment_variables:
   HCR_POLICY: {policy}
 general_settings:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from router.density import calibration_table
 from router.errors import PolicyError
 from router.models import Chunk
 from router.policy import Policy
+from router.render.density import calibration_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,7 +120,7 @@ def test_default_policy_loads_from_an_installed_wheel(tmp_path: Path) -> None:
         "import sys; sys.path.insert(0, sys.argv[1]); import router; "
         "assert router.__file__.startswith(sys.argv[1]), router.__file__; "
         "print(router.Policy.builtin('default').name, len(router.Policy.builtin('aggressive').rules)); "
-        "from router.calibrate import corpus; from router.density import calibration_table; "
+        "from router.tools.calibrate import corpus; from router.render.density import calibration_table; "
         "print(len(calibration_table()['encoders']), sorted(corpus()))"
     )
     result = subprocess.run(

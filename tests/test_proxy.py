@@ -14,9 +14,9 @@ import openai
 import pytest
 import uvicorn
 
-from router.local_backend import REPLY, AnthropicBackend, Backend, OpenAIBackend, free_port
-from router.proxy import create_app
-from router.proxy_config import ConfigError, ProxyConfig
+from router.proxy.app import create_app
+from router.proxy.config import ConfigError, ProxyConfig
+from router.testing import REPLY, AnthropicBackend, Backend, OpenAIBackend, free_port
 
 KEY = "sk-hcr-proxy-test-0123456789"
 QUESTION = "Which freedoms does the preamble list?"

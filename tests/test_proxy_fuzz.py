@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from router.local_backend import AnthropicBackend, ConnectionCounter, OpenAIBackend
-from router.proxy import create_app
-from router.proxy_config import ProxyConfig
+from router.proxy.app import create_app
+from router.proxy.config import ProxyConfig
+from router.testing import AnthropicBackend, ConnectionCounter, OpenAIBackend
 
 KEY = "sk-hcr-fuzz-0123456789"
 PATHS = ["/v1/chat/completions", "/v1/messages", "/v1/route"]

@@ -17,8 +17,8 @@ import anthropic
 import httpx
 import pytest
 
-from router.local_backend import AnthropicBackend, ConnectionCounter, OpenAIBackend
-from router.proxy_config import ConfigError, ProxyConfig
+from router.proxy.config import ConfigError, ProxyConfig
+from router.testing import AnthropicBackend, ConnectionCounter, OpenAIBackend
 from tests.test_proxy import KEY, openai_client, proxy, user_turn
 
 HEADERS = {"authorization": f"Bearer {KEY}"}

@@ -8,12 +8,12 @@ import json
 import pytest
 from PIL import Image
 
-from router import html as H
-from router.density import get_density
 from router.errors import RenderError
-from router.geometry import get_profile
-from router.render import CACHE, RenderTarget, render_text
-from router.tables import table_widths
+from router.providers.geometry import get_profile
+from router.render import markup
+from router.render.chunks import CACHE, RenderTarget, render_text
+from router.render.density import get_density
+from router.render.tables import table_widths
 
 BALANCED = get_density("balanced")
 
@@ -71,11 +71,11 @@ def test_short_lines_pack_into_columns_where_tiles_are_billed() -> None:
 
 def test_long_code_lines_wrap_with_a_visible_marker() -> None:
     runs = [("x = '" + "a" * 200 + "'\nshort()\n", None)]
-    lines = H.wrap_runs(runs, width_em=40)
+    lines = markup.wrap_runs(runs, width_em=40)
     assert [line.continuation for line in lines][:3] == [False, True, True]
-    assert lines[1].runs[0][0] == H.CONTINUATION
+    assert lines[1].runs[0][0] == markup.CONTINUATION
     assert all(line.width_em <= 40 + 1e-9 for line in lines)
-    assert "".join(t for line in lines for t, _ in line.runs).replace(H.CONTINUATION, "") == runs[0][0].replace(
+    assert "".join(t for line in lines for t, _ in line.runs).replace(markup.CONTINUATION, "") == runs[0][0].replace(
         "\n", ""
     )
 
@@ -126,10 +126,10 @@ HOSTILE = (
 def test_user_text_is_escaped_never_loaded(kind: str) -> None:
     text = f"{HOSTILE}\n\n| a | b |\n|---|---|\n| {HOSTILE[:40]} | x |\n" if kind == "table" else HOSTILE
     if kind in ("prose", "markdown", "table"):
-        markup = H.prose_html(text) if kind == "prose" else H.markdown_html(text, 700, 10)
+        body = markup.prose_html(text) if kind == "prose" else markup.markdown_html(text, 700, 10)
         for tag in ("<img", "<a ", "<link", "<style"):
-            assert tag not in markup
-        visible = markup.replace(H.ZERO_WIDTH_SPACE, "")
+            assert tag not in body
+        visible = body.replace(markup.ZERO_WIDTH_SPACE, "")
         assert "file:///etc/passwd" in visible and "http://169.254.169.254/latest/meta-data" in visible
     rendering = render_text(text, kind, "latin", None, target())
     assert rendering.pages  # rendered as literal text
@@ -137,10 +137,10 @@ def test_user_text_is_escaped_never_loaded(kind: str) -> None:
 
 def test_overlong_words_get_break_points() -> None:
     token = "QUJD" * 60  # 240 characters with no break opportunity
-    markup = H.prose_html(f"key: {token}")
-    assert H.ZERO_WIDTH_SPACE in markup
-    assert markup.replace(H.ZERO_WIDTH_SPACE, "").count(token) == 1
-    assert H.soft_breaks("&amp;" * 30).count("&amp;") == 30  # entities are never split
+    body = markup.prose_html(f"key: {token}")
+    assert markup.ZERO_WIDTH_SPACE in body
+    assert body.replace(markup.ZERO_WIDTH_SPACE, "").count(token) == 1
+    assert markup.soft_breaks("&amp;" * 30).count("&amp;") == 30  # entities are never split
 
 
 def test_content_sized_table_columns() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from router import Router, UnsafeURLError
-from router.litellm_hook import RoutingHook
+from router.integrations.litellm_hook import RoutingHook
 from router.url_guard import find_urls
 
 

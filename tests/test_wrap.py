@@ -1,4 +1,4 @@
-"""router.wrap on the official OpenAI and Anthropic SDK clients, against real local HTTP backends."""
+"""router.integrations.wrap on the official OpenAI and Anthropic SDK clients, against real local HTTP backends."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from openai.types.chat import ChatCompletion
 
 from router import Router, get_report, wrap
 from router.errors import RouterError
-from router.local_backend import REPLY, AnthropicBackend, OpenAIBackend
+from router.testing import REPLY, AnthropicBackend, OpenAIBackend
 
 QUESTION = "Which freedoms does the preamble list?"
 

@@ -1,12 +1,12 @@
 """``hcr calibrate``: sweep glyph sizes and line heights, read every page back, choose the densities.
 
 For each encoder family and class of text (``latin``, ``cjk``, ``mono``), a fixed calibration sample
-(``router/calibration_corpus``) is rendered at every em and line height of the sweep, read back by
+(``router/tools/calibration_corpus``) is rendered at every em and line height of the sweep, read back by
 OCR at the resolution the provider sees, and scored. A setting's accuracy is the lower of its own
 score and the next larger em's at the same line height, so one lucky page cannot pick a size that
 its neighbours fail at. Then, per density:
 
-- the settings that reach the density's bar (``router.density.THRESHOLDS``) compete on characters
+- the settings that reach the density's bar (``router.render.density.THRESHOLDS``) compete on characters
   per image token, and the best one wins;
 - where none reaches the bar, the engine has plateaued below it (OCR confusions no glyph size
   fixes); ``dense`` and ``balanced`` take the cheapest setting within a slack of the plateau, and
@@ -15,7 +15,7 @@ its neighbours fail at. Then, per density:
 
 Densities never shrink going from ``dense`` to ``exact``. Encoder families with the same page
 geometry and provider resize see the same pixels, so they share one read-back and differ only in
-what the pages cost. The table is JSON, written where ``--out`` says; ``router/calibration.json``
+what the pages cost. The table is JSON, written where ``--out`` says; ``router/render/calibration.json``
 is the one the package ships and reads.
 """
 
@@ -31,12 +31,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from router.density import DENSITIES, ORDER, TEXT_CLASSES, THRESHOLDS, Density, TextClass, Typesetting
 from router.errors import FidelityError
-from router.fidelity import check, engine_version
-from router.geometry import PROFILES, EncoderProfile
+from router.fidelity.readback import check, engine_version
 from router.models import Kind, Script
-from router.render import RenderTarget, render_text
+from router.providers.geometry import PROFILES, EncoderProfile
+from router.render.chunks import RenderTarget, render_text
+from router.render.density import DENSITIES, ORDER, TEXT_CLASSES, THRESHOLDS, Density, TextClass, Typesetting
 
 # Below the bar, accept settings this close to the best accuracy the engine reached at any size.
 PLATEAU_SLACK: dict[str, float] = {"dense": 0.01, "balanced": 0.005, "exact": 0.002}
@@ -85,7 +85,7 @@ class Measurement(BaseModel):
 
 def corpus() -> dict[TextClass, Sample]:
     """The fixed calibration samples shipped with the package."""
-    folder = resources.files("router").joinpath("calibration_corpus")
+    folder = resources.files("router.tools").joinpath("calibration_corpus")
     return {
         "latin": Sample(text_class="latin", kind="markdown", script="latin", text=_read(folder, "latin.md")),
         "cjk": Sample(text_class="cjk", kind="prose", script="cjk", text=_read(folder, "cjk.txt")),

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from router.bench_corpus import Document
+from router.tools.bench_corpus import Document
 
 CITIES = ["Tallinn", "Porto", "Kraków", "Osaka", "Valparaíso", "Hobart", "Tromsø", "Nairobi"]
 CITIES_ZH = ["杭州", "成都", "青岛", "昆明", "大连", "厦门", "兰州", "桂林"]

@@ -14,9 +14,9 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from router.backend import attach_report
 from router.core import Router
 from router.errors import RouterError
+from router.integrations.completion import attach_report
 
 ClientT = TypeVar("ClientT")
 

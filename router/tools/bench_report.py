@@ -6,11 +6,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from router.density import ORDER, THRESHOLDS
 from router.errors import FidelityError
+from router.render.density import ORDER, THRESHOLDS
 
 if TYPE_CHECKING:
-    from router.bench import BenchResult, BenchRow
+    from router.tools.bench import BenchResult, BenchRow
 
 KIND_LABELS = {"prose": "prose", "table": "table", "code": "code", "json": "JSON", "log": "log", "markdown": "markdown"}
 
@@ -65,7 +65,7 @@ def markdown(result: BenchResult) -> str:
     if result.missing:
         lines += ["", "Not found on this machine: " + "; ".join(result.missing)]
     if result.answers:
-        from router.answers import answers_markdown
+        from router.tools.answers import answers_markdown
 
         lines += ["", *answers_markdown(result.answers)]
     return "\n".join(lines) + "\n"

@@ -1,14 +1,14 @@
 """Named render densities: glyph sizes chosen by how well a real OCR engine reads them back.
 
 Pages are rendered at exactly the size the target encoder reads without downscaling (see
-``router.geometry``), so a glyph's em in page pixels is the em the model sees, whatever the family.
+``router.providers.geometry``), so a glyph's em in page pixels is the em the model sees, whatever the family.
 A density sets, per class of text, the em in pixels and the line height:
 
 - ``latin``: proportional text (FiraGO), prose, markdown and tables;
 - ``cjk``: text that is mostly Chinese, Japanese or Korean (Droid Sans Fallback);
 - ``mono``: code, logs, JSON and HTML source (Fira Mono, 0.6 em per cell).
 
-The settings come from the calibration table shipped in the package (``router/calibration.json``,
+The settings come from the calibration table shipped in the package (``router/render/calibration.json``,
 written by ``hcr calibrate``): per encoder family and class, the setting that packs the most
 characters into an image token while OCR still reads the page back at the density's bar
 (``exact`` >= 99.8%, ``balanced`` >= 99.5%, ``dense`` >= 98%), or, where no setting reaches the
@@ -124,7 +124,7 @@ def larger(density: Density) -> str | None:
 @functools.lru_cache(maxsize=1)
 def calibration_table() -> dict[str, Any]:
     """The shipped calibration table (empty if the package was built without one)."""
-    resource = resources.files("router").joinpath(CALIBRATION_FILE)
+    resource = resources.files("router.render").joinpath(CALIBRATION_FILE)
     if not resource.is_file():
         return {}
     return json.loads(resource.read_text(encoding="utf-8"))

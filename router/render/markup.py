@@ -29,7 +29,7 @@ from pygments.token import Token, _TokenType
 from pygments.util import ClassNotFound
 
 from router.models import Kind
-from router.tables import LONG_RUN_MIN, MONO_ADVANCE_EM, size_tables, split_wide_tables
+from router.render.tables import LONG_RUN_MIN, MONO_ADVANCE_EM, size_tables, split_wide_tables
 
 WIDE_ADVANCE_EM = 1.0  # CJK falls back to Droid Sans Fallback, 1 em per glyph
 CONTINUATION = "↪ "  # starts a wrapped line's continuation
@@ -123,7 +123,7 @@ def _render_fence(self, tokens, idx, options, env) -> str:  # type: ignore[no-un
 
 
 def markdown_html(text: str, width_px: float, em_px: float) -> str:
-    """Markdown to HTML; tables get column widths from their content (``router.tables``)."""
+    """Markdown to HTML; tables get column widths from their content (``router.render.tables``)."""
     md = _markdown()
     tokens = split_wide_tables(md.parse(text), md.parse, width_px, em_px)
     _flatten_deep_lists(tokens)

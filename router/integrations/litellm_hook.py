@@ -4,7 +4,7 @@ manager / decorator for code that calls ``litellm.completion`` directly.
 LiteLLM Proxy (``config.yaml``)::
 
     litellm_settings:
-      callbacks: router.litellm_hook.hook
+      callbacks: router.integrations.litellm_hook.hook
     environment_variables:
       HCR_POLICY: /etc/hcr/policy.yaml     # optional; the shipped default policy otherwise
 
@@ -34,8 +34,8 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 
 import router._offline  # noqa: F401
-from router.backend import attach_report
 from router.core import Router
+from router.integrations.completion import attach_report
 from router.policy import Policy
 
 POLICY_ENV = "HCR_POLICY"
@@ -87,7 +87,7 @@ class RoutingHook(CustomLogger):
         return {**kwargs, "messages": routed.messages}
 
 
-hook = RoutingHook()  # what a LiteLLM Proxy config names: router.litellm_hook.hook
+hook = RoutingHook()  # what a LiteLLM Proxy config names: router.integrations.litellm_hook.hook
 
 
 class routing(contextlib.ContextDecorator):

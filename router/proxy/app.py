@@ -7,7 +7,7 @@ configured deployment through litellm, streaming included. ``POST /v1/route`` is
 no key. Routing is CPU work and runs in a thread pool, so other requests keep streaming meanwhile.
 
 Callers are untrusted: bodies are read within a size and time limit, checked against an allow-list of
-fields (``router.proxy_request``), and every URL in them goes through ``router.url_guard``, bypassed
+fields (``router.proxy.request``), and every URL in them goes through ``router.url_guard``, bypassed
 requests included. ``timeout_s`` is the whole deadline of a request (waiting for a slot, routing, the
 backend call and its retries, the stream); ``max_concurrency`` bounds routed, streaming and dry-run
 requests alike. Each caller key has its own cache scope. Errors come back in the caller's own format
@@ -41,9 +41,9 @@ from router.core import Router
 from router.errors import InvalidRequestError
 from router.models import RoutedRequest
 from router.policy import ModelOverride, Policy
-from router.proxy_config import ModelEntry, ProxyConfig
-from router.proxy_errors import ProxyError, backend_error, error_body
-from router.proxy_request import AnthropicMessagesRequest, OpenAIChatRequest, RouteRequest, check_fields, decode_body
+from router.proxy.config import ModelEntry, ProxyConfig
+from router.proxy.errors import ProxyError, backend_error, error_body
+from router.proxy.request import AnthropicMessagesRequest, OpenAIChatRequest, RouteRequest, check_fields, decode_body
 
 __all__ = ["ProxyError", "create_app", "serve"]
 

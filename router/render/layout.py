@@ -7,7 +7,7 @@ Two layouts, both returning raster pages (uint8 arrays) of at most the encoder's
   side by side. Cutting the raster rather than the text balances the last page's columns exactly,
   so cropping it to its content pays for no blank space. Wide pages get two columns of a readable
   line length; a chunk with tables keeps one full-width column.
-- Monospace text (code, logs, JSON, HTML source) is wrapped by ``router.html`` and packed into the
+- Monospace text (code, logs, JSON, HTML source) is wrapped by ``router.render.markup`` and packed into the
   column count that bills the fewest tokens while wrapping at most ``MAX_WRAP_SHARE`` of its lines.
 """
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import pymupdf
 
-from router import html as H
-from router.density import Density, Typesetting
 from router.errors import RenderError
-from router.geometry import EncoderProfile
+from router.providers.geometry import EncoderProfile
+from router.render import markup
+from router.render.density import Density, Typesetting
 
 MAX_PAGES = 400  # per chunk; a longer chunk is an error and goes as text
 MAX_COLUMNS = 4
@@ -68,7 +68,7 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
 
 def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tuple[np.ndarray, str]:
     """The whole chunk laid out one column wide, as one tall raster, and the text inside it."""
-    archive, _ = H.fonts()
+    archive, _ = markup.fonts()
     story = pymupdf.Story(html=body, user_css=css, archive=archive)
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
@@ -110,7 +110,7 @@ def _ligature_misreadings() -> tuple[tuple[str, str], ...]:
     styles = ("{}", "<b>{}</b>", "<i>{}</i>", "<b><i>{}</i></b>")
     cases = [(style, probe) for style in styles for probe in probes]
     body = "".join(f"<p>{i}:" + style.format(f"x{probe}x") + "</p>" for i, (style, probe) in enumerate(cases))
-    archive, css = H.fonts()
+    archive, css = markup.fonts()
     story = pymupdf.Story(html=body, user_css=css + "body {font-family: sans; font-size: 10px;}", archive=archive)
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
@@ -193,10 +193,16 @@ class _PagePlan:
 
 
 def layout_mono(
-    runs: list[H.Run], setting: Typesetting, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool
+    runs: list[markup.Run],
+    setting: Typesetting,
+    css: str,
+    density: Density,
+    profile: EncoderProfile,
+    *,
+    grayscale: bool,
 ) -> Laid:
     plans = _plan_mono(runs, setting.em_px, setting.line_height, density, profile)
-    archive, _ = H.fonts()
+    archive, _ = markup.fonts()
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
     m, gap = density.margin_px, density.column_gap_px
@@ -218,7 +224,7 @@ def layout_mono(
 
 
 def _plan_mono(
-    runs: list[H.Run], em: float, line_height: float, density: Density, profile: EncoderProfile
+    runs: list[markup.Run], em: float, line_height: float, density: Density, profile: EncoderProfile
 ) -> list[_PagePlan]:
     """Wrap and pack monospace lines into the column count that bills the fewest tokens."""
     m, gap = density.margin_px, density.column_gap_px
@@ -228,9 +234,9 @@ def _plan_mono(
     source_lines = 0
     for n in range(1, MAX_COLUMNS + 1):
         column_px = (profile.page_width - 2 * m - (n - 1) * gap) / n
-        if column_px < 24 * H.MONO_ADVANCE_EM * em:  # under 24 cells a column reads badly
+        if column_px < 24 * markup.MONO_ADVANCE_EM * em:  # under 24 cells a column reads badly
             break
-        lines = H.wrap_runs(runs, column_px / em)
+        lines = markup.wrap_runs(runs, column_px / em)
         source_lines = source_lines or len(lines) - sum(line.continuation for line in lines)
         if n > 1 and len(lines) > source_lines * (1 + MAX_WRAP_SHARE):
             break  # narrower columns would split too many lines to be worth their saving
@@ -245,7 +251,7 @@ def _plan_mono(
 
 
 def _pack(
-    lines: list[H.VisualLine],
+    lines: list[markup.VisualLine],
     n: int,
     rows: int,
     column_px: float,
@@ -262,7 +268,7 @@ def _pack(
         columns = [page_lines[i : i + page_rows] for i in range(0, len(page_lines), page_rows)]
         width = min(profile.page_width, math.ceil(2 * m + len(columns) * column_px + (len(columns) - 1) * gap))
         height = min(profile.page_height, math.ceil(2 * m + page_rows * line_px) + 1)
-        plans.append(_PagePlan(width, height, [H.lines_html(c) for c in columns], column_px))
+        plans.append(_PagePlan(width, height, [markup.lines_html(c) for c in columns], column_px))
         if len(plans) > MAX_PAGES:
             raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     return plans

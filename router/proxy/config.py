@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from router._yaml import load_yaml_file
 from router.errors import RouterError
-from router.geometry import EncoderName
+from router.providers.geometry import EncoderName
 
 _ENV_PREFIX = "os.environ/"
 
@@ -94,7 +94,7 @@ class GeneralSettings(BaseModel):
     @field_validator("allowed_request_fields")
     @classmethod
     def _never_call_settings(cls, value: list[str]) -> list[str]:
-        from router.proxy_request import forbidden_extra_fields
+        from router.proxy.request import forbidden_extra_fields
 
         refused = forbidden_extra_fields(value)
         if refused:

@@ -30,10 +30,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.density import Density, get_density, larger
-from router.fidelity import EngineName
+from router.fidelity.readback import EngineName
 from router.models import Chunk, ReadBack, Rendering
-from router.render import RenderTarget, render_key
+from router.render.chunks import RenderTarget, render_key
+from router.render.density import Density, get_density, larger
 
 log = logging.getLogger("router.fidelity")
 MAX_VERDICTS = 4096
@@ -196,7 +196,7 @@ class FidelityGuard:
     # --- shared --------------------------------------------------------------------------------
 
     def _read(self, chunk: Chunk, target: RenderTarget, rendering: Rendering) -> ReadBack:
-        from router.fidelity import check
+        from router.fidelity.readback import check
 
         readback = check(chunk.text, chunk.kind, chunk.script, rendering, target.profile, engine=self.settings.engine)
         passed = readback.char_accuracy >= self.settings.min_accuracy

@@ -1,11 +1,11 @@
 """Stage 3: render one chunk into PNG pages at the target encoder's geometry.
 
-``render_chunk`` is the one entry point: chunk text -> HTML (``router.html``) -> pages laid out and
-rasterised at the encoder's geometry (``router.layout``) -> PNG. Pages are at most the pixel size the
+``render_chunk`` is the one entry point: chunk text -> HTML (``router.render.markup``) -> pages laid out and
+rasterised at the encoder's geometry (``router.render.layout``) -> PNG. Pages are at most the pixel size the
 encoder reads without downscaling, and the last page is cropped to its content so no tokens pay for
 blank space. PNGs are 4-bit grayscale unless the chunk uses colour (highlighted code: 8-bit RGB). Output is
 deterministic (same bytes for the same input and settings) and cached in memory, keyed by a hash of
-content and settings. Every rendering passes ``router.completeness`` (the pages hold every word of the
+content and settings. Every rendering passes ``router.render.completeness`` (the pages hold every word of the
 source) before it is cached or sent; one that does not raises, and the chunk goes as text.
 """
 
@@ -22,14 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from router import html as H
 from router.cache_scope import current_scope
-from router.completeness import check_flow, check_verbatim
-from router.density import MONO_KINDS, Density
 from router.errors import RenderError
-from router.geometry import EncoderProfile
-from router.layout import layout_flow, layout_mono
 from router.models import Chunk, Kind, Page, Rendering, Script
+from router.providers.geometry import EncoderProfile
+from router.render import markup
+from router.render.completeness import check_flow, check_verbatim
+from router.render.density import MONO_KINDS, Density
+from router.render.layout import layout_flow, layout_mono
 
 RENDER_VERSION = "6"  # bump when output bytes change, so cached pages are never stale
 PNG_LEVEL = 3  # zlib level; measured on text pages: 6 is 1.7x slower and no smaller, 9 is 14x slower
@@ -85,16 +85,16 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         raise RenderError("nothing to render: the chunk is blank")
     density, profile = target.density, target.profile
     setting = density.typesetting(kind, script)
-    css = H.base_css(setting.em_px, setting.line_height)
+    css = markup.base_css(setting.em_px, setting.line_height)
     started = time.perf_counter()
     if kind in MONO_KINDS:
-        runs = H.highlight(text, language, kind)
+        runs = markup.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
         laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale)
         check_verbatim(text, laid.text)
     else:
         full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
-        body = H.prose_html(text) if kind == "prose" else H.markdown_html(text, full_width, setting.em_px)
+        body = markup.prose_html(text) if kind == "prose" else markup.markdown_html(text, full_width, setting.em_px)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
         check_flow(text, body, laid.text, markdown=kind != "prose")

@@ -20,7 +20,7 @@ import numpy as np
 import pymupdf
 
 from router.errors import RenderError
-from router.geometry import EncoderProfile
+from router.providers.geometry import EncoderProfile
 
 PageLook = Literal["scanned", "tables", "figures", "text"]
 MAX_IMAGE_PIXELS = 64_000_000  # an embedded image larger than this is not decoded (decompression bombs)

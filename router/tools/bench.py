@@ -1,11 +1,11 @@
 """``hcr bench``: compression and read-back fidelity on real documents, per encoder family and density.
 
-For each document of the corpus (``router.bench_corpus``) x encoder family x density, the document is
+For each document of the corpus (``router.tools.bench_corpus``) x encoder family x density, the document is
 rendered as the router would render it, read back by OCR at the provider-visible resolution, and
 recorded: text tokens (the family's own tokenizer), image tokens (the family's billing formula),
 compression (text / image tokens, labels excluded), character and word accuracy, identifier recall,
 render and OCR time. Output, in ``--out``: ``bench.json``, ``bench.md`` and two PNG plots. With
-``--backend MODEL`` it also runs the answer-equivalence harness (``router.answers``).
+``--backend MODEL`` it also runs the answer-equivalence harness (``router.tools.answers``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from router.bench_corpus import Document, build_corpus
-from router.density import ORDER, get_density
 from router.errors import FidelityError
-from router.fidelity import check, engine_version
-from router.geometry import PROFILES
-from router.render import RenderTarget, render_text
+from router.fidelity.readback import check, engine_version
+from router.providers.geometry import PROFILES
+from router.render.chunks import RenderTarget, render_text
+from router.render.density import ORDER, get_density
 from router.tokens import count_tokens
+from router.tools.bench_corpus import Document, build_corpus
 
 DEFAULT_ENCODERS = ("anthropic", "openai-tile", "gemini-2", "qwen2.5-vl")
 QUICK_ENCODERS = ("anthropic", "openai-tile")
@@ -163,7 +163,7 @@ def run_bench(
 
 
 def write(result: BenchResult, out: Path) -> None:
-    from router.bench_report import markdown, plot_compression, plot_savings
+    from router.tools.bench_report import markdown, plot_compression, plot_savings
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result.model_dump(), ensure_ascii=False, indent=1), encoding="utf-8")

@@ -4,7 +4,7 @@ A page is first resized by the target provider's own rule (``EncoderProfile.visi
 score is for the pixels the model will get. Two local engines read it: RapidOCR (ONNX models shipped
 in its wheel; the default) and tesseract (the Debian package ``tesseract-ocr``). Neither downloads
 anything. OCR costs seconds per page on a CPU, so callers run it off the request path where they can
-(see ``router.fidelity_guard``).
+(see ``router.fidelity.guard``).
 
 Scores (all 0..1):
 
@@ -34,10 +34,10 @@ from typing import Literal, Protocol
 
 from PIL import Image
 
-from router import html as H
 from router.errors import FidelityError
-from router.geometry import EncoderProfile
 from router.models import Kind, Page, ReadBack, Rendering, Script
+from router.providers.geometry import EncoderProfile
+from router.render import markup
 
 EngineName = Literal["rapidocr", "tesseract"]
 ENGINES: tuple[EngineName, ...] = ("rapidocr", "tesseract")
@@ -45,7 +45,7 @@ ENGINES: tuple[EngineName, ...] = ("rapidocr", "tesseract")
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "′": "'", "`": "'", "´": "'", "“": '"', "”": '"', "″": '"'})
 # The continuation marker and the arrows engines read it as; list bullets, which are drawn but are
 # not in the source text.
-_MARKS = re.compile("|".join(re.escape(m) for m in (*H.MARKERS, "→", "↳", "⤷", "•", "·", "◦", "▪")))
+_MARKS = re.compile("|".join(re.escape(m) for m in (*markup.MARKERS, "→", "↳", "⤷", "•", "·", "◦", "▪")))
 _RULE = re.compile(r"([^\w\s])\1{2,}")
 _SPACE = re.compile(r"\s+")
 _TAGS = re.compile(r"<[^>]+>")
@@ -115,7 +115,7 @@ def identifier_recall(read: str, source: str) -> tuple[int, list[str]]:
 def visible_source(text: str, kind: Kind) -> str:
     """The characters drawn for ``text``: markdown markup resolved, table rules and pipes dropped."""
     if kind in ("markdown", "table"):
-        rendered = html.unescape(_TAGS.sub(" ", H.markdown_html(text, 10_000, 10)))
+        rendered = html.unescape(_TAGS.sub(" ", markup.markdown_html(text, 10_000, 10)))
         return rendered.replace("|", " ")
     return text
 

@@ -1,0 +1,1 @@
+"""Read-back: OCR engines, scoring against the source, and the guard that acts on the verdicts."""

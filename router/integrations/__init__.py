@@ -1,0 +1,1 @@
+"""Ways in: litellm completion, wrapped OpenAI/Anthropic clients, the litellm hook and routing()."""

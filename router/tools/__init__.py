@@ -1,0 +1,1 @@
+"""Tooling, never imported on the request path: calibration, benchmark, answer equivalence."""
