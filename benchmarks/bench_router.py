@@ -36,7 +36,7 @@ from rich.table import Table
 import router
 from router.chunking import detect_script
 from router.providers.geometry import get_profile
-from router.render.chunks import CACHE, PNG_LEVEL, RenderTarget, render_text
+from router.render.chunks import PNG_LEVEL, RenderTarget, render_cache, render_text
 from router.render.density import ORDER, get_density
 from router.tokens import count_tokens
 
@@ -162,7 +162,7 @@ def page_speed(docs: list[tuple[str, str, str, str | None]]) -> list[dict[str, A
     rows = []
     target = RenderTarget(get_profile("anthropic"), get_density("balanced", "anthropic"))
     for name, kind, text, language in docs:
-        CACHE.clear()
+        render_cache().clear()
         started = time.perf_counter()
         rendering = render_text(text, kind, detect_script(text), language, target)
         wall = (time.perf_counter() - started) * 1000
@@ -227,7 +227,7 @@ def route_latency(sizes: list[int]) -> list[dict[str, Any]]:
     for size in sizes:
         text = _cut(corpus, size, model)
         messages = [{"role": "user", "content": text + "\n\nWhat does this say about warranties?"}]
-        CACHE.clear()
+        render_cache().clear()
         started = time.perf_counter()
         routed = r.route(messages, model=model)
         cold = (time.perf_counter() - started) * 1000

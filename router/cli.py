@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -12,12 +13,22 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-import router._offline  # noqa: F401
 from router.errors import RouterError
 
-# Piped output (CI logs, files) gets a wide table instead of Rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+
+@functools.lru_cache(maxsize=1)
+def _consoles() -> tuple[Console, Console]:
+    # Piped output (CI logs, files) gets a wide table instead of Rich's 80-column default.
+    return Console(width=None if sys.stdout.isatty() else 160), Console(stderr=True)
+
+
+def console() -> Console:
+    return _consoles()[0]
+
+
+def err_console() -> Console:
+    return _consoles()[1]
+
 
 _EXTENSION_KINDS = {
     ".md": "markdown", ".markdown": "markdown", ".rst": "prose", ".txt": "prose",
@@ -34,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (RouterError, OSError, json.JSONDecodeError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
         return 1
 
 
@@ -141,18 +152,18 @@ def _route(args: argparse.Namespace) -> int:
             f"{c.image_tokens:,}" if c.image_tokens else "", str(c.pages or ""),
             f"{c.render_ms:.0f}" if c.render_ms else "", c.reason,
         )  # fmt: skip
-    console.print(table)
+    console().print(table)
     cost = ""
     if report.cost_before is not None and report.cost_after is not None:
         cost = f"   input cost ${report.cost_before:.4f} -> ${report.cost_after:.4f}"
     for doc in report.documents:
         native = f"; read natively by the provider: ~{doc.native_tokens:,} tokens" if doc.native_tokens else ""
-        console.print(
+        console().print(
             f"{doc.name}: {doc.pages_used} of {doc.pages_total} pages -> {doc.tokens_after:,} tokens{native}"
             + (f" ({doc.note})" if doc.note else ""),
             highlight=False,
         )
-    console.print(
+    console().print(
         f"[bold]tokens {report.tokens_before:,} -> {report.tokens_after:,}[/] "
         f"({report.compression:.2f}x, {report.tokens_saved:,} saved), {report.images} image(s), "
         f"routed in {report.route_ms:.0f} ms{cost}",
@@ -168,7 +179,7 @@ def _route(args: argparse.Namespace) -> int:
             for n, page in enumerate(pages, 1):
                 (args.out / f"chunk{index:03d}_page{n:02d}.png").write_bytes(page.png)
                 written += 1
-        console.print(f"wrote {args.out}/routed_request.json, report.json and {written} page(s)", highlight=False)
+        console().print(f"wrote {args.out}/routed_request.json, report.json and {written} page(s)", highlight=False)
     return 0
 
 
@@ -212,7 +223,7 @@ def _render(args: argparse.Namespace) -> int:
     for n, page in enumerate(rendering.pages, 1):
         (args.out / f"{args.file.stem}_page{n:02d}.png").write_bytes(page.png)
     tokens = count_tokens(text, args.model)
-    console.print(
+    console().print(
         f"{args.file}: {kind}{f' ({language})' if language else ''}, {len(rendering.pages)} page(s) "
         f"for {profile.name}, {rendering.columns} column(s); {tokens:,} text tokens -> "
         f"{rendering.image_tokens:,} image tokens ({tokens / max(rendering.image_tokens, 1):.2f}x); "
@@ -244,7 +255,7 @@ def _serve(args: argparse.Namespace) -> int:
     from router.proxy.config import ProxyConfig
 
     config = ProxyConfig.from_yaml(args.config) if args.config else None
-    console.print(f"hcr proxy on http://{args.host}:{args.port} ({args.config or 'no config: pass-through'})")
+    console().print(f"hcr proxy on http://{args.host}:{args.port} ({args.config or 'no config: pass-through'})")
     serve(config, args.host, args.port)
     return 0
 
@@ -269,7 +280,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         encoders = [e for e in encoders if e in table["encoders"]]
     else:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err_console) as progress:
+        with Progress(*columns, console=err_console()) as progress:
             task = progress.add_task("calibrating", total=calibrate.steps(encoders, classes, sweep))
             table = calibrate.calibrate(
                 args.out, encoders, classes, sweep, engine=args.engine,
@@ -290,7 +301,7 @@ def _calibrate(args: argparse.Namespace) -> int:
                     encoder, density, text_class, f"{row['em_px']:g}", f"{row['line_height']:g}", accuracy,
                     f"{row['bar']:.1%}", f"{row['chars_per_token']:.2f}",
                 )  # fmt: skip
-    console.print(result)
+    console().print(result)
     return 0
 
 
@@ -305,7 +316,7 @@ def _bench(args: argparse.Namespace) -> int:
     encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
     densities = args.density or list(ORDER)
     for line in missing:
-        err_console.print(f"[yellow]skipped[/] {line}", highlight=False)
+        err_console().print(f"[yellow]skipped[/] {line}", highlight=False)
     answers: Callable[[list[Any]], dict[str, Any]] | None = None
     if args.backend:
         from router.core import Router
@@ -319,7 +330,7 @@ def _bench(args: argparse.Namespace) -> int:
             return run_answers(docs, args.backend, router=router, per_document=args.questions, **extra)
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console) as progress:
+    with Progress(*columns, console=err_console()) as progress:
         task = progress.add_task("benchmark", total=bench.steps(documents, encoders, densities))
         result = bench.run_bench(
             args.out, quick=args.quick, encoders=encoders, densities=densities, engine=args.engine,
@@ -328,12 +339,12 @@ def _bench(args: argparse.Namespace) -> int:
         )  # fmt: skip
     from router.tools.bench_report import markdown
 
-    console.print(markdown(result).split("All measurements:")[0].rstrip(), highlight=False)
+    console().print(markdown(result).split("All measurements:")[0].rstrip(), highlight=False)
     if result.answers:
         from router.tools.answers import answers_markdown
 
-        console.print("\n".join(answers_markdown(result.answers)), highlight=False)
-    console.print(
+        console().print("\n".join(answers_markdown(result.answers)), highlight=False)
+    console().print(
         f"wrote {args.out}/bench.json, bench.md, {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}", highlight=False
     )
     return 0
@@ -362,7 +373,7 @@ def _profiles(args: argparse.Namespace) -> int:
             p.name, f"{p.page_width}x{p.page_height}", f"{p.page_tokens:,}", f"{p.pixels_per_token:,.0f}",
             f"{p.max_images:,}", p.description,
         )  # fmt: skip
-    console.print(table)
+    console().print(table)
     return 0
 
 

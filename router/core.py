@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import router._offline  # noqa: F401
 from router.attachments import route_attachments
 from router.chunking import chunk_messages, validate_messages
 from router.errors import InvalidRequestError, RenderError

@@ -1,6 +1,20 @@
-"""Exceptions raised by the router. Every message names what was wrong and where."""
+"""Exceptions raised by the router: one tree under ``RouterError``. Every message names what was
+wrong and where (the field of the request, the file and line of a policy or config)."""
 
 from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DocumentError",
+    "FidelityError",
+    "IncompleteRenderError",
+    "InvalidRequestError",
+    "PolicyError",
+    "RenderError",
+    "RouterError",
+    "UnknownEncoderError",
+    "UnsafeURLError",
+]
 
 
 class RouterError(Exception):
@@ -20,6 +34,14 @@ class PolicyError(RouterError, ValueError):
     """A policy file or mapping failed validation; the message names the file, line and field."""
 
 
+class ConfigError(RouterError, ValueError):
+    """The proxy configuration is invalid; the message names the file, line and field."""
+
+
+class DocumentError(RouterError, ValueError):
+    """An attached document that cannot be used (encrypted, corrupt, empty, a bad page range)."""
+
+
 class UnsafeURLError(InvalidRequestError):
     """A content part names a remote URL that litellm would fetch from this machine."""
 
@@ -36,7 +58,7 @@ class IncompleteRenderError(RenderError):
     guard = "incomplete"
 
 
-class UnknownEncoderError(RouterError, KeyError):
+class UnknownEncoderError(RouterError, KeyError, ValueError):
     """An encoder family name that the geometry table does not hold."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable.

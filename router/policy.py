@@ -206,7 +206,7 @@ def _guard_before_render(chunk: Chunk, *, vision: bool, min_tokens: int) -> str 
 
 @functools.lru_cache(maxsize=1024)
 def _supports_vision(model: str) -> bool:
-    import litellm
+    from router._litellm import litellm
 
     try:
         return bool(litellm.supports_vision(model=model))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 
-import router._offline  # noqa: F401
 from router.models import ChunkReport, RouteReport
 
 
 @functools.lru_cache(maxsize=128)
 def input_price(model: str) -> float | None:
     """USD per input token for ``model`` (images are billed as input tokens), or None if unknown."""
-    import litellm
+    from router._litellm import litellm
 
     try:
         info = litellm.get_model_info(model=model)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-import router._offline  # noqa: F401  (sets the offline switches before litellm is imported)
 from router._digest_cache import DigestCache
 
 _COUNTS: DigestCache[int] = DigestCache(max_entries=4096)
@@ -17,7 +16,9 @@ _COUNTS: DigestCache[int] = DigestCache(max_entries=4096)
 
 @functools.lru_cache(maxsize=64)
 def _counter_for(model: str) -> Callable[[str], int]:
-    from litellm.utils import select_tokenizer
+    from router._litellm import litellm
+
+    select_tokenizer = litellm.utils.select_tokenizer
 
     try:
         selected = select_tokenizer(model=model)
@@ -33,6 +34,8 @@ def _counter_for(model: str) -> Callable[[str], int]:
 def _o200k():  # type: ignore[no-untyped-def]
     import tiktoken
     from litellm.litellm_core_utils.default_encoding import encoding  # sets TIKTOKEN_CACHE_DIR first
+
+    import router._litellm  # noqa: F401  (offline switches first)
 
     del encoding
     return tiktoken.get_encoding("o200k_base")

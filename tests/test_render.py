@@ -11,7 +11,7 @@ from PIL import Image
 from router.errors import RenderError
 from router.providers.geometry import get_profile
 from router.render import markup
-from router.render.chunks import CACHE, RenderTarget, render_text
+from router.render.chunks import RenderTarget, render_cache, render_text
 from router.render.density import get_density
 from router.render.tables import table_widths
 
@@ -82,9 +82,9 @@ def test_long_code_lines_wrap_with_a_visible_marker() -> None:
 
 def test_same_input_gives_the_same_bytes(python_code: str, markdown_table: str) -> None:
     for text, kind, language in ((python_code, "code", "python"), (markdown_table, "table", None)):
-        CACHE.clear()
+        render_cache().clear()
         first = render_text(text, kind, "latin", language, target())
-        CACHE.clear()
+        render_cache().clear()
         second = render_text(text, kind, "latin", language, target())
         assert [p.png for p in first.pages] == [p.png for p in second.pages]
 
@@ -95,9 +95,9 @@ def test_concurrent_renders_match_serial_ones(english_prose: str, python_code: s
     jobs = [(english_prose[i * 300 :], "prose", None) for i in range(4)] + [
         (python_code[i * 500 :], "code", "python") for i in range(4)
     ]
-    CACHE.clear()
+    render_cache().clear()
     serial = [[p.png for p in render_text(t, k, "latin", lang, target()).pages] for t, k, lang in jobs]
-    CACHE.clear()
+    render_cache().clear()
     with ThreadPoolExecutor(max_workers=8) as pool:
         futures = [pool.submit(render_text, t, k, "latin", lang, target()) for t, k, lang in jobs]
         parallel = [[p.png for p in f.result().pages] for f in futures]
@@ -105,11 +105,11 @@ def test_concurrent_renders_match_serial_ones(english_prose: str, python_code: s
 
 
 def test_cache_hits_return_the_same_pages(english_prose: str) -> None:
-    CACHE.clear()
+    render_cache().clear()
     first = render_text(english_prose, "prose", "latin", None, target())
     second = render_text(english_prose, "prose", "latin", None, target())
     assert not first.cached and second.cached
-    assert CACHE.hits == 1 and CACHE.misses == 1
+    assert render_cache().hits == 1 and render_cache().misses == 1
     assert [p.png for p in first.pages] == [p.png for p in second.pages]
     other = render_text(english_prose, "prose", "latin", None, target(density="dense"))
     assert not other.cached  # density is part of the key

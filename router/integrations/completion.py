@@ -7,21 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import router._offline  # noqa: F401
 from router.models import RouteReport
 
 REPORT_ATTRIBUTE = "routing_report"
 
 
 def completion(messages: list[Any], report: RouteReport, kwargs: dict[str, Any]) -> Any:
-    import litellm
+    from router._litellm import litellm
 
     response = litellm.completion(**{**kwargs, "messages": messages})
     return attach_report(response, report)
 
 
 async def acompletion(messages: list[Any], report: RouteReport, kwargs: dict[str, Any]) -> Any:
-    import litellm
+    from router._litellm import litellm
 
     response = await litellm.acompletion(**{**kwargs, "messages": messages})
     return attach_report(response, report)

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import threading
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
-import router._offline  # noqa: F401
+from router._litellm import litellm
 from router.core import Router
 from router.integrations.completion import attach_report
 from router.policy import Policy
@@ -87,7 +88,17 @@ class RoutingHook(CustomLogger):
         return {**kwargs, "messages": routed.messages}
 
 
-hook = RoutingHook()  # what a LiteLLM Proxy config names: router.integrations.litellm_hook.hook
+@functools.lru_cache(maxsize=1)
+def _hook() -> RoutingHook:
+    return RoutingHook()
+
+
+def __getattr__(name: str) -> Any:
+    """``hook``, what a LiteLLM Proxy config names (``router.integrations.litellm_hook.hook``): made
+    when LiteLLM first asks for it, not when this module is imported."""
+    if name == "hook":
+        return _hook()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class routing(contextlib.ContextDecorator):
@@ -101,7 +112,6 @@ class routing(contextlib.ContextDecorator):
         self.router = router
 
     def __enter__(self) -> routing:
-        import litellm
 
         router = self.router or Router()
         with routing._lock:
@@ -113,7 +123,6 @@ class routing(contextlib.ContextDecorator):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import litellm
 
         with routing._lock:
             routing._depth -= 1

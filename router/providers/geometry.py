@@ -289,8 +289,7 @@ MODEL_FAMILIES: list[tuple[str, str, str]] = [
 
 
 def _known_encoder(name: str) -> str:
-    if name not in PROFILES:
-        raise ValueError(f"unknown encoder {name!r}; expected one of {sorted(PROFILES)}")
+    get_profile(name)  # UnknownEncoderError (a ValueError too) names the known families
     return name
 
 
@@ -307,7 +306,7 @@ def get_profile(name: str) -> EncoderProfile:
 
 def split_model(model: str) -> tuple[str, str]:
     """(model name, provider) as litellm resolves them; ("model", "") when litellm does not know it."""
-    import litellm
+    from router._litellm import litellm
 
     try:
         name, provider, _, _ = litellm.get_llm_provider(model)

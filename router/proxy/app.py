@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
-import litellm
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
+from router._litellm import litellm
 from router.cache_scope import cache_scope
 from router.core import Router
 from router.errors import InvalidRequestError

@@ -29,14 +29,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from router._yaml import load_yaml_file
-from router.errors import RouterError
+from router.errors import ConfigError
 from router.providers.geometry import EncoderName
 
 _ENV_PREFIX = "os.environ/"
-
-
-class ConfigError(RouterError, ValueError):
-    """The proxy configuration is invalid; the message names the file, line and field."""
 
 
 def _from_environment(value: Any) -> Any:

@@ -11,8 +11,7 @@ import asyncio
 import re
 from typing import Any, Literal
 
-import litellm
-
+from router._litellm import litellm
 from router.errors import RouterError
 
 __all__ = ["ProxyError", "backend_error", "error_body", "provider_message"]

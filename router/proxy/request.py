@@ -191,7 +191,9 @@ def check_fields(data: dict[str, Any], contract: type[_Contract], allowed_extra:
 def forbidden_extra_fields(fields: list[str]) -> list[str]:
     """Those of ``fields`` an operator may not allow: litellm's own call settings (where, how and with
     which credentials it calls), whatever their spelling."""
-    from litellm.types.utils import all_litellm_params
+    from router._litellm import litellm
+
+    all_litellm_params = litellm.types.utils.all_litellm_params
 
     settings = {name.lower() for name in all_litellm_params} | {"extra_body", "extra_query"}
     return sorted(f for f in fields if f.lower() in settings or f.lower().startswith(("litellm", "api_", "aws_")))

@@ -12,6 +12,7 @@ source) before it is cached or sent; one that does not raises, and the chunk goe
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import threading
@@ -63,7 +64,7 @@ def render_key(text: str, kind: Kind, script: Script, language: str | None, targ
 
 def render_text(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> Rendering:
     key = render_key(text, kind, script, language, target)
-    cached = CACHE.get(key)
+    cached = render_cache().get(key)
     if cached is not None:
         return cached.model_copy(update={"cached": True, "render_ms": 0.0, "encode_ms": 0.0})
     try:
@@ -73,7 +74,7 @@ def render_text(text: str, kind: Kind, script: Script, language: str | None, tar
         raise
     except Exception as exc:  # MuPDF raises its own error types for layout failures
         raise RenderError(f"could not render {kind} chunk: {type(exc).__name__}: {exc}") from exc
-    CACHE.put(key, rendering)
+    render_cache().put(key, rendering)
     return rendering
 
 
@@ -175,4 +176,7 @@ class RenderCache:
         return len(self._items)
 
 
-CACHE = RenderCache()
+@functools.lru_cache(maxsize=1)
+def render_cache() -> RenderCache:
+    """The process's render cache, made on first use."""
+    return RenderCache()

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pymupdf
 
-from router.errors import RenderError
+from router.errors import DocumentError, RenderError
 from router.providers.geometry import EncoderProfile
 
 PageLook = Literal["scanned", "tables", "figures", "text"]
@@ -32,10 +32,6 @@ _FORMATS = {
     "application/vnd.comicbook+zip": "cbz", "image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg",
     "text/plain": "txt",
 }  # fmt: skip
-
-
-class DocumentError(ValueError):
-    """A document that cannot be used: the message says why."""
 
 
 @dataclass(frozen=True)

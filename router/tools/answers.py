@@ -134,7 +134,7 @@ def _folded(text: str) -> str:
 def ask(question: Question, model: str, *, router: Any, **kwargs: Any) -> list[Answer]:
     """One question on both arms: as plain text, then as routed. The request is routed once; the
     routed arm sends exactly what ``Router.completion`` would. Errors are recorded, never raised."""
-    import litellm
+    from router._litellm import litellm
 
     messages = [{"role": "user", "content": question.context}, {"role": "user", "content": question.question}]
     routed = router.route(messages, model=model)

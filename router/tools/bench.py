@@ -20,9 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from router.errors import FidelityError
 from router.fidelity.readback import check, engine_version
-from router.providers.geometry import PROFILES
+from router.providers.geometry import get_profile
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import ORDER, get_density
 from router.tokens import count_tokens
@@ -97,9 +96,7 @@ def measure(
     rows = []
     for document in documents:
         for encoder in encoders:
-            if encoder not in PROFILES:
-                raise FidelityError(f"unknown encoder family {encoder!r}; known: {', '.join(PROFILES)}")
-            profile = PROFILES[encoder]
+            profile = get_profile(encoder)
             text_tokens = count_tokens(document.text, MODELS.get(encoder, "gpt-4o"))
             for density in densities:
                 target = RenderTarget(profile, get_density(density, encoder))

@@ -80,7 +80,7 @@ def dpkg_log(max_chars: int) -> Document | None:
 
 
 def _price_map() -> dict[str, dict]:
-    import litellm
+    from router._litellm import litellm
 
     path = Path(litellm.__file__).parent / "model_prices_and_context_window_backup.json"
     data = json.loads(path.read_text(encoding="utf-8"))

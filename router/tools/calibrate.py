@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from router.errors import FidelityError
 from router.fidelity.readback import check, engine_version
 from router.models import Kind, Script
-from router.providers.geometry import PROFILES, EncoderProfile
+from router.providers.geometry import PROFILES, EncoderProfile, get_profile
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import DENSITIES, ORDER, TEXT_CLASSES, THRESHOLDS, Density, TextClass, Typesetting
 
@@ -266,9 +266,7 @@ def _keys(measurements: Sequence[Measurement]) -> set[tuple[str, str]]:
 
 
 def _profile(name: str) -> EncoderProfile:
-    if name not in PROFILES:
-        raise FidelityError(f"unknown encoder family {name!r}; known: {', '.join(PROFILES)}")
-    return PROFILES[name]
+    return get_profile(name)
 
 
 def _probe_density(text_class: TextClass, em: float, line_height: float) -> Density:
