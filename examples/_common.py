@@ -1,14 +1,18 @@
 """Shared by the examples: the real provider when its API key is set, a local backend otherwise.
 
-Each example imports this module first: it imports ``router``, which tells litellm to use its bundled
-price map before litellm is imported (otherwise litellm fetches one from the internet on import).
+Each example imports this module first: it tells litellm to use its bundled price map before litellm
+is imported (otherwise litellm fetches one from the internet on import), as your own code should when
+it imports litellm itself; the router does the same for its own import of litellm.
 """
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -8,7 +8,7 @@ import router
 request = load_request("chinese_document.json")
 with provider("anthropic") as local:
     client = anthropic.Anthropic(api_key="local", base_url=local.url) if local else anthropic.Anthropic()
-    client = router.integrations.wrap(client)
+    client = router.wrap(client)
     message = client.messages.create(
         model=request["model"], max_tokens=500, system="请用中文回答。", messages=request["messages"]
     )

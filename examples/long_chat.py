@@ -1,6 +1,6 @@
 """A chat with a long history, for code that calls litellm.completion directly: `with routing():`."""
 
-import _common  # noqa: F401  (first: imports router, which keeps litellm offline)
+import _common  # noqa: F401  (first: keeps litellm offline)
 import litellm
 from _common import load_request, provider, show
 

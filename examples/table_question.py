@@ -1,6 +1,6 @@
 """Ask Gemini about a large table: litellm's own price list of vision models, as markdown."""
 
-import _common  # noqa: F401  (first: imports router, which keeps litellm offline)
+import _common  # noqa: F401  (first: keeps litellm offline)
 import litellm
 from _common import provider, show
 

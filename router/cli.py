@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from router.errors import RouterError
+from router.kinds import RENDERABLE_KINDS, kind_for_extension
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,12 +29,6 @@ def console() -> Console:
 
 def err_console() -> Console:
     return _consoles()[1]
-
-
-_EXTENSION_KINDS = {
-    ".md": "markdown", ".markdown": "markdown", ".rst": "prose", ".txt": "prose",
-    ".json": "json", ".jsonl": "log", ".log": "log", ".html": "html", ".htm": "html", ".xml": "html",
-}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("file", type=Path)
     render.add_argument("--model", required=True)
     render.add_argument("--density", default="balanced", choices=["exact", "balanced", "dense"])
-    render.add_argument("--kind", choices=["prose", "markdown", "table", "code", "json", "log", "html"])
+    render.add_argument("--kind", choices=RENDERABLE_KINDS, help="how to draw the file (default: guessed)")
     render.add_argument("--encoder", help="encoder family override")
     render.add_argument("--out", type=Path, required=True)
     render.set_defaults(handler=_render)
@@ -239,9 +234,9 @@ def _guess_kind(path: Path, text: str) -> tuple[str, str | None]:
 
     from router.chunking import split_text
 
-    suffix = path.suffix.lower()
-    if suffix in _EXTENSION_KINDS:
-        return _EXTENSION_KINDS[suffix], None
+    kind = kind_for_extension(path.suffix)
+    if kind is not None:
+        return kind, None
     try:
         lexer = get_lexer_for_filename(path.name)
         return "code", lexer.aliases[0] if lexer.aliases else None

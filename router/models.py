@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
-Kind = Literal["prose", "markdown", "table", "code", "json", "log", "html", "page"]
+from router.kinds import Kind
+
 Script = Literal["latin", "cjk", "mixed"]
 Action = Literal["text", "image"]
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from router.kinds import KINDS
 from router.models import Chunk, Page
 from router.providers.geometry import EncoderProfile
-from router.render.density import MONO_KINDS
 
-LEGEND = "↪ starts a wrapped line"
 SYSTEM_POINTER = "[The rest of the system instructions are attached as images at the start of the first user message.]"
 _SYSTEM_ROLES = ("system", "developer")
 
@@ -28,7 +27,8 @@ def label_for(chunk: Chunk, pages: int, *, system: bool = False) -> str:
     what = f"{chunk.kind} ({chunk.language})" if chunk.language else chunk.kind
     source = "System context" if system else "Context"
     span = "page 1 of 1" if pages == 1 else f"pages 1-{pages} of {pages}"
-    legend = f"; {LEGEND}" if chunk.kind in MONO_KINDS else ""
+    legend = KINDS[chunk.kind].legend
+    legend = f"; {legend}" if legend else ""
     return f"[{source} rendered as an image: {what}, {span}, about {chunk.text_tokens} text tokens{legend}]"
 
 

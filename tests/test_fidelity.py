@@ -192,9 +192,9 @@ def test_guard_sends_text_when_no_density_reads_back_well_enough(python_code: st
     assert code.action == "text" and re.fullmatch(rf"guard:fidelity: read back {tried}, under 100\.0%", code.reason)
     assert code.readback is not None and code.fidelity == code.reason
     # The next turn resends the same code: the verdicts are remembered, nothing is read again.
-    checked = router.fidelity.readback.stats.checked
+    checked = router.fidelity.stats.checked
     again = router.route(_code_request(python_code), model="claude-sonnet-4-5").report.chunks[0]
-    assert again.reason == code.reason and router.fidelity.readback.stats.checked == checked
+    assert again.reason == code.reason and router.fidelity.stats.checked == checked
     assert routed.messages[0]["content"].startswith("```python")  # the text itself, unchanged
 
 
@@ -208,7 +208,7 @@ def test_sample_mode_reads_back_off_the_request_path_and_remembers(python_code: 
     first = router.route(messages, model="local-vlm").report.chunks[0]
     assert first.action == "image" and first.density == "balanced"
     assert first.fidelity == "sampled: read back in the background" and first.readback is None
-    assert router.fidelity.readback.wait(timeout=120) and router.fidelity.readback.stats.failed == 1
+    assert router.fidelity.wait(timeout=120) and router.fidelity.stats.failed == 1
 
     # The same history, next turns: each failed rendering is replaced without OCR on the request path,
     # by the next density that sets code larger, and past the last one by text.
@@ -216,7 +216,7 @@ def test_sample_mode_reads_back_off_the_request_path_and_remembers(python_code: 
     for checked, name in enumerate(larger, 2):
         turn = router.route(messages, model="local-vlm").report.chunks[0]
         assert turn.density == name and turn.fidelity.startswith(f"re-rendered at {name}: earlier samples read back")
-        assert router.fidelity.readback.wait(timeout=120) and router.fidelity.readback.stats.checked == checked
+        assert router.fidelity.wait(timeout=120) and router.fidelity.stats.checked == checked
     last = router.route(messages, model="local-vlm").report.chunks[0]
     assert last.action == "text" and last.reason.startswith("guard:fidelity: earlier samples read back balanced")
 

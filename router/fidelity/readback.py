@@ -35,7 +35,8 @@ from typing import Literal, Protocol
 from PIL import Image
 
 from router.errors import FidelityError
-from router.models import Kind, Page, ReadBack, Rendering, Script
+from router.kinds import KINDS, Kind
+from router.models import Page, ReadBack, Rendering, Script
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 
@@ -114,7 +115,7 @@ def identifier_recall(read: str, source: str) -> tuple[int, list[str]]:
 
 def visible_source(text: str, kind: Kind) -> str:
     """The characters drawn for ``text``: markdown markup resolved, table rules and pipes dropped."""
-    if kind in ("markdown", "table"):
+    if KINDS[kind].markup == "markdown":
         rendered = html.unescape(_TAGS.sub(" ", markup.markdown_html(text, 10_000, 10)))
         return rendered.replace("|", " ")
     return text
@@ -123,7 +124,7 @@ def visible_source(text: str, kind: Kind) -> str:
 def score(read: str, source: str, kind: Kind, *, engine: str, pages: int = 1, ocr_ms: float = 0.0) -> ReadBack:
     """Score an OCR read-back against the chunk text it was rendered from."""
     drawn = visible_source(source, kind)
-    if kind in ("markdown", "table"):
+    if KINDS[kind].markup == "markdown":
         read = read.replace("|", " ")  # cell borders are read as bars by some engines
     found, missing = identifier_recall(read, drawn)
     total = found + len(missing)

@@ -25,11 +25,12 @@ from PIL import Image
 
 from router.cache_scope import current_scope
 from router.errors import RenderError
-from router.models import Chunk, Kind, Page, Rendering, Script
+from router.kinds import KINDS, Kind
+from router.models import Chunk, Page, Rendering, Script
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.completeness import check_flow, check_verbatim
-from router.render.density import MONO_KINDS, Density
+from router.render.density import Density
 from router.render.layout import layout_flow, layout_mono
 
 RENDER_VERSION = "6"  # bump when output bytes change, so cached pages are never stale
@@ -88,17 +89,21 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     setting = density.typesetting(kind, script)
     css = markup.base_css(setting.em_px, setting.line_height)
     started = time.perf_counter()
-    if kind in MONO_KINDS:
+    spec = KINDS[kind]
+    if spec.layout == "mono":
         runs = markup.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
         laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale)
         check_verbatim(text, laid.text)
     else:
         full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
-        body = markup.prose_html(text) if kind == "prose" else markup.markdown_html(text, full_width, setting.em_px)
+        if spec.markup == "prose":
+            body = markup.prose_html(text)
+        else:
+            body = markup.markdown_html(text, full_width, setting.em_px)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
-        check_flow(text, body, laid.text, markdown=kind != "prose")
+        check_flow(text, body, laid.text, markdown=spec.markup == "markdown")
     laid_out = time.perf_counter()
     pages = [encode_page(array, profile, grayscale=grayscale) for array in laid.pages]
     done = time.perf_counter()

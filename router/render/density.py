@@ -26,11 +26,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from router.errors import RouterError
-from router.models import Kind, Script
+from router.kinds import MONO_KINDS, Kind
+from router.models import Script
 
 TextClass = Literal["latin", "cjk", "mono"]
 TEXT_CLASSES: tuple[TextClass, ...] = ("latin", "cjk", "mono")
-MONO_KINDS: frozenset[str] = frozenset({"code", "log", "json", "html"})
 ORDER: tuple[str, ...] = ("dense", "balanced", "exact")
 # Character accuracy each density must reach on read-back (RapidOCR, provider-visible pixels).
 THRESHOLDS: dict[str, float] = {"dense": 0.98, "balanced": 0.995, "exact": 0.998}

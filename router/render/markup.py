@@ -22,13 +22,12 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token as MdToken
 from pygments import lex
 from pygments.lexer import Lexer
-from pygments.lexers import JsonLexer, get_lexer_by_name
-from pygments.lexers.html import HtmlLexer
+from pygments.lexers import get_lexer_by_name
 from pygments.styles import get_style_by_name
 from pygments.token import Token, _TokenType
 from pygments.util import ClassNotFound
 
-from router.models import Kind
+from router.kinds import KINDS, Kind
 from router.render.tables import LONG_RUN_MIN, MONO_ADVANCE_EM, size_tables, split_wide_tables
 
 WIDE_ADVANCE_EM = 1.0  # CJK falls back to Droid Sans Fallback, 1 em per glyph
@@ -247,14 +246,12 @@ def _span(text: str, colour: str | None) -> str:
 
 
 def _lexer(language: str | None, kind: Kind) -> Lexer | None:
-    if kind == "json":
-        return JsonLexer()
-    if kind == "html":
-        return HtmlLexer()
-    if kind == "log" or not language:
+    spec = KINDS[kind]
+    name = spec.lexer or (language if spec.by_language else None)
+    if not name:
         return None
     try:
-        return get_lexer_by_name(language)
+        return get_lexer_by_name(name)
     except ClassNotFound:
         return None
 

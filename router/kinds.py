@@ -1,0 +1,59 @@
+"""Chunk kinds, each described once: how it is drawn, how its source becomes visible text, how it is
+highlighted, what its label tells the model, and which file names are of that kind.
+
+Chunking detects kinds (``router.chunking``); rendering, read-back scoring, labels and the CLI read
+what they need from ``KINDS`` here, so a new kind is a detector in chunking, a spec here, and the
+rules of the policies that should treat it specially.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["KINDS", "MONO_KINDS", "RENDERABLE_KINDS", "Kind", "KindSpec", "kind_for_extension"]
+
+Kind = Literal["prose", "markdown", "table", "code", "json", "log", "html", "page"]
+CONTINUATION_LEGEND = "↪ starts a wrapped line"
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    name: Kind
+    layout: Literal["flow", "mono", "page"]
+    """``flow``: proportional text laid out and reflowed; ``mono``: monospace lines wrapped with a
+    visible continuation marker and packed into columns; ``page``: a document page drawn as it is."""
+    markup: Literal["prose", "markdown", "verbatim", "page"]
+    """How the source becomes what is drawn: paragraphs, markdown resolved, every character as is."""
+    lexer: str | None = None
+    """Pygments lexer for highlighting; None: the fence's language where the chunk has one, else plain."""
+    by_language: bool = False
+    """Highlighted by the language of its fence (code)."""
+    legend: str | None = None
+    """What the label tells the model about markers drawn on the page."""
+    extensions: tuple[str, ...] = ()
+    """File name suffixes of this kind (``hcr render``)."""
+
+
+KINDS: dict[str, KindSpec] = {
+    spec.name: spec
+    for spec in [
+        KindSpec("prose", "flow", "prose", extensions=(".txt", ".rst")),
+        KindSpec("markdown", "flow", "markdown", extensions=(".md", ".markdown")),
+        KindSpec("table", "flow", "markdown"),
+        KindSpec("code", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),
+        KindSpec("json", "mono", "verbatim", lexer="json", legend=CONTINUATION_LEGEND, extensions=(".json",)),
+        KindSpec("log", "mono", "verbatim", legend=CONTINUATION_LEGEND, extensions=(".log", ".jsonl")),
+        KindSpec("html", "mono", "verbatim", lexer="html", legend=CONTINUATION_LEGEND,
+                 extensions=(".html", ".htm", ".xml")),
+        KindSpec("page", "page", "page"),
+    ]
+}  # fmt: skip
+
+MONO_KINDS: frozenset[str] = frozenset(name for name, spec in KINDS.items() if spec.layout == "mono")
+RENDERABLE_KINDS: tuple[str, ...] = tuple(name for name, spec in KINDS.items() if spec.layout != "page")
+
+
+def kind_for_extension(suffix: str) -> Kind | None:
+    """The kind of a file with this suffix (".md" -> markdown), if one claims it."""
+    return next((spec.name for spec in KINDS.values() if suffix.lower() in spec.extensions), None)
