@@ -35,9 +35,12 @@ from rich.table import Table
 
 import router
 from router.chunking import detect_script
+from router.density_names import DENSITY_NAMES
 from router.providers.geometry import get_profile
-from router.render.chunks import PNG_LEVEL, RenderTarget, render_cache, render_text
-from router.render.density import ORDER, get_density
+from router.render.cache import render_cache
+from router.render.chunks import RenderTarget, render_text
+from router.render.density import get_density
+from router.render.png import PNG_LEVEL
 from router.tokens import count_tokens
 
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -278,7 +281,7 @@ def main() -> int:
     sizes = [1000, 10000, 50000] if args.quick else [1000, 10000, 50000, 200000]
     results["route"] = route_latency(sizes)
     show("Router.route latency (claude-sonnet-4-5)", results["route"])
-    densities = ["balanced", "dense"] if args.quick else list(ORDER)
+    densities = ["balanced", "dense"] if args.quick else list(DENSITY_NAMES)
     results["compression"] = compression(docs, densities)
     show("Compression (text tokens / image tokens)", results["compression"])
 

@@ -19,23 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.chunking import detect_script
-from router.errors import InvalidRequestError, RenderError
+from router.errors import DocumentError, InvalidRequestError
+from router.fidelity.guard import FidelityGuard
 from router.models import Chunk, ChunkReport, DocumentReport, Page, Rendering
 from router.policy import Policy
-from router.prompt import ImagePart
-from router.providers.geometry import EncoderProfile
-from router.render.chunks import MUPDF_LOCK, encode_page
-from router.render.density import get_density
-from router.render.documents import (
-    DocumentError,
-    PageInfo,
-    filetype_for,
-    iter_pages,
-    open_document,
-    parse_pages,
-    rasterise_page,
-)
+from router.prompt import ImagePart, label_for
+from router.render._mupdf import MUPDF_LOCK
+from router.render.density import Density
+from router.render.documents import PageInfo, filetype_for, iter_pages, open_document, parse_pages, rasterise_page
+from router.render.png import encode_page
+from router.route_chunk import route_chunk
+from router.target import Target
 from router.tokens import count_tokens
+
+__all__ = ["Attachments", "route_attachments"]
 
 
 @dataclass
@@ -51,17 +48,6 @@ class Attachments:
 
 
 @dataclass(frozen=True)
-class _Settings:
-    """What every page of a request is routed with."""
-
-    policy: Policy
-    profile: EncoderProfile
-    vision: bool
-    model: str
-    make_image: ImagePart
-
-
-@dataclass(frozen=True)
 class _Attached:
     message_index: int
     part_index: int
@@ -70,19 +56,27 @@ class _Attached:
     filetype: str
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What every page of a request is routed with."""
+
+    target: Target
+    policy: Policy
+    fidelity: FidelityGuard
+    make_image: ImagePart
+
+
 def route_attachments(
     messages: Sequence[Mapping[str, Any]],
-    *,
+    target: Target,
     policy: Policy,
-    profile: EncoderProfile,
-    vision: bool,
-    model: str,
+    fidelity: FidelityGuard,
+    *,
     first_index: int,
     make_image: ImagePart,
-    pages: str | None = None,
 ) -> Attachments:
     result = Attachments()
-    settings = _Settings(policy, profile, vision, model, make_image)
+    request = _Request(target, policy, fidelity, make_image)
     for attached in _find_documents(messages):
         where = f"messages[{attached.message_index}].content[{attached.part_index}]"
         with MUPDF_LOCK:  # PyMuPDF is not thread-safe: one document at a time, from open to close
@@ -91,40 +85,30 @@ def route_attachments(
             except DocumentError as exc:
                 raise InvalidRequestError(where, f"{attached.name}: {exc}") from None
             try:
-                _route_document(doc, attached, where, result, settings, first_index, pages)
+                _route_document(doc, attached, where, result, request, first_index)
             finally:
                 doc.close()
     return result
 
 
 def _route_document(
-    doc: Any,
-    attached: _Attached,
-    where: str,
-    result: Attachments,
-    settings: _Settings,
-    first_index: int,
-    pages: str | None,
+    doc: Any, attached: _Attached, where: str, result: Attachments, request: _Request, first_index: int
 ) -> None:
-    policy, profile, model = settings.policy, settings.profile, settings.model
+    policy, target = request.policy, request.target
     try:
-        numbers = parse_pages(pages or policy.pages, doc.page_count)
+        numbers = parse_pages(target.pages, doc.page_count)
     except DocumentError as exc:
         raise InvalidRequestError(where, str(exc)) from None
     note = None
     if len(numbers) > policy.max_pages:
         note = f"cut to the first {policy.max_pages} of {len(numbers)} selected pages (policy max_pages)"
         numbers = numbers[: policy.max_pages]
-    parts: list[dict[str, Any]] = [
-        {
-            "type": "text",
-            "text": f"[Attached document {attached.name}: {len(numbers)} of {doc.page_count} pages follow]",
-        }
-    ]
-    tokens_after, native_text = count_tokens(parts[0]["text"], model), 0
+    header = f"[Attached document {attached.name}: {len(numbers)} of {doc.page_count} pages follow]"
+    parts: list[dict[str, Any]] = [{"type": "text", "text": header}]
+    tokens_after, native_text = count_tokens(header, target.model), 0
     for page, info in iter_pages(doc, numbers):
-        chunk = _page_chunk(info, attached, first_index + len(result.reports), model)
-        report, page_parts, tiles = _route_page(page, info, chunk, settings)
+        chunk = _page_chunk(info, attached, first_index + len(result.reports), target.model)
+        report, page_parts, tiles = _route_page(page, info, chunk, request)
         result.reports.append(report)
         if tiles:
             result.pages[chunk.index] = tiles
@@ -132,6 +116,7 @@ def _route_document(
         tokens_after += report.tokens_after
         native_text += chunk.text_tokens
     result.replacements[(attached.message_index, attached.part_index)] = parts
+    profile = target.profile
     native = None
     if profile.native_pdf_page_tokens is not None and attached.filetype == "pdf":
         native = len(numbers) * profile.native_pdf_page_tokens + (native_text if profile.native_pdf_adds_text else 0)
@@ -159,41 +144,34 @@ def _page_chunk(info: PageInfo, attached: _Attached, index: int, model: str) -> 
 
 
 def _route_page(
-    page: Any, info: PageInfo, chunk: Chunk, settings: _Settings
+    page: Any, info: PageInfo, chunk: Chunk, request: _Request
 ) -> tuple[ChunkReport, list[dict[str, Any]], list[Page]]:
-    policy, profile, model = settings.policy, settings.profile, settings.model
-    decision = policy.match(chunk, model)
-    which = f" ({info.look} page {info.number})"  # every reason says which page, and what it looks like
-    report = ChunkReport(
-        index=chunk.index, message_index=chunk.message_index, role="user", kind="page", script=chunk.script,
-        chars=chunk.chars, action="text", reason=decision.reason + which, text_tokens=chunk.text_tokens,
+    target = request.target
+    decision = request.policy.match(chunk, target)
+    if decision.action == "image" and not target.vision:
+        decision = decision.model_copy(
+            update={"action": "text", "reason": "guard:no-vision: the backend does not accept images"}
+        )
+
+    def draw(density: Density) -> Rendering:
+        started = time.perf_counter()
+        tiles = rasterise_page(page, info, target.profile, density.em_px("page", chunk.script))
+        encoded = [encode_page(tile, target.profile, grayscale=True) for tile in tiles]
+        return Rendering(pages=encoded, render_ms=(time.perf_counter() - started) * 1000)
+
+    # Scanned pages and pages with tables or figures go as images whenever the backend takes them
+    # (their text layer misses content); plain-text pages only where the image pays for itself.
+    outcome = route_chunk(
+        chunk, decision, target, request.policy, request.fidelity, draw,
+        must_pay=info.look == "text", read_back=info.look != "scanned",
     )  # fmt: skip
-    as_text = [{"type": "text", "text": f"[page {info.number}, text layer]\n{info.text.strip() or '(no text layer)'}"}]
-    if decision.action == "text":
-        return report, as_text, []
-    if not settings.vision:
-        no_vision = "guard:no-vision: the backend does not accept images" + which
-        return report.model_copy(update={"reason": no_vision}), as_text, []
-    density = get_density(decision.density, profile.name)
-    started = time.perf_counter()
-    try:
-        tiles = rasterise_page(page, info, profile, density.em_px("page", chunk.script))
-    except RenderError as exc:
-        return report.model_copy(update={"reason": f"guard:{exc.guard}: {exc}{which}"}), as_text, []
-    rendering = Rendering(
-        pages=[encode_page(tile, profile, grayscale=True) for tile in tiles],
-        render_ms=(time.perf_counter() - started) * 1000,
-    )
-    label = {"type": "text", "text": f"[page {info.number}]"}
-    label_tokens = count_tokens(label["text"], model)
-    figures = {
-        "density": decision.density, "image_tokens": rendering.image_tokens, "label_tokens": label_tokens,
-        "pages": len(rendering.pages), "render_ms": rendering.render_ms,
-    }  # fmt: skip
-    if info.look == "text" and (refused := policy.check_saving(chunk, rendering, label_tokens)):
-        return report.model_copy(update={**figures, "reason": refused + which, "pages": 0}), as_text, []
-    images: list[dict[str, Any]] = [settings.make_image(tile, profile) for tile in rendering.pages]
-    return report.model_copy(update={**figures, "action": "image"}), [label, *images], rendering.pages
+    which = f" ({info.look} page {info.number})"  # every reason says which page, and what it looks like
+    report = outcome.report.model_copy(update={"reason": outcome.report.reason + which})
+    if not outcome.pages:
+        text = info.text.strip() or "(no text layer)"
+        return report, [{"type": "text", "text": f"[page {info.number}, text layer]\n{text}"}], []
+    label = {"type": "text", "text": label_for(chunk, len(outcome.pages))}
+    return report, [label, *(request.make_image(tile, target.profile) for tile in outcome.pages)], outcome.pages
 
 
 def _find_documents(messages: Sequence[Mapping[str, Any]]) -> list[_Attached]:

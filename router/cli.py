@@ -8,17 +8,20 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
+from router.density_names import DENSITY_NAMES
 from router.errors import RouterError
 from router.kinds import RENDERABLE_KINDS, kind_for_extension
 
 
 @functools.lru_cache(maxsize=1)
 def _consoles() -> tuple[Console, Console]:
+    from rich.console import Console
+
     # Piped output (CI logs, files) gets a wide table instead of Rich's 80-column default.
     return Console(width=None if sys.stdout.isatty() else 160), Console(stderr=True)
 
@@ -53,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--model", help="target model (default: the request's 'model')")
     route.add_argument("--policy", default="default", help="policy YAML path or built-in name (default: default)")
     route.add_argument("--encoder", help="encoder family override (see 'hcr profiles')")
-    route.add_argument("--density", choices=["exact", "balanced", "dense"], help="density override")
+    route.add_argument("--density", choices=DENSITY_NAMES, help="density override")
     route.add_argument("--out", type=Path, help="folder for routed_request.json and the PNG pages")
     route.add_argument(
         "--attach",
@@ -68,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render a file into pages for a model's encoder")
     render.add_argument("file", type=Path)
     render.add_argument("--model", required=True)
-    render.add_argument("--density", default="balanced", choices=["exact", "balanced", "dense"])
+    render.add_argument("--density", default="balanced", choices=DENSITY_NAMES)
     render.add_argument("--kind", choices=RENDERABLE_KINDS, help="how to draw the file (default: guessed)")
     render.add_argument("--encoder", help="encoder family override")
     render.add_argument("--out", type=Path, required=True)
@@ -103,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default: bench-results)")
     bench.add_argument("--quick", action="store_true", help="two documents, two encoder families")
     bench.add_argument("--encoder", action="append", help="encoder family (repeatable)")
-    bench.add_argument("--density", action="append", choices=["dense", "balanced", "exact"], help="(repeatable)")
+    bench.add_argument("--density", action="append", choices=DENSITY_NAMES, help="(repeatable)")
     bench.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"])
     bench.add_argument(
         "--backend", metavar="MODEL", help="also ask MODEL questions as text and routed (API key from env)"
@@ -135,6 +138,8 @@ def _route(args: argparse.Namespace) -> int:
         request["messages"], model=model, encoder=args.encoder, density=args.density, pages=args.pages
     )
     report = routed.report
+    from rich.table import Table
+
     table = Table(title=f"Routing for {model} (encoder {report.encoder})", title_justify="left")
     for column in ("#", "msg", "role", "kind", "script", "action", "text tok", "image tok", "pages", "ms", "reason"):
         table.add_column(
@@ -258,8 +263,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from router.density_names import DENSITY_NAMES
     from router.providers.geometry import PROFILES
-    from router.render.density import ORDER, TEXT_CLASSES
+    from router.render.density import TEXT_CLASSES
     from router.tools import calibrate
 
     encoders = args.encoder or list(PROFILES)
@@ -282,11 +288,13 @@ def _calibrate(args: argparse.Namespace) -> int:
                 on_step=lambda line: progress.update(task, advance=1, description=line),
             )  # fmt: skip
     engine = table.get("engine", "stored measurements")
+    from rich.table import Table
+
     result = Table(title=f"Calibration ({engine}) -> {args.out}", title_justify="left")
     for column in ("encoder", "density", "class", "em px", "line h", "accuracy", "bar", "chars/token"):
         result.add_column(column, justify="left" if column in ("encoder", "density", "class") else "right")
     for encoder in encoders:
-        for density in ORDER:
+        for density in DENSITY_NAMES:
             for text_class in classes:
                 row = table["encoders"][encoder][density].get(text_class)
                 if row is None:  # a class this table was never calibrated for
@@ -303,13 +311,13 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from router.render.density import ORDER
+    from router.density_names import DENSITY_NAMES
     from router.tools import bench
     from router.tools.bench_corpus import build_corpus
 
     documents, missing = build_corpus(quick=args.quick)
     encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
-    densities = args.density or list(ORDER)
+    densities = args.density or list(DENSITY_NAMES)
     for line in missing:
         err_console().print(f"[yellow]skipped[/] {line}", highlight=False)
     answers: Callable[[list[Any]], dict[str, Any]] | None = None
@@ -356,6 +364,8 @@ def _floats(text: str, option: str) -> list[float]:
 
 
 def _profiles(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     from router.providers.geometry import PROFILES
 
     table = Table(title="Encoder families", title_justify="left")

@@ -1,9 +1,13 @@
 """The Router: one request flows one way through the stages.
 
-    chunking.chunk_messages -> policy.decide -> render.render_chunk -> fidelity_guard.review
-    -> policy.check_saving -> prompt.build_messages -> completion.completion -> report
+    url_guard.check_urls -> chunking.chunk_messages -> for each chunk, route_chunk.route_chunk
+    (policy.decide -> render -> fidelity guard -> policy.check_saving -> label); attachments
+    (document pages through the same routine) -> image limits -> prompt.build_messages -> report
 
-A request the router cannot improve passes unchanged; a chunk that cannot be rendered goes as text.
+The request's target (model, encoder family, vision, density, wire, limits) is resolved once
+(``router.target``). ``Router.completion`` then calls the backend through litellm
+(``router.integrations.completion``). A request the router cannot improve passes unchanged; a chunk
+that cannot be rendered goes as text.
 """
 
 from __future__ import annotations
@@ -12,22 +16,23 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from router.attachments import route_attachments
 from router.chunking import chunk_messages, validate_messages
-from router.errors import InvalidRequestError, RenderError
+from router.density_names import DensityName
+from router.errors import InvalidRequestError
 from router.fidelity.guard import FidelityGuard
-from router.integrations import completion
-from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
+from router.models import ChunkReport, Decision, Page, RoutedRequest
 from router.policy import Policy
-from router.prompt import anthropic_image_block, build_messages, image_part, label_for
-from router.providers.geometry import EncoderProfile, get_profile
+from router.prompt import anthropic_image_block, build_messages, image_part
 from router.render.chunks import RenderTarget, render_chunk
-from router.render.density import get_density
 from router.report import build_report
-from router.tokens import count_tokens
+from router.route_chunk import route_chunk
+from router.target import Target, Wire, resolve_target
 from router.url_guard import check_urls
+
+__all__ = ["Router"]
 
 _MESSAGE_PATH = re.compile(r"^messages\[(\d+)\]")
 
@@ -66,9 +71,9 @@ class Router:
         model: str,
         *,
         system: str | list[Any] | None = None,
-        wire: Literal["openai", "anthropic"] = "openai",
+        wire: Wire = "openai",
         encoder: str | None = None,
-        density: str | None = None,
+        density: DensityName | None = None,
         pages: str | None = None,
     ) -> RoutedRequest:
         """Decide, render and build the mixed prompt for ``model``; never calls a backend.
@@ -80,154 +85,87 @@ class Router:
         started = time.perf_counter()
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("model", "a model name is required")
+        target = resolve_target(self.policy, model, wire=wire, encoder=encoder, density=density, pages=pages)
         if _system_first(messages, system, wire):
             # The system prompt is routed as a leading system message, then split off again; errors
             # name the caller's own fields ("system", "messages[0]"), not the shifted ones.
             try:
                 with_system = [{"role": "system", "content": system}, *messages]
-                return self._route(with_system, model, wire, encoder, density, pages, started, split_system=True)
+                return self._route(with_system, target, started, split_system=True)
             except InvalidRequestError as exc:
                 raise _unshifted(exc) from None
-        return self._route(messages, model, wire, encoder, density, pages, started)
+        return self._route(messages, target, started)
 
-    def check(
-        self,
-        messages: Any,
-        model: str,
-        *,
-        system: Any = None,
-        wire: Literal["openai", "anthropic"] = "openai",
-        encoder: str | None = None,
-    ) -> None:
+    def check(self, messages: Any, model: str, *, system: Any = None, wire: Wire = "openai") -> None:
         """What every request goes through, bypassed ones too: the shape check and the URL guard."""
+        target = resolve_target(self.policy, model, wire=wire)
         if _system_first(messages, system, wire):
             try:
-                self._checked([{"role": "system", "content": system}, *messages], model, encoder)
+                self._checked([{"role": "system", "content": system}, *messages], target)
             except InvalidRequestError as exc:
                 raise _unshifted(exc) from None
         else:
-            self._checked(messages, model, encoder)
+            self._checked(messages, target)
 
-    def _checked(self, messages: Any, model: str, encoder: str | None) -> list[Mapping[str, Any]]:
+    def _checked(self, messages: Any, target: Target) -> list[Mapping[str, Any]]:
         messages = validate_messages(messages)
-        profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
         check_urls(
             messages,
-            fetched_here=not profile.accepts_remote_urls,
-            model=model,
+            fetched_here=not target.profile.accepts_remote_urls,
+            model=target.model,
             allowed_hosts=self.allowed_image_hosts,
             block_private=self.block_private_image_hosts,
         )
         return messages
 
-    def _route(
-        self,
-        messages: Any,
-        model: str,
-        wire: Literal["openai", "anthropic"],
-        encoder: str | None,
-        density: str | None,
-        pages: str | None,
-        started: float,
-        *,
-        split_system: bool = False,
-    ) -> RoutedRequest:
-        messages = self._checked(messages, model, encoder)
-        profile = get_profile(encoder) if encoder else self.policy.encoder_for(model)
-        if density is not None:
-            get_density(density)  # fail fast with the list of known names
-        vision = self.policy.vision_for(model)
-
-        chunks = chunk_messages(messages, model)
+    def _route(self, messages: Any, target: Target, started: float, *, split_system: bool = False) -> RoutedRequest:
+        messages = self._checked(messages, target)
+        chunks = chunk_messages(messages, target.model)
         has_user = any(m.get("role") == "user" for m in messages)
         reports: list[ChunkReport] = []
         rendered: dict[int, list[Page]] = {}  # chunk index -> its pages, for chunks sent as images
         for chunk in chunks:
-            decision = self.policy.decide(chunk, vision=vision, model=model)
-            if density is not None and decision.action == "image":
-                decision = decision.model_copy(update={"density": density})
+            decision = self.policy.decide(chunk, target)
             if decision.action == "image" and chunk.role in ("system", "developer") and not has_user:
                 decision = Decision(action="text", reason="guard:no-user-message: nowhere to attach images")
-            report, chunk_pages = self._render_decided(chunk, decision, profile)
-            reports.append(report)
-            if chunk_pages:
-                rendered[chunk.index] = chunk_pages
-        make_image = anthropic_image_block if wire == "anthropic" else image_part
+            outcome = route_chunk(
+                chunk, decision, target, self.policy, self.fidelity,
+                draw=lambda density, chunk=chunk: render_chunk(chunk, RenderTarget(target.profile, density)),
+            )  # fmt: skip
+            reports.append(outcome.report)
+            if outcome.pages:
+                rendered[chunk.index] = outcome.pages
+        make_image = anthropic_image_block if target.wire == "anthropic" else image_part
         attached = route_attachments(
-            messages, policy=self.policy, profile=profile, vision=vision, model=model,
-            first_index=len(chunks), make_image=make_image, pages=pages,
-        )  # fmt: skip
-        self._enforce_image_limits(messages, profile, reports, rendered, attached.images)
+            messages, target, self.policy, self.fidelity, first_index=len(chunks), make_image=make_image
+        )
+        self._enforce_image_limits(messages, target, reports, rendered, attached.images)
         reports += attached.reports
 
         if rendered or attached.replacements:
-            routed_messages = build_messages(messages, chunks, rendered, profile, make_image, attached.replacements)
+            routed_messages = build_messages(
+                messages, chunks, rendered, target.profile, make_image, attached.replacements
+            )
         else:
             routed_messages = list(messages)
         routed_system = None
         if split_system:
             routed_system, routed_messages = routed_messages[0]["content"], routed_messages[1:]
-        report = build_report(model, profile.name, vision, reports, route_ms=(time.perf_counter() - started) * 1000)
+        route_ms = (time.perf_counter() - started) * 1000
+        report = build_report(target.model, target.profile.name, target.vision, reports, route_ms=route_ms)
         report.documents = attached.documents
         return RoutedRequest(
-            model=model,
+            model=target.model,
             messages=routed_messages,
             system=routed_system,
             report=report,
             pages={**rendered, **attached.pages},
         )
 
-    def _render_decided(
-        self, chunk: Chunk, decision: Decision, profile: EncoderProfile
-    ) -> tuple[ChunkReport, list[Page] | None]:
-        report = ChunkReport(
-            index=chunk.index,
-            message_index=chunk.message_index,
-            role=chunk.role,
-            kind=chunk.kind,
-            script=chunk.script,
-            chars=chunk.chars,
-            action="text",
-            reason=decision.reason,
-            text_tokens=chunk.text_tokens,
-        )
-        if decision.action == "text":
-            return report, None
-        target = RenderTarget(profile=profile, density=get_density(decision.density, profile.name))
-        try:
-            rendering: Rendering = render_chunk(chunk, target)
-        except RenderError as exc:
-            return report.model_copy(update={"reason": f"guard:{exc.guard}: {exc}"}), None
-        try:
-            reviewed = self.fidelity.review(
-                chunk, target, rendering, lambda density: render_chunk(chunk, RenderTarget(profile, density))
-            )
-        except RenderError as exc:  # a larger density can overflow where the smaller one fitted
-            return report.model_copy(update={"reason": f"guard:{exc.guard}: {exc}"}), None
-        checked = {"readback": reviewed.readback, "fidelity": reviewed.note, "density": reviewed.density}
-        if reviewed.rendering is None:
-            return report.model_copy(update={**checked, "reason": reviewed.note}), None
-        rendering = reviewed.rendering
-        system = chunk.role in ("system", "developer")
-        label_tokens = count_tokens(label_for(chunk, len(rendering.pages), system=system), "gpt-4o")
-        figures = {
-            **checked,
-            "image_tokens": rendering.image_tokens,
-            "label_tokens": label_tokens,
-            "pages": len(rendering.pages),
-            "columns": rendering.columns,
-            "render_ms": rendering.render_ms + rendering.encode_ms,
-            "cached": rendering.cached,
-        }
-        refused = self.policy.check_saving(chunk, rendering, label_tokens)
-        if refused:
-            return report.model_copy(update={**figures, "reason": refused, "pages": 0}), None
-        return report.model_copy(update={**figures, "action": "image"}), rendering.pages
-
     def _enforce_image_limits(
         self,
         messages: Sequence[Mapping[str, Any]],
-        profile: EncoderProfile,
+        target: Target,
         reports: list[ChunkReport],
         pages: dict[int, list[Page]],
         document_images: int = 0,
@@ -240,7 +178,8 @@ class Router:
             for p in m["content"]
             if p.get("type") == "image_url"
         )
-        max_images = min(profile.max_images, self.policy.max_images or profile.max_images) - existing
+        profile = target.profile
+        max_images = target.max_images - existing
         # base64 grows bytes by 4/3; leave a quarter of the request for everything else.
         max_bytes = profile.max_request_bytes * 0.75 * 0.75
 
@@ -271,22 +210,15 @@ class Router:
 
     def completion(self, **kwargs: Any) -> Any:
         """``litellm.completion`` with the messages routed first; ``response.routing_report`` holds the report."""
-        routed = self._route_kwargs(kwargs)
-        return completion.completion(routed.messages, routed.report, kwargs)
+        from router.integrations.completion import completion
+
+        return completion(self, kwargs)
 
     async def acompletion(self, **kwargs: Any) -> Any:
         """``litellm.acompletion`` with the messages routed first."""
-        import asyncio
+        from router.integrations.completion import acompletion
 
-        routed = await asyncio.to_thread(self._route_kwargs, kwargs)
-        return await completion.acompletion(routed.messages, routed.report, kwargs)
-
-    def _route_kwargs(self, kwargs: dict[str, Any]) -> RoutedRequest:
-        if "model" not in kwargs:
-            raise InvalidRequestError("model", "a model name is required")
-        if "messages" not in kwargs:
-            raise InvalidRequestError("messages", "the request has no messages")
-        return self.route(kwargs["messages"], model=kwargs["model"])
+        return await acompletion(self, kwargs)
 
 
 def _system_first(messages: Any, system: Any, wire: str) -> bool:

@@ -13,28 +13,30 @@ import functools
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from router._yaml import load_yaml_file, load_yaml_text
+from router.density_names import DensityName
 from router.errors import PolicyError
 from router.fidelity.guard import FidelitySettings
 from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
 from router.providers.geometry import PROFILES, EncoderName, EncoderProfile, resolve_encoder
-from router.render.density import DENSITIES
 
-_Many = list  # a condition takes one value or a list of them
+if TYPE_CHECKING:
+    from router.target import Target
 
 
 class When(BaseModel):
-    """Conditions of a rule; all given ones must hold."""
+    """Conditions of a rule; all given ones must hold. ``role``, ``kind`` and ``script`` take one value
+    or a list of them."""
 
     model_config = ConfigDict(extra="forbid")
 
-    role: _Many[Role] | None = None
-    kind: _Many[Kind] | None = None
-    script: _Many[Script] | None = None
+    role: list[Role] | None = None
+    kind: list[Kind] | None = None
+    script: list[Script] | None = None
     min_tokens: int | None = Field(None, ge=0)
     max_tokens: int | None = Field(None, ge=0)
     min_age: int | None = Field(None, ge=0)
@@ -78,14 +80,7 @@ class Rule(BaseModel):
     name: str
     when: When = Field(default_factory=When)
     action: Action
-    density: str | None = None
-
-    @field_validator("density")
-    @classmethod
-    def _known_density(cls, value: str | None) -> str | None:
-        if value is not None and value not in DENSITIES:
-            raise ValueError(f"unknown density {value!r}; expected one of {sorted(DENSITIES)}")
-        return value
+    density: DensityName | None = None
 
 
 class ModelOverride(BaseModel):
@@ -96,7 +91,7 @@ class ModelOverride(BaseModel):
     match: str
     encoder: EncoderName | None = None
     vision: bool | None = None
-    density: str | None = None
+    density: DensityName | None = None
 
 
 class Policy(BaseModel):
@@ -104,7 +99,7 @@ class Policy(BaseModel):
 
     name: str = "custom"
     description: str = ""
-    density: Literal["exact", "balanced", "dense"] = "balanced"
+    density: DensityName = "balanced"
     min_saving: float = Field(1.25, gt=0, description="text tokens must be >= min_saving x image tokens")
     min_tokens: int = Field(300, ge=0, description="chunks with fewer text tokens stay text")
     max_images: int | None = Field(None, gt=0, description="cap below the encoder's own limit")
@@ -165,21 +160,20 @@ class Policy(BaseModel):
             return override.vision
         return _supports_vision(model)
 
-    def match(self, chunk: Chunk, model: str = "") -> Decision:
-        """The first matching rule's decision (no guards)."""
-        override = self.override_for(model) if model else None
-        default_density = (override.density if override and override.density else None) or self.density
+    def match(self, chunk: Chunk, target: Target) -> Decision:
+        """The first matching rule's decision (no guards). A density the request asked for beats the rule's."""
         for rule in self.rules:
             if rule.when.matches(chunk):
-                return Decision(action=rule.action, reason=f"rule:{rule.name}", density=rule.density or default_density)
-        return Decision(action="text", reason="rule:(no rule matched)", density=default_density)
+                density = target.density if target.density_forced else rule.density or target.density
+                return Decision(action=rule.action, reason=f"rule:{rule.name}", density=density)
+        return Decision(action="text", reason="rule:(no rule matched)", density=target.density)
 
-    def decide(self, chunk: Chunk, *, vision: bool, model: str = "") -> Decision:
+    def decide(self, chunk: Chunk, target: Target) -> Decision:
         """The first matching rule, then the guards that hold before rendering."""
-        decision = self.match(chunk, model)
+        decision = self.match(chunk, target)
         if decision.action == "text":
             return decision
-        guard = _guard_before_render(chunk, vision=vision, min_tokens=self.min_tokens)
+        guard = _guard_before_render(chunk, vision=target.vision, min_tokens=self.min_tokens)
         return decision.model_copy(update={"action": "text", "reason": guard}) if guard else decision
 
     def check_saving(self, chunk: Chunk, rendering: Rendering, label_tokens: int) -> str | None:

@@ -22,10 +22,12 @@ SYSTEM_POINTER = "[The rest of the system instructions are attached as images at
 _SYSTEM_ROLES = ("system", "developer")
 
 
-def label_for(chunk: Chunk, pages: int, *, system: bool = False) -> str:
-    """The short text that introduces a rendered chunk's pages."""
+def label_for(chunk: Chunk, pages: int) -> str:
+    """The short text that introduces a rendered chunk's pages (a document page's: its number)."""
+    if chunk.kind == "page":
+        return f"[page {chunk.page}]"
     what = f"{chunk.kind} ({chunk.language})" if chunk.language else chunk.kind
-    source = "System context" if system else "Context"
+    source = "System context" if chunk.role in _SYSTEM_ROLES else "Context"
     span = "page 1 of 1" if pages == 1 else f"pages 1-{pages} of {pages}"
     legend = KINDS[chunk.kind].legend
     legend = f"; {legend}" if legend else ""
@@ -117,7 +119,7 @@ def _expand(
             else:
                 parts.append({**template, "text": chunk.text, "_joinable": True})
             continue
-        rendered = [{"type": "text", "text": label_for(chunk, len(chunk_pages), system=system)}]
+        rendered = [{"type": "text", "text": label_for(chunk, len(chunk_pages))}]
         rendered += [make_image(page, profile) for page in chunk_pages]
         if system:
             relocated.extend(rendered)

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from router.cli import main
-from router.render.density import ORDER, THRESHOLDS, get_density
+from router.density_names import DENSITY_NAMES, THRESHOLDS
+from router.render.density import get_density
 from router.tools.calibrate import Measurement, choose
 
 
@@ -21,9 +22,9 @@ def m(em: float, accuracy: float, line_height: float = 1.2, encoder: str = "anth
 
 def test_each_density_takes_the_cheapest_setting_that_reaches_its_bar() -> None:
     table = choose([m(6, 0.90), m(7, 0.985), m(8, 0.996), m(9, 0.9985), m(10, 0.999)])
-    chosen = {d: table["anthropic"][d]["latin"]["em_px"] for d in ORDER}
+    chosen = {d: table["anthropic"][d]["latin"]["em_px"] for d in DENSITY_NAMES}
     assert chosen == {"dense": 7, "balanced": 8, "exact": 9}
-    assert all(table["anthropic"][d]["latin"]["reached"] for d in ORDER)
+    assert all(table["anthropic"][d]["latin"]["reached"] for d in DENSITY_NAMES)
     assert table["anthropic"]["exact"]["latin"]["bar"] == THRESHOLDS["exact"]
 
 
@@ -35,7 +36,7 @@ def test_one_lucky_size_cannot_be_chosen_over_failing_neighbours() -> None:
 
 def test_below_the_bar_the_smallest_setting_on_the_plateau_is_taken_and_flagged() -> None:
     table = choose([m(7, 0.93), m(8, 0.965), m(9, 0.972), m(10, 0.974), m(12, 0.975)])
-    dense, balanced, exact = (table["anthropic"][d]["latin"] for d in ORDER)
+    dense, balanced, exact = (table["anthropic"][d]["latin"] for d in DENSITY_NAMES)
     assert not dense["reached"] and dense["plateau"] == 0.975
     # dense and balanced: the cheapest within 1 and 0.5 points; exact: the largest within 0.2 points.
     assert (dense["em_px"], balanced["em_px"], exact["em_px"]) == (8, 9, 12)
@@ -44,7 +45,7 @@ def test_below_the_bar_the_smallest_setting_on_the_plateau_is_taken_and_flagged(
 def test_densities_never_shrink_from_dense_to_exact() -> None:
     # A tighter line height reaches the exact bar at a smaller em than balanced's pick.
     table = choose([m(7, 0.99, 1.1), m(8, 0.999, 1.1), m(9, 0.996, 1.3), m(10, 0.999, 1.3), m(6, 0.99, 1.3)])
-    ems = [table["anthropic"][d]["latin"]["em_px"] for d in ORDER]
+    ems = [table["anthropic"][d]["latin"]["em_px"] for d in DENSITY_NAMES]
     assert ems == sorted(ems)
 
 
@@ -56,7 +57,7 @@ def test_calibrate_command_writes_a_valid_table(tmp_path: Path) -> None:
     assert table["engine"].startswith("rapidocr-onnxruntime")
     assert set(table["encoders"]) == {"openai-tile", "openai-tile-gpt5"}
     for encoder in ("openai-tile", "openai-tile-gpt5"):
-        for density in ORDER:
+        for density in DENSITY_NAMES:
             for text_class in ("latin", "mono"):
                 row = table["encoders"][encoder][density][text_class]
                 assert row["em_px"] in (7, 12) and row["line_height"] == 1.2 and 0 < row["accuracy"] <= 1
@@ -75,7 +76,7 @@ def test_rechoose_uses_stored_measurements(tmp_path: Path) -> None:
     out.write_text(json.dumps({"encoders": {}, "measurements": [x.model_dump() for x in measurements]}), "utf-8")
     assert main(["calibrate", "--rechoose", "--encoder", "anthropic", "--out", str(out)]) == 0
     table = json.loads(out.read_text(encoding="utf-8"))
-    assert [table["encoders"]["anthropic"][d]["latin"]["em_px"] for d in ORDER] == [7, 8, 9]
+    assert [table["encoders"]["anthropic"][d]["latin"]["em_px"] for d in DENSITY_NAMES] == [7, 8, 9]
 
 
 def test_shipped_table_sets_the_densities() -> None:

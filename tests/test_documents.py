@@ -330,3 +330,27 @@ def test_bombs_are_refused_before_decoding(tmp_path: Path, kind: str, media: str
     assert found["grown_mb"] < 60, found  # decoding it would take 400 MB
     page = found["pages"][0]
     assert page["action"] == "text" and "20000x20000 image, too large to decode safely" in page["reason"]
+
+
+def test_pages_honour_the_requested_density_and_the_fidelity_guard() -> None:
+    """Pages go through the same per-chunk routine as text: ``density=`` and the read-back guard apply."""
+    from router import FidelitySettings
+
+    data = pdf(table_page)  # a page with a ruled table always goes as an image
+    for density in ("dense", "exact"):
+        page = page_reports(Router().route(attach(data), model="claude-sonnet-4-5", density=density))[0]
+        assert page.action == "image" and page.density == density
+    dense, exact = (
+        page_reports(Router().route(attach(data), model="claude-sonnet-4-5", density=d))[0] for d in ("dense", "exact")
+    )
+    assert exact.image_tokens > dense.image_tokens  # larger glyphs: the density really changed the drawing
+
+    reading = FidelitySettings(mode="always", min_accuracy=0.5)
+    guarded = Router(Policy.builtin("default").model_copy(update={"fidelity": reading}))
+    page = page_reports(guarded.route(attach(pdf(text_page)), model="gemini/gemini-2.5-flash"))[0]
+    assert page.readback is not None and page.readback.char_accuracy > 0.5
+    assert page.fidelity and page.fidelity.startswith("read back")
+    strict = FidelitySettings(mode="always", min_accuracy=1.0)  # no engine reads a whole page perfectly
+    failing = Router(Policy.builtin("default").model_copy(update={"fidelity": strict}))
+    page = page_reports(failing.route(attach(pdf(text_page)), model="gemini/gemini-2.5-flash"))[0]
+    assert page.action == "text" and page.reason.startswith("guard:fidelity:")

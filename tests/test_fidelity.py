@@ -14,6 +14,7 @@ import shutil
 import pytest
 
 from router.core import Router
+from router.density_names import DENSITY_NAMES
 from router.errors import FidelityError, PolicyError
 from router.fidelity.guard import FidelityGuard, FidelitySettings
 from router.fidelity.readback import (
@@ -30,7 +31,7 @@ from router.models import Chunk
 from router.policy import ModelOverride, Policy
 from router.providers.geometry import get_profile
 from router.render.chunks import RenderTarget, render_text
-from router.render.density import ORDER, Density, Typesetting, get_density
+from router.render.density import Density, Typesetting, get_density
 
 
 def accuracy(text: str, kind: str, script: str, language: str | None, family: str, density: str = "balanced") -> float:
@@ -144,7 +145,7 @@ def test_score_reads_markdown_as_drawn() -> None:
 def distinct_settings(kind: str, encoder: str, start: str = "balanced") -> list[str]:
     """The densities from ``start`` up that each set ``kind`` text larger than the one before."""
     names, previous = [], None
-    for name in ORDER[ORDER.index(start) :]:
+    for name in DENSITY_NAMES[DENSITY_NAMES.index(start) :]:
         setting = get_density(name, encoder).typesetting(kind, "latin")
         if setting != previous:
             names.append(name)

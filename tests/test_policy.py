@@ -12,6 +12,7 @@ from router.errors import PolicyError
 from router.models import Chunk
 from router.policy import Policy
 from router.render.density import calibration_table
+from router.target import resolve_target
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,14 +80,17 @@ def test_first_matching_rule_wins_then_guards() -> None:
         "  - {name: old, when: {min_age: 2}, action: image, density: dense}\n"
         "  - {name: rest, action: text}\n"
     )
-    assert policy.decide(chunk(text="the API_KEY is"), vision=True).reason == "rule:secrets"
-    decision = policy.decide(chunk(), vision=True)
+    target = resolve_target(policy, "gpt-4o")
+    assert policy.decide(chunk(text="the API_KEY is"), target).reason == "rule:secrets"
+    decision = policy.decide(chunk(), target)
     assert (decision.action, decision.reason, decision.density) == ("image", "rule:old", "dense")
-    assert policy.decide(chunk(age=0), vision=True).reason == "rule:rest"
-    assert policy.decide(chunk(), vision=False).reason.startswith("guard:no-vision")
-    assert policy.decide(chunk(role="assistant"), vision=True).reason.startswith("guard:role")
-    assert policy.decide(chunk(role="tool"), vision=True).reason.startswith("guard:tool-message")
-    assert policy.decide(chunk(text_tokens=50), vision=True).reason.startswith("guard:short-text")
+    assert policy.decide(chunk(age=0), target).reason == "rule:rest"
+    assert policy.decide(chunk(), resolve_target(policy, "gpt-3.5-turbo")).reason.startswith("guard:no-vision")
+    assert policy.decide(chunk(role="assistant"), target).reason.startswith("guard:role")
+    assert policy.decide(chunk(role="tool"), target).reason.startswith("guard:tool-message")
+    assert policy.decide(chunk(text_tokens=50), target).reason.startswith("guard:short-text")
+    forced = resolve_target(policy, "gpt-4o", density="exact")  # the request's density beats the rule's
+    assert policy.decide(chunk(), forced).density == "exact"
 
 
 def test_model_overrides_set_encoder_and_vision() -> None:

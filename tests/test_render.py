@@ -11,7 +11,8 @@ from PIL import Image
 from router.errors import RenderError
 from router.providers.geometry import get_profile
 from router.render import markup
-from router.render.chunks import RenderTarget, render_cache, render_text
+from router.render.cache import render_cache
+from router.render.chunks import RenderTarget, render_text
 from router.render.density import get_density
 from router.render.tables import table_widths
 

@@ -1,29 +1,69 @@
-"""Stage 5: call the backend through litellm, streaming included, and attach the routing report.
+"""Stage 5: route a chat call, then make it through litellm, streaming included, with the report attached.
 
-URLs in the messages were checked by ``router.url_guard`` before routing, on every path.
+``route_call`` is the one place where a call becomes a routed call: ``Router.completion``, wrapped
+SDK clients, the litellm hook and ``routing()``, the proxy and the answer harness all go through it,
+and it alone knows that Anthropic calls carry a separate ``system`` prompt. URLs in the messages are
+checked by ``router.url_guard`` as part of routing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import TYPE_CHECKING, Any
 
-from router.models import RouteReport
+from router.errors import InvalidRequestError
+from router.models import RoutedRequest, RouteReport
+
+if TYPE_CHECKING:
+    from router.core import Router
+    from router.target import Wire
+
+__all__ = [
+    "REPORT_ATTRIBUTE", "acompletion", "aroute_call", "attach_report", "completion", "get_report", "route_call",
+]  # fmt: skip
 
 REPORT_ATTRIBUTE = "routing_report"
 
 
-def completion(messages: list[Any], report: RouteReport, kwargs: dict[str, Any]) -> Any:
+def route_call(
+    router: Router, kwargs: dict[str, Any], *, wire: Wire = "openai", model: str | None = None
+) -> tuple[dict[str, Any], RoutedRequest]:
+    """The call's keyword arguments with ``messages`` (and, on the Anthropic wire, ``system``) routed
+    for ``model`` (default: the call's own), and the routed request."""
+    model = model or kwargs.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("model", "a model name is required")
+    if "messages" not in kwargs:
+        raise InvalidRequestError("messages", "the request has no messages")
+    system = kwargs.get("system") if wire == "anthropic" else None
+    routed = router.route(kwargs["messages"], model=model, system=system, wire=wire)
+    sent = {**kwargs, "messages": routed.messages}
+    if system is not None:
+        sent["system"] = routed.system
+    return sent, routed
+
+
+async def aroute_call(
+    router: Router, kwargs: dict[str, Any], *, wire: Wire = "openai", model: str | None = None
+) -> tuple[dict[str, Any], RoutedRequest]:
+    """``route_call`` in a worker thread: rendering is CPU work, the event loop keeps serving."""
+    return await asyncio.to_thread(route_call, router, kwargs, wire=wire, model=model)
+
+
+def completion(router: Router, kwargs: dict[str, Any]) -> Any:
+    """``litellm.completion`` with the messages routed first."""
     from router._litellm import litellm
 
-    response = litellm.completion(**{**kwargs, "messages": messages})
-    return attach_report(response, report)
+    sent, routed = route_call(router, kwargs)
+    return attach_report(litellm.completion(**sent), routed.report)
 
 
-async def acompletion(messages: list[Any], report: RouteReport, kwargs: dict[str, Any]) -> Any:
+async def acompletion(router: Router, kwargs: dict[str, Any]) -> Any:
+    """``litellm.acompletion`` with the messages routed first."""
     from router._litellm import litellm
 
-    response = await litellm.acompletion(**{**kwargs, "messages": messages})
-    return attach_report(response, report)
+    sent, routed = await aroute_call(router, kwargs)
+    return attach_report(await litellm.acompletion(**sent), routed.report)
 
 
 def attach_report(response: Any, report: RouteReport) -> Any:

@@ -1,43 +1,34 @@
 """Stage 3: render one chunk into PNG pages at the target encoder's geometry.
 
-``render_chunk`` is the one entry point: chunk text -> HTML (``router.render.markup``) -> pages laid out and
-rasterised at the encoder's geometry (``router.render.layout``) -> PNG. Pages are at most the pixel size the
-encoder reads without downscaling, and the last page is cropped to its content so no tokens pay for
-blank space. PNGs are 4-bit grayscale unless the chunk uses colour (highlighted code: 8-bit RGB). Output is
-deterministic (same bytes for the same input and settings) and cached in memory, keyed by a hash of
-content and settings. Every rendering passes ``router.render.completeness`` (the pages hold every word of the
-source) before it is cached or sent; one that does not raises, and the chunk goes as text.
+``render_chunk`` is the one entry point: chunk text -> HTML (``router.render.markup``) -> pages laid
+out and rasterised at the encoder's geometry (``router.render.layout``) -> PNG (``router.render.png``).
+Pages are at most the pixel size the encoder reads without downscaling, and the last page is cropped
+to its content so no tokens pay for blank space. Output is deterministic (same bytes for the same
+input and settings) and cached in memory by a hash of content and settings (``router.render.cache``).
+Every rendering passes ``router.render.completeness`` (the pages hold every word of the source) before
+it is cached or sent; one that does not raises, and the chunk goes as text.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
 import hashlib
-import io
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
-
-import numpy as np
-from PIL import Image
 
 from router.cache_scope import current_scope
 from router.errors import RenderError
 from router.kinds import KINDS, Kind
-from router.models import Chunk, Page, Rendering, Script
+from router.models import Chunk, Rendering, Script
 from router.providers.geometry import EncoderProfile
 from router.render import markup
+from router.render._mupdf import MUPDF_LOCK
+from router.render.cache import render_cache
 from router.render.completeness import check_flow, check_verbatim
 from router.render.density import Density
 from router.render.layout import layout_flow, layout_mono
+from router.render.png import encode_page
 
 RENDER_VERSION = "6"  # bump when output bytes change, so cached pages are never stale
-PNG_LEVEL = 3  # zlib level; measured on text pages: 6 is 1.7x slower and no smaller, 9 is 14x slower
-_GREY16 = [level * 17 for level in range(16) for _ in range(3)]
-# PyMuPDF is not thread-safe; routing runs in worker threads (acompletion, servers), so one at a time.
-MUPDF_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -113,75 +104,3 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         render_ms=(laid_out - started) * 1000,
         encode_ms=(done - laid_out) * 1000,
     )
-
-
-def encode_page(array: np.ndarray, profile: EncoderProfile, *, grayscale: bool) -> Page:
-    height, width = array.shape[:2]
-    buffer = io.BytesIO()
-    # No timestamps or text chunks are written, so equal pixels give equal bytes.
-    if grayscale:
-        # 16 grey levels are plenty for anti-aliased text and make PNGs about 37% smaller.
-        image = Image.fromarray(array >> 4, mode="P")
-        image.putpalette(_GREY16)
-        image.save(buffer, format="PNG", compress_level=PNG_LEVEL, bits=4)
-    else:
-        Image.fromarray(array, mode="RGB").save(buffer, format="PNG", compress_level=PNG_LEVEL)
-    png = buffer.getvalue()
-    return Page(
-        png=png,
-        data_url="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
-        width=width,
-        height=height,
-        tokens=profile.image_tokens(width, height),
-        grayscale=grayscale,
-    )
-
-
-# --- cache ------------------------------------------------------------------------------------------
-
-
-class RenderCache:
-    """Thread-safe LRU of renderings, bounded by entry count and PNG bytes."""
-
-    def __init__(self, max_entries: int = 512, max_bytes: int = 512 * 1024 * 1024) -> None:
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._items: OrderedDict[str, Rendering] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: str) -> Rendering | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return item
-
-    def put(self, key: str, rendering: Rendering) -> None:
-        size = sum(len(p.png) + len(p.data_url) for p in rendering.pages)
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = rendering
-            self._bytes += size
-            while self._items and (len(self._items) > self.max_entries or self._bytes > self.max_bytes):
-                _, old = self._items.popitem(last=False)
-                self._bytes -= sum(len(p.png) + len(p.data_url) for p in old.pages)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-            self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-@functools.lru_cache(maxsize=1)
-def render_cache() -> RenderCache:
-    """The process's render cache, made on first use."""
-    return RenderCache()

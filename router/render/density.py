@@ -25,15 +25,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from router.density_names import DENSITY_NAMES
 from router.errors import RouterError
 from router.kinds import MONO_KINDS, Kind
 from router.models import Script
 
 TextClass = Literal["latin", "cjk", "mono"]
 TEXT_CLASSES: tuple[TextClass, ...] = ("latin", "cjk", "mono")
-ORDER: tuple[str, ...] = ("dense", "balanced", "exact")
-# Character accuracy each density must reach on read-back (RapidOCR, provider-visible pixels).
-THRESHOLDS: dict[str, float] = {"dense": 0.98, "balanced": 0.995, "exact": 0.998}
 CALIBRATION_FILE = "calibration.json"
 
 
@@ -99,7 +97,7 @@ def get_density(name: str, encoder: str | None = None) -> Density:
     try:
         base = DENSITIES[name]
     except KeyError:
-        raise RouterError(f"unknown density {name!r}; known: {', '.join(ORDER)}") from None
+        raise RouterError(f"unknown density {name!r}; known: {', '.join(DENSITY_NAMES)}") from None
     chosen = calibration_table().get("encoders", {}).get(encoder or "", {}).get(name)
     if not chosen:
         return base
@@ -110,11 +108,11 @@ def get_density(name: str, encoder: str | None = None) -> Density:
 
 def larger(density: Density) -> str | None:
     """The next density with larger glyphs than ``density``, or None past ``exact``."""
-    if density.name in ORDER:
-        index = ORDER.index(density.name)
-        return ORDER[index + 1] if index + 1 < len(ORDER) else None
+    if density.name in DENSITY_NAMES:
+        index = DENSITY_NAMES.index(density.name)
+        return DENSITY_NAMES[index + 1] if index + 1 < len(DENSITY_NAMES) else None
     # A hand-made density: the first named one whose glyphs are all at least as large.
-    for name in ORDER:
+    for name in DENSITY_NAMES:
         named = DENSITIES[name]
         if all(getattr(named, c).em_px > getattr(density, c).em_px for c in TEXT_CLASSES):
             return name

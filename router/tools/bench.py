@@ -20,10 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from router.density_names import DENSITY_NAMES
 from router.fidelity.readback import check, engine_version
 from router.providers.geometry import get_profile
 from router.render.chunks import RenderTarget, render_text
-from router.render.density import ORDER, get_density
+from router.render.density import get_density
 from router.tokens import count_tokens
 from router.tools.bench_corpus import Document, build_corpus
 
@@ -88,7 +89,7 @@ def machine() -> str:
 def measure(
     documents: Sequence[Document],
     encoders: Sequence[str],
-    densities: Sequence[str] = ORDER,
+    densities: Sequence[str] = DENSITY_NAMES,
     *,
     engine: str = "rapidocr",
     on_step: Callable[[str], None] | None = None,
@@ -121,7 +122,7 @@ def measure(
     return rows
 
 
-def steps(documents: Sequence[Document], encoders: Sequence[str], densities: Sequence[str] = ORDER) -> int:
+def steps(documents: Sequence[Document], encoders: Sequence[str], densities: Sequence[str] = DENSITY_NAMES) -> int:
     return len(documents) * len(encoders) * len(densities)
 
 
@@ -130,7 +131,7 @@ def run_bench(
     *,
     quick: bool = False,
     encoders: Sequence[str] | None = None,
-    densities: Sequence[str] = ORDER,
+    densities: Sequence[str] = DENSITY_NAMES,
     engine: str = "rapidocr",
     documents: Sequence[Document] | None = None,
     missing: Sequence[str] = (),

@@ -6,8 +6,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.errors import FidelityError
-from router.render.density import ORDER, THRESHOLDS
 
 if TYPE_CHECKING:
     from router.tools.bench import BenchResult, BenchRow
@@ -30,7 +30,7 @@ def markdown(result: BenchResult) -> str:
         " encoder family:",
         "",
     ]
-    for density in ORDER:
+    for density in DENSITY_NAMES:
         rows = [r for r in result.rows if r.density == density]
         if not rows:
             continue
@@ -90,20 +90,20 @@ def plot_compression(result: BenchResult, path: Path) -> None:
     colours = plt.get_cmap("tab10")
     fig, ax = plt.subplots(figsize=(10, 5), dpi=110)
     for i, encoder in enumerate(encoders):
-        for density in ORDER:
+        for density in DENSITY_NAMES:
             rows = [r for r in result.rows if r.encoder == encoder and r.density == density]
             if rows:
                 ax.scatter(
                     [r.compression for r in rows], [100 * r.char_accuracy for r in rows], color=colours(i),
                     marker=markers[density], s=36, alpha=0.85, label=f"{encoder}, {density}",
                 )  # fmt: skip
-    for density in ORDER:
+    for density in DENSITY_NAMES:
         ax.axhline(100 * THRESHOLDS[density], color="grey", linewidth=0.7, linestyle=":")
     ax.set_xlabel("compression (text tokens / image tokens)")
     ax.set_ylabel("read-back character accuracy (%)")
     lowest = min((100 * r.char_accuracy for r in result.rows), default=90)
     ax.set_ylim(max(0, min(lowest, 97) - 0.5), 100.2)
-    bars = " / ".join(f"{100 * THRESHOLDS[d]:g}%" for d in ORDER)
+    bars = " / ".join(f"{100 * THRESHOLDS[d]:g}%" for d in DENSITY_NAMES)
     ax.set_title(f"Compression vs read-back ({result.created[:10]}); dotted: the {bars} bars", fontsize=10)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(alpha=0.3)
@@ -116,7 +116,7 @@ def plot_savings(result: BenchResult, path: Path) -> None:
     """Share of input tokens saved per kind of document, per encoder family, at each density."""
     plt = _pyplot()
     encoders = list(dict.fromkeys(r.encoder for r in result.rows))
-    densities = [d for d in ORDER if any(r.density == d for r in result.rows)]
+    densities = [d for d in DENSITY_NAMES if any(r.density == d for r in result.rows)]
     kinds = list(dict.fromkeys(kind_label(r) for r in result.rows))
     fig, axes = plt.subplots(1, len(densities), figsize=(4.2 * len(densities), 4.2), dpi=110, sharey=True)
     axes = axes if len(densities) > 1 else [axes]

@@ -6,7 +6,7 @@ OCR at the resolution the provider sees, and scored. A setting's accuracy is the
 score and the next larger em's at the same line height, so one lucky page cannot pick a size that
 its neighbours fail at. Then, per density:
 
-- the settings that reach the density's bar (``router.render.density.THRESHOLDS``) compete on characters
+- the settings that reach the density's bar (``router.density_names.THRESHOLDS``) compete on characters
   per image token, and the best one wins;
 - where none reaches the bar, the engine has plateaued below it (OCR confusions no glyph size
   fixes); ``dense`` and ``balanced`` take the cheapest setting within a slack of the plateau, and
@@ -31,12 +31,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.errors import FidelityError
 from router.fidelity.readback import check, engine_version
 from router.models import Kind, Script
 from router.providers.geometry import PROFILES, EncoderProfile, get_profile
 from router.render.chunks import RenderTarget, render_text
-from router.render.density import DENSITIES, ORDER, TEXT_CLASSES, THRESHOLDS, Density, TextClass, Typesetting
+from router.render.density import DENSITIES, TEXT_CLASSES, Density, TextClass, Typesetting
 
 # Below the bar, accept settings this close to the best accuracy the engine reached at any size.
 PLATEAU_SLACK: dict[str, float] = {"dense": 0.01, "balanced": 0.005, "exact": 0.002}
@@ -163,7 +164,7 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
         smoothed = _smoothed(items)
         plateau = max(acc for _, acc in smoothed)
         previous: Measurement | None = None
-        for density in ORDER:
+        for density in DENSITY_NAMES:
             bar = THRESHOLDS[density]
             reaching = [(m, acc) for m, acc in smoothed if acc >= bar]
             reached = bool(reaching)

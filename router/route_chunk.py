@@ -1,0 +1,87 @@
+"""One chunk's way from its decision to its pages: the routine text chunks and document pages share.
+
+    decision -> draw at the density -> fidelity guard (read back; larger glyphs, or text)
+    -> does the image pay for itself (``min_saving``) -> label tokens counted for the target model
+
+``draw`` is what differs: ``router.render.chunks`` lays out chunk text, ``router.attachments``
+rasterises a document page. A chunk whose drawing fails or is incomplete, that reads back badly, or
+whose image costs too much goes as text, with the reason in its report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from router.errors import RenderError
+from router.fidelity.guard import FidelityGuard
+from router.models import Chunk, ChunkReport, Decision, Page, Rendering
+from router.policy import Policy
+from router.prompt import label_for
+from router.render.chunks import RenderTarget
+from router.render.density import Density, get_density
+from router.target import Target
+from router.tokens import count_tokens
+
+__all__ = ["ChunkOutcome", "Draw", "route_chunk"]
+
+Draw = Callable[[Density], Rendering]
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    report: ChunkReport
+    pages: list[Page] = field(default_factory=list)  # empty: the chunk goes as text
+
+
+def route_chunk(
+    chunk: Chunk,
+    decision: Decision,
+    target: Target,
+    policy: Policy,
+    fidelity: FidelityGuard,
+    draw: Draw,
+    *,
+    must_pay: bool = True,
+    read_back: bool = True,
+) -> ChunkOutcome:
+    """``must_pay``: the image must save ``min_saving``; off for pages whose text layer misses content.
+    ``read_back``: the fidelity guard may read the pages back (there must be text to compare with)."""
+    report = ChunkReport(
+        index=chunk.index,
+        message_index=chunk.message_index,
+        role=chunk.role,
+        kind=chunk.kind,
+        script=chunk.script,
+        chars=chunk.chars,
+        action="text",
+        reason=decision.reason,
+        text_tokens=chunk.text_tokens,
+    )
+    if decision.action == "text":
+        return ChunkOutcome(report)
+    density = get_density(decision.density, target.profile.name)
+    try:
+        rendering = draw(density)
+        if read_back:
+            reviewed = fidelity.review(chunk, RenderTarget(target.profile, density), rendering, draw)
+    except RenderError as exc:  # also from the guard: larger glyphs can overflow where smaller ones fitted
+        return ChunkOutcome(report.model_copy(update={"reason": f"guard:{exc.guard}: {exc}"}))
+    outcome: dict[str, object] = {"density": density.name}
+    if read_back:
+        outcome = {"readback": reviewed.readback, "fidelity": reviewed.note, "density": reviewed.density}
+        if reviewed.rendering is None:
+            return ChunkOutcome(report.model_copy(update={**outcome, "reason": reviewed.note}))
+        rendering = reviewed.rendering
+    label_tokens = count_tokens(label_for(chunk, len(rendering.pages)), target.model)
+    outcome |= {
+        "image_tokens": rendering.image_tokens,
+        "label_tokens": label_tokens,
+        "pages": len(rendering.pages),
+        "columns": rendering.columns,
+        "render_ms": rendering.render_ms + rendering.encode_ms,
+        "cached": rendering.cached,
+    }
+    if must_pay and (refused := policy.check_saving(chunk, rendering, label_tokens)):
+        return ChunkOutcome(report.model_copy(update={**outcome, "reason": refused, "pages": 0}))
+    return ChunkOutcome(report.model_copy(update={**outcome, "action": "image"}), rendering.pages)
