@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import litellm
 import openai
 import pytest
 
-from router import Router
+from router import Policy, Router
 from router.integrations.litellm_hook import RoutingHook, routing
 from router.testing import REPLY, AnthropicBackend, OpenAIBackend, free_port, wait_until_up
 
@@ -84,6 +85,36 @@ def test_routing_context_manager_and_decorator(openai_backend: OpenAIBackend, en
         model="openai/gpt-4o", messages=long_request(english_prose), api_base=openai_backend.url, api_key="k"
     )
     assert not has_images(openai_backend.last.body)  # outside the context: unchanged
+
+
+def test_routing_nests_and_stays_in_its_context(openai_backend: OpenAIBackend, english_prose: str) -> None:
+    """routing() holds its router in a context variable: the innermost block wins, other threads and
+    tasks started elsewhere are not routed, and litellm is itself again once every block has closed."""
+    original = litellm.completion
+    call = {"model": "openai/gpt-4o", "api_base": openai_backend.url, "api_key": "k"}
+    text_only = Router(Policy.builtin("text-only"))
+    with routing(Router()):
+        with routing(text_only):
+            inner = litellm.completion(messages=long_request(english_prose), **call)
+        outer = litellm.completion(messages=long_request(english_prose), **call)
+        elsewhere: dict[str, object] = {}
+        thread = threading.Thread(
+            target=lambda: elsewhere.update(r=litellm.completion(messages=long_request(english_prose), **call))
+        )
+        thread.start()
+        thread.join()
+
+        async def in_a_task_of_another_loop() -> object:
+            return await litellm.acompletion(messages=long_request(english_prose), **call)
+
+        result: dict[str, object] = {}
+        other = threading.Thread(target=lambda: result.update(r=asyncio.run(in_a_task_of_another_loop())))
+        other.start()
+        other.join()
+    assert inner.routing_report.images == 0 and outer.routing_report.images >= 1
+    assert getattr(elsewhere["r"], "routing_report", None) is None
+    assert getattr(result["r"], "routing_report", None) is None
+    assert litellm.completion is original
 
 
 def test_litellm_proxy_plugin(tmp_path: Path, anthropic_backend: AnthropicBackend, english_prose: str) -> None:

@@ -25,23 +25,26 @@ earlier with ``from litellm import completion``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
 import threading
+from contextvars import ContextVar, Token
 from typing import Any
-
-from litellm.integrations.custom_logger import CustomLogger
 
 from router._litellm import litellm
 from router.core import Router
-from router.integrations.completion import attach_report
+from router.integrations.completion import aroute_call, attach_report, route_call
 from router.policy import Policy
+
+__all__ = ["BYPASS_KEY", "POLICY_ENV", "RoutingHook", "routing"]
 
 POLICY_ENV = "HCR_POLICY"
 BYPASS_KEY = "hcr_bypass"  # metadata flag that sends one request unrouted
 _ROUTED_CALLS = frozenset({"acompletion", "completion"})
+# litellm's module is imported through router._litellm (offline switches first); its callback base
+# class is reached from there rather than by an import that could run before the switches are set.
+_CustomLogger: Any = litellm.integrations.custom_logger.CustomLogger
 
 
 def _router_from_env() -> Router:
@@ -58,7 +61,7 @@ def _deployment_model(kwargs: dict[str, Any]) -> str:
     return model
 
 
-class RoutingHook(CustomLogger):
+class RoutingHook(_CustomLogger):  # type: ignore[misc]
     """Routes ``messages`` just before LiteLLM sends a request to the chosen deployment."""
 
     def __init__(self, router: Router | None = None) -> None:
@@ -79,13 +82,16 @@ class RoutingHook(CustomLogger):
         metadata = kwargs.get("metadata") or kwargs.get("litellm_metadata") or {}
         if name not in _ROUTED_CALLS or not isinstance(messages, list):
             return None
+        model = _deployment_model(kwargs)
         if metadata.get(BYPASS_KEY) is True:  # bypass skips routing, never the checks and the URL guard
-            await asyncio.to_thread(self.router.check, messages, _deployment_model(kwargs))
+            import asyncio
+
+            await asyncio.to_thread(self.router.check, messages, model)
             return None
-        routed = await asyncio.to_thread(self.router.route, messages, model=_deployment_model(kwargs))
+        sent, routed = await aroute_call(self.router, kwargs, model=model)
         if isinstance(metadata, dict):
             metadata["hcr_report"] = routed.report.summary()  # reaches LiteLLM's logging callbacks
-        return {**kwargs, "messages": routed.messages}
+        return sent
 
 
 @functools.lru_cache(maxsize=1)
@@ -101,37 +107,59 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class routing(contextlib.ContextDecorator):
-    """Route every ``litellm.completion`` / ``litellm.acompletion`` call made while active."""
+# --- routing(): litellm.completion / acompletion routed within a context ---------------------------
 
-    _lock = threading.Lock()
-    _depth = 0
-    _originals: tuple[Any, Any] | None = None
+_ACTIVE: ContextVar[Router | None] = ContextVar("hcr_routing", default=None)
+_install_lock = threading.Lock()
+_originals: tuple[Any, Any] | None = None  # litellm's own functions while the dispatchers stand in
+_active_blocks = 0
+
+
+class routing(contextlib.ContextDecorator):
+    """Route every ``litellm.completion`` / ``litellm.acompletion`` call made in this context.
+
+    The router is held in a context variable: a nested ``routing(other)`` routes with ``other`` until
+    it exits, and threads or asyncio tasks started elsewhere do not see it. While any ``routing()``
+    block is open, litellm's two functions are replaced by dispatchers that route only where a block
+    is active in the caller's context and pass every other call straight through.
+    """
 
     def __init__(self, router: Router | None = None) -> None:
         self.router = router
+        self._tokens: list[Token[Router | None]] = []
+
+    def _recreate_cm(self) -> routing:  # each decorated call gets its own block (threads may share one)
+        return type(self)(self.router)
 
     def __enter__(self) -> routing:
-
-        router = self.router or Router()
-        with routing._lock:
-            if routing._depth == 0:
-                routing._originals = (litellm.completion, litellm.acompletion)
-                litellm.completion = _routed_completion(router, routing._originals[0])
-                litellm.acompletion = _routed_acompletion(router, routing._originals[1])
-            routing._depth += 1
+        _install()
+        self._tokens.append(_ACTIVE.set(self.router or Router()))
         return self
 
     def __exit__(self, *exc: object) -> None:
-
-        with routing._lock:
-            routing._depth -= 1
-            if routing._depth == 0 and routing._originals is not None:
-                litellm.completion, litellm.acompletion = routing._originals
-                routing._originals = None
+        _ACTIVE.reset(self._tokens.pop())
+        _uninstall()
 
 
-def _model_and_messages(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+def _install() -> None:
+    global _originals, _active_blocks
+    with _install_lock:
+        if _active_blocks == 0:
+            _originals = (litellm.completion, litellm.acompletion)
+            litellm.completion, litellm.acompletion = _dispatch_completion, _dispatch_acompletion
+        _active_blocks += 1
+
+
+def _uninstall() -> None:
+    global _originals, _active_blocks
+    with _install_lock:
+        _active_blocks -= 1
+        if _active_blocks == 0 and _originals is not None:
+            litellm.completion, litellm.acompletion = _originals
+            _originals = None
+
+
+def _named(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """litellm's signature starts ``(model, messages, ...)``; accept both forms."""
     named = dict(kwargs)
     for name, value in zip(("model", "messages"), args, strict=False):
@@ -139,19 +167,17 @@ def _model_and_messages(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[s
     return named
 
 
-def _routed_completion(router: Router, original: Any) -> Any:
-    def completion(*args: Any, **kwargs: Any) -> Any:
-        named = _model_and_messages(args, kwargs)
-        routed = router.route(named["messages"], model=named["model"])
-        return attach_report(original(**{**named, "messages": routed.messages}), routed.report)
+def _dispatch_completion(*args: Any, **kwargs: Any) -> Any:
+    original, router = _originals[0] if _originals else litellm.completion, _ACTIVE.get()
+    if router is None:
+        return original(*args, **kwargs)
+    sent, routed = route_call(router, _named(args, kwargs))
+    return attach_report(original(**sent), routed.report)
 
-    return completion
 
-
-def _routed_acompletion(router: Router, original: Any) -> Any:
-    async def acompletion(*args: Any, **kwargs: Any) -> Any:
-        named = _model_and_messages(args, kwargs)
-        routed = await asyncio.to_thread(router.route, named["messages"], model=named["model"])
-        return attach_report(await original(**{**named, "messages": routed.messages}), routed.report)
-
-    return acompletion
+async def _dispatch_acompletion(*args: Any, **kwargs: Any) -> Any:
+    original, router = _originals[1] if _originals else litellm.acompletion, _ACTIVE.get()
+    if router is None:
+        return await original(*args, **kwargs)
+    sent, routed = await aroute_call(router, _named(args, kwargs))
+    return attach_report(await original(**sent), routed.report)

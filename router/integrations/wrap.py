@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from router.core import Router
 from router.errors import RouterError
-from router.integrations.completion import attach_report
+from router.integrations.completion import attach_report, route_call
+from router.target import Wire
 
 ClientT = TypeVar("ClientT")
 
@@ -46,17 +47,13 @@ def wrap(client: ClientT, router: Router | None = None) -> ClientT:
     raise RouterError(f"cannot wrap {type(client).__name__}: it has neither chat.completions nor messages")
 
 
-def _routed(send: Callable[..., Any], router: Router, *, wire: str, is_async: bool) -> Callable[..., Any]:
+def _routed(send: Callable[..., Any], router: Router, *, wire: Wire, is_async: bool) -> Callable[..., Any]:
     """``send`` with its ``messages`` (and Anthropic ``system``) routed first."""
 
     def route(kwargs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         if "messages" not in kwargs or "model" not in kwargs:
             return kwargs, None  # let the SDK raise its own error for a malformed call
-        system = kwargs.get("system") if wire == "anthropic" else None
-        routed = router.route(kwargs["messages"], model=kwargs["model"], system=system, wire=wire)  # type: ignore[arg-type]
-        sent = {**kwargs, "messages": routed.messages}
-        if system is not None:
-            sent["system"] = routed.system
+        sent, routed = route_call(router, kwargs, wire=wire)
         return sent, routed.report
 
     if is_async:

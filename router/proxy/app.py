@@ -39,6 +39,7 @@ from router._litellm import litellm
 from router.cache_scope import cache_scope
 from router.core import Router
 from router.errors import InvalidRequestError
+from router.integrations.completion import route_call
 from router.models import RoutedRequest
 from router.policy import ModelOverride, Policy
 from router.proxy.config import ModelEntry, ProxyConfig
@@ -289,18 +290,15 @@ async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire
     system = data.get("system") if wire == "anthropic" else None
     slot = await proxy.acquire(deadline)
     try:
+        routed = None
         if bypass:
-            routed = None
             check = partial(router.check, data["messages"], deployment, system=system, wire=wire)
             await proxy.in_thread(scope, deadline, check)
         else:
-            route = partial(router.route, data["messages"], model=deployment, system=system, wire=wire)
-            routed = await proxy.in_thread(scope, deadline, route)
+            data, routed = await proxy.in_thread(
+                scope, deadline, partial(route_call, router, data, wire=wire, model=deployment)
+            )
         send = {**data, **kwargs, "timeout": max(0.001, deadline - loop.time())}
-        if routed is not None:
-            send["messages"] = routed.messages
-            if wire == "anthropic" and "system" in data:
-                send["system"] = routed.system
         call = litellm.anthropic.messages.acreate(**send) if wire == "anthropic" else litellm.acompletion(**send)
         try:
             result = await asyncio.wait_for(call, max(0.0, deadline - loop.time()))
@@ -381,16 +379,19 @@ async def _dry_run(proxy: _Proxy, request: Request, request_id: str) -> Response
     data = await proxy.read_request(request, RouteRequest, deadline)
     kwargs, router = proxy.target(data["model"])
     wire: Wire = data.get("wire") or "openai"
-    system = data.get("system") if wire == "anthropic" else None
     slot = await proxy.acquire(deadline)
     try:
-        route = partial(router.route, data["messages"], model=kwargs["model"], system=system, wire=wire)
-        routed: RoutedRequest = await proxy.in_thread(scope, deadline, route)
+        route = partial(route_call, router, data, wire=wire, model=kwargs["model"])
+        sent, routed = await proxy.in_thread(scope, deadline, route)
     finally:
         slot.release()
-    body: dict[str, Any] = {"model": kwargs["model"], "messages": routed.messages, "report": routed.report.model_dump()}
+    body: dict[str, Any] = {
+        "model": kwargs["model"],
+        "messages": sent["messages"],
+        "report": routed.report.model_dump(),
+    }
     if wire == "anthropic":
-        body["system"] = routed.system
+        body["system"] = sent.get("system")
     return JSONResponse(body, headers=_report_headers(routed))
 
 

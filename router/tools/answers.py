@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from router.integrations.completion import route_call
 from router.tools.bench_corpus import Document
 
 CITIES = ["Tallinn", "Porto", "Kraków", "Osaka", "Valparaíso", "Hobart", "Tromsø", "Nairobi"]
@@ -137,13 +138,14 @@ def ask(question: Question, model: str, *, router: Any, **kwargs: Any) -> list[A
     from router._litellm import litellm
 
     messages = [{"role": "user", "content": question.context}, {"role": "user", "content": question.question}]
-    routed = router.route(messages, model=model)
-    arms = (("text", messages, routed.report.tokens_before), ("routed", routed.messages, routed.report.tokens_after))
+    as_text = {**kwargs, "model": model, "messages": messages}
+    as_routed, routed = route_call(router, as_text)
+    arms = (("text", as_text, routed.report.tokens_before), ("routed", as_routed, routed.report.tokens_after))
     answers = []
-    for arm, sent, estimate in arms:
+    for arm, call, estimate in arms:
         started = time.perf_counter()
         try:
-            response = litellm.completion(model=model, messages=sent, **kwargs)
+            response = litellm.completion(**call)
         except Exception as exc:  # a backend error is a result here: the arm failed this question
             answers.append(
                 Answer(
