@@ -93,9 +93,9 @@ def validate_messages(messages: Any) -> list[Mapping[str, Any]]:
 
 def _check_part_payload(part: Mapping[str, Any], where: str) -> None:
     """Parts that carry data hold it in an object of a known shape (``{"type": "file", "file": "abc"}`` is refused)."""
-    field, shape = _PART_PAYLOADS.get(part["type"], (None, None))
-    if field is None:
+    if part["type"] not in _PART_PAYLOADS:
         return
+    field, shape = _PART_PAYLOADS[part["type"]]
     value = part.get(field)
     if not isinstance(value, shape):
         raise InvalidRequestError(f"{where}.{field}", f"expected {_SHAPE_NAMES[shape]}, got {type(value).__name__}")

@@ -6,7 +6,7 @@ import argparse
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -320,7 +320,7 @@ def _bench(args: argparse.Namespace) -> int:
     densities = args.density or list(DENSITY_NAMES)
     for line in missing:
         err_console().print(f"[yellow]skipped[/] {line}", highlight=False)
-    answers: Callable[[list[Any]], dict[str, Any]] | None = None
+    answers: Callable[[Sequence[Any]], dict[str, Any]] | None = None
     if args.backend:
         from router.core import Router
         from router.policy import Policy
@@ -329,7 +329,7 @@ def _bench(args: argparse.Namespace) -> int:
         extra = {"api_base": args.api_base} if args.api_base else {}
         router = Router(Policy.load(args.policy))
 
-        def answers(docs: list[Any]) -> dict[str, Any]:
+        def answers(docs: Sequence[Any]) -> dict[str, Any]:
             return run_answers(docs, args.backend, router=router, per_document=args.questions, **extra)
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

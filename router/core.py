@@ -12,6 +12,7 @@ that cannot be rendered goes as text.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -23,10 +24,11 @@ from router.chunking import chunk_messages, validate_messages
 from router.density_names import DensityName
 from router.errors import InvalidRequestError
 from router.fidelity.guard import FidelityGuard
-from router.models import ChunkReport, Decision, Page, RoutedRequest
+from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
 from router.policy import Policy
 from router.prompt import anthropic_image_block, build_messages, image_part
 from router.render.chunks import RenderTarget, render_chunk
+from router.render.density import Density
 from router.report import build_report
 from router.route_chunk import route_chunk
 from router.target import Target, Wire, resolve_target
@@ -128,10 +130,8 @@ class Router:
             decision = self.policy.decide(chunk, target)
             if decision.action == "image" and chunk.role in ("system", "developer") and not has_user:
                 decision = Decision(action="text", reason="guard:no-user-message: nowhere to attach images")
-            outcome = route_chunk(
-                chunk, decision, target, self.policy, self.fidelity,
-                draw=lambda density, chunk=chunk: render_chunk(chunk, RenderTarget(target.profile, density)),
-            )  # fmt: skip
+            draw = functools.partial(_draw_chunk, chunk, target)
+            outcome = route_chunk(chunk, decision, target, self.policy, self.fidelity, draw)
             reports.append(outcome.report)
             if outcome.pages:
                 rendered[chunk.index] = outcome.pages
@@ -219,6 +219,10 @@ class Router:
         from router.integrations.completion import acompletion
 
         return await acompletion(self, kwargs)
+
+
+def _draw_chunk(chunk: Chunk, target: Target, density: Density) -> Rendering:
+    return render_chunk(chunk, RenderTarget(target.profile, density))
 
 
 def _system_first(messages: Any, system: Any, wire: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 from router._digest_cache import DigestCache
 
@@ -24,14 +25,14 @@ def _counter_for(model: str) -> Callable[[str], int]:
         selected = select_tokenizer(model=model)
     except Exception:  # a model name litellm cannot place: count as the newest OpenAI models do
         selected = {"type": "openai_tokenizer", "tokenizer": _o200k()}
-    tokenizer = selected["tokenizer"]
+    tokenizer: Any = selected["tokenizer"]  # tiktoken's Encoding or a Hugging Face Tokenizer
     if selected["type"] == "openai_tokenizer":
         return lambda text: len(tokenizer.encode(text, disallowed_special=()))
     return lambda text: len(tokenizer.encode(text).ids)
 
 
 @functools.lru_cache(maxsize=1)
-def _o200k():  # type: ignore[no-untyped-def]
+def _o200k() -> Any:
     import tiktoken
     from litellm.litellm_core_utils.default_encoding import encoding  # sets TIKTOKEN_CACHE_DIR first
 

@@ -131,12 +131,12 @@ class FidelityGuard:
             failed.append(f"{target.density.name} {verdict.char_accuracy:.1%}")
             step = _next_target(chunk, target)
             if step is None:
-                note = f"guard:fidelity: earlier samples read back {', '.join(failed)}"
-                return Reviewed(rendering=None, density=target.density.name, readback=verdict, note=note)
+                failure = f"guard:fidelity: earlier samples read back {', '.join(failed)}"
+                return Reviewed(rendering=None, density=target.density.name, readback=verdict, note=failure)
             target = step
             rendering = render(target.density)
             verdict = self.verdict(chunk, target)
-        note = (
+        note: str | None = (
             f"re-rendered at {target.density.name}: earlier samples read back {', '.join(failed)}" if failed else None
         )
         if verdict is not None:

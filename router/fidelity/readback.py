@@ -297,8 +297,7 @@ _OCR_LOCK = threading.Lock()
 
 def visible(page: Page, profile: EncoderProfile) -> Image.Image:
     """The page as the provider sees it: resized by the provider's own rule."""
-    image = Image.open(io.BytesIO(page.png))
-    image = image.convert("RGB")
+    image: Image.Image = Image.open(io.BytesIO(page.png)).convert("RGB")
     size = profile.visible_size(image.width, image.height)
     if size != image.size:
         image = image.resize(size, Image.Resampling.BICUBIC)

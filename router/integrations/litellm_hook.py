@@ -61,7 +61,7 @@ def _deployment_model(kwargs: dict[str, Any]) -> str:
     return model
 
 
-class RoutingHook(_CustomLogger):  # type: ignore[misc]
+class RoutingHook(_CustomLogger):
     """Routes ``messages`` just before LiteLLM sends a request to the chosen deployment."""
 
     def __init__(self, router: Router | None = None) -> None:

@@ -20,19 +20,18 @@ import asyncio
 import contextvars
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from router._litellm import litellm
@@ -43,8 +42,9 @@ from router.integrations.completion import route_call
 from router.models import RoutedRequest
 from router.policy import ModelOverride, Policy
 from router.proxy.config import ModelEntry, ProxyConfig
-from router.proxy.errors import ProxyError, backend_error, error_body
+from router.proxy.errors import ProxyError, backend_error, error_body, register_error_handlers, wire_of
 from router.proxy.request import AnthropicMessagesRequest, OpenAIChatRequest, RouteRequest, check_fields, decode_body
+from router.proxy.streaming import HoldingStream, anthropic_events, openai_events, within
 
 __all__ = ["ProxyError", "create_app", "serve"]
 
@@ -52,10 +52,6 @@ Wire = Literal["openai", "anthropic"]
 log = logging.getLogger("hcr.proxy")
 BYPASS_HEADER = "x-hcr-bypass"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class _ClientGone(Exception):
-    """The client disconnected before its request body arrived: nobody is left to answer."""
 
 
 class _Slot:
@@ -150,7 +146,7 @@ class _Proxy:
             except asyncio.TimeoutError:
                 raise ProxyError(408, f"request body not received within {settings.body_timeout_s:g} s") from None
             except ClientDisconnect:
-                raise _ClientGone from None
+                raise ProxyError(499, "the client disconnected during the upload", "client_gone") from None
             size += len(chunk)
             if size > limit:
                 raise ProxyError(413, f"request body is over the {limit}-byte limit")
@@ -207,20 +203,22 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
 
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
-        return await _guarded(request, "openai", lambda _id: _models(proxy, request))
+        return await _models(proxy, request)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        return await _guarded(request, "openai", lambda rid: _complete(proxy, request, rid, "openai"))
+        return await _complete(proxy, request, "openai")
 
     @app.post("/v1/messages")
     async def messages(request: Request) -> Response:
-        return await _guarded(request, "anthropic", lambda rid: _complete(proxy, request, rid, "anthropic"))
+        return await _complete(proxy, request, "anthropic")
 
     @app.post("/v1/route")
     async def route(request: Request) -> Response:
-        return await _guarded(request, "openai", lambda rid: _dry_run(proxy, request, rid))
+        return await _dry_run(proxy, request)
 
+    register_error_handlers(app)
+    app.middleware("http")(_request_id_and_log)
     return app
 
 
@@ -230,21 +228,18 @@ def _request_id(request: Request) -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-async def _guarded(request: Request, wire: Wire, handle: Callable[[str], Awaitable[Response]]) -> Response:
+async def _request_id_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Give every request an id (the caller's when it is plain, never echoed raw), log one line for it,
+    and answer a bug in the proxy with a 500 in the caller's format, never a stack trace."""
     request_id = _request_id(request)
+    request.state.request_id = request_id
     started = time.perf_counter()
     try:
-        response: Response = await handle(request_id)
-    except ProxyError as exc:
-        response = JSONResponse(error_body(exc, wire), status_code=exc.status)
-    except InvalidRequestError as exc:
-        response = JSONResponse(error_body(ProxyError(400, str(exc)), wire), status_code=400)
-    except _ClientGone:
-        log.info("%s %s %s: client disconnected during upload", request_id, request.method, request.url.path)
-        return Response(status_code=499)
-    except Exception:  # a bug here must not cost the caller a stack trace or the server its life
+        response = await call_next(request)
+    except Exception:  # errors the registered handlers do not know: a bug here must not kill the server
         log.exception("request %s failed", request_id)
-        response = JSONResponse(error_body(ProxyError(500, "internal error in the proxy", "api_error"), wire), 500)
+        error = ProxyError(500, "internal error in the proxy", "api_error")
+        response = JSONResponse(error_body(error, wire_of(request)), status_code=500)
     response.headers["x-hcr-request-id"] = request_id
     log.info(
         "%s %s %s -> %s in %.0f ms",
@@ -278,7 +273,7 @@ def _bypassed(request: Request, data: dict[str, Any]) -> bool:
     return in_body or request.headers.get(BYPASS_HEADER, "").strip().lower() in ("1", "true", "yes")
 
 
-async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire) -> Response:
+async def _complete(proxy: _Proxy, request: Request, wire: Wire) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + proxy.config.general_settings.timeout_s
     scope = proxy.authorise(request)
@@ -309,9 +304,9 @@ async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire
         raise
     headers = _report_headers(routed)
     if data.get("stream"):
-        events = _anthropic_events if wire == "anthropic" else _openai_events
-        stream = _within(result, deadline, slot)
-        return _HoldingStream(
+        events = anthropic_events if wire == "anthropic" else openai_events
+        stream = within(result, deadline, slot)
+        return HoldingStream(
             slot,
             events(stream, deployment, proxy.secrets),
             media_type="text/event-stream",
@@ -322,58 +317,7 @@ async def _complete(proxy: _Proxy, request: Request, request_id: str, wire: Wire
     return JSONResponse(body, headers=headers)
 
 
-class _HoldingStream(StreamingResponse):
-    """A streaming response that frees its slot however it ends, even if its body never starts."""
-
-    def __init__(self, slot: _Slot, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.slot = slot
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.slot.release()
-
-
-async def _within(stream: Any, deadline: float, slot: _Slot) -> AsyncIterator[Any]:
-    """The backend's stream, ended at the request's deadline; the slot is freed when it ends, however."""
-    loop = asyncio.get_running_loop()
-    iterator = stream.__aiter__()
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(iterator.__anext__(), max(0.0, deadline - loop.time()))
-            except StopAsyncIteration:
-                return
-            yield item
-    finally:
-        slot.release()
-
-
-async def _openai_events(stream: AsyncIterator[Any], deployment: str, secrets: tuple[str, ...]) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in stream:
-            yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
-    except Exception as exc:  # the status line is gone: the error travels inside the stream
-        error = backend_error(exc, deployment, secrets)
-        yield b"data: " + json.dumps(error_body(error, "openai")).encode() + b"\n\n"
-        return
-    yield b"data: [DONE]\n\n"
-
-
-async def _anthropic_events(
-    stream: AsyncIterator[Any], deployment: str, secrets: tuple[str, ...]
-) -> AsyncIterator[bytes]:
-    try:
-        async for event in stream:
-            yield event if isinstance(event, bytes) else str(event).encode()
-    except Exception as exc:
-        error = backend_error(exc, deployment, secrets)
-        yield b"event: error\ndata: " + json.dumps(error_body(error, "anthropic")).encode() + b"\n\n"
-
-
-async def _dry_run(proxy: _Proxy, request: Request, request_id: str) -> Response:
+async def _dry_run(proxy: _Proxy, request: Request) -> Response:
     deadline = asyncio.get_running_loop().time() + proxy.config.general_settings.timeout_s
     scope = proxy.authorise(request)
     data = await proxy.read_request(request, RouteRequest, deadline)

@@ -8,17 +8,22 @@ library prefixes and the deployment's configured base URLs and keys.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any, Literal
 
-from router._litellm import litellm
-from router.errors import RouterError
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
-__all__ = ["ProxyError", "backend_error", "error_body", "provider_message"]
+from router._litellm import litellm
+from router.errors import InvalidRequestError, RouterError
+
+__all__ = ["ProxyError", "backend_error", "error_body", "provider_message", "register_error_handlers", "wire_of"]
 
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\).*", re.DOTALL)
 _SOURCE_PATH = re.compile(r"(?:/[\w.@+-]+)+\.py\S*|File \"[^\"]*\", line \d+")
 _LIBRARY_PREFIX = re.compile(r"\blitellm\.\w+(?:Error|Exception)?:\s*|\b\w+Exception - ")
+log = logging.getLogger("hcr.proxy")
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
     413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
@@ -66,3 +71,25 @@ def provider_message(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
             text = text.replace(secret, "[configured]")
     text = " ".join(text.split())
     return text[:1000] or type(exc).__name__
+
+
+def wire_of(request: Request) -> Literal["openai", "anthropic"]:
+    """The wire format the caller speaks, from the endpoint it called."""
+    return "anthropic" if request.url.path.rstrip("/") == "/v1/messages" else "openai"
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Errors raised anywhere in a request answered once, here, in the caller's format."""
+
+    async def proxy_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProxyError)
+        if exc.status == 499:  # the client left mid-upload: nobody is there to read an answer
+            log.info("%s %s: %s", request.method, request.url.path, exc.message)
+            return Response(status_code=499)
+        return JSONResponse(error_body(exc, wire_of(request)), status_code=exc.status)
+
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        return JSONResponse(error_body(ProxyError(400, str(exc)), wire_of(request)), status_code=400)
+
+    app.add_exception_handler(ProxyError, proxy_error)
+    app.add_exception_handler(InvalidRequestError, invalid_request)

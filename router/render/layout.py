@@ -36,7 +36,7 @@ _INK_LEVEL = 160  # a pixel darker than this is ink
 
 
 @dataclass(frozen=True)
-class Laid:
+class LaidOut:
     pages: list[np.ndarray]
     columns: int
     text: str  # the text MuPDF placed inside the drawn areas: what the pages show, for the completeness check
@@ -50,7 +50,7 @@ def _pixmap_array(pix: pymupdf.Pixmap) -> np.ndarray:
 # --- flowing text -----------------------------------------------------------------------------------
 
 
-def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool) -> Laid:
+def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool) -> LaidOut:
     m, gap = density.margin_px, density.column_gap_px
     usable = profile.page_width - 2 * m
     columns = 1 if "<table" in body else max(1, min(MAX_COLUMNS, (usable + gap) // (MIN_FLOW_COLUMN_PX + gap)))
@@ -63,7 +63,7 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
         pages.append(_compose(group, column_px, density, grayscale=grayscale))
         if len(pages) > MAX_PAGES:
             raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
-    return Laid(pages, columns, text)
+    return LaidOut(pages, columns, text)
 
 
 def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tuple[np.ndarray, str]:
@@ -95,7 +95,7 @@ def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tupl
 
 
 def repair_extracted(text: str) -> str:
-    """Laid-out text with the letters MuPDF misreads from the text font's ligature glyphs put back."""
+    """LaidOut-out text with the letters MuPDF misreads from the text font's ligature glyphs put back."""
     for misread, letters in _ligature_misreadings():
         text = text.replace(misread, letters)
     return text
@@ -200,7 +200,7 @@ def layout_mono(
     profile: EncoderProfile,
     *,
     grayscale: bool,
-) -> Laid:
+) -> LaidOut:
     plans = _plan_mono(runs, setting.em_px, setting.line_height, density, profile)
     archive, _ = markup.fonts()
     out = io.BytesIO()
@@ -220,7 +220,7 @@ def layout_mono(
     with pymupdf.open("pdf", out.getvalue()) as doc:
         pages = [_pixmap_array(page.get_pixmap(colorspace=colorspace, alpha=False)) for page in doc]
         text = "".join(page.get_text("text", clip=page.rect) for page in doc)
-    return Laid(pages, len(plans[0].columns), text)
+    return LaidOut(pages, len(plans[0].columns), text)
 
 
 def _plan_mono(

@@ -15,7 +15,9 @@ import functools
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pymupdf
 from markdown_it import MarkdownIt
@@ -114,7 +116,7 @@ def _markdown() -> MarkdownIt:
     return md
 
 
-def _render_fence(self, tokens, idx, options, env) -> str:  # type: ignore[no-untyped-def]
+def _render_fence(self: Any, tokens: Sequence[MdToken], idx: int, options: Any, env: Any) -> str:
     token = tokens[idx]
     language = token.info.strip().split(" ")[0] if token.info else None
     runs = highlight(token.content.rstrip("\n"), language, "code")
@@ -257,13 +259,13 @@ def _lexer(language: str | None, kind: Kind) -> Lexer | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _style():  # type: ignore[no-untyped-def]
+def _style() -> Any:
     # Visual Studio's light colours: dark enough on white to read at small sizes.
     return get_style_by_name("vs")
 
 
 @functools.lru_cache(maxsize=512)
-def _colour_of(style, token_type: _TokenType) -> str | None:  # type: ignore[no-untyped-def]
+def _colour_of(style: Any, token_type: _TokenType) -> str | None:
     while token_type is not Token:
         colour = style.style_for_token(token_type).get("color")
         if colour:

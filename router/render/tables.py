@@ -160,7 +160,7 @@ def size_tables(tokens: list[MdToken], width_px: float, em_px: float) -> None:
         if rows and heads:
             padding = _cell_padding(em_px)  # CSS widths are content widths: padding and rules come on top
             for token, width in zip(heads, table_widths(rows, width_px - 2, em_px), strict=False):
-                style = token.attrGet("style")
+                style = str(token.attrGet("style") or "")
                 token.attrSet("style", f"{style + ';' if style else ''}width:{max(1, math.floor(width - padding))}px")
         i = end + 1
 

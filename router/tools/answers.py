@@ -102,22 +102,22 @@ def _questions_for(document: Document, rng: random.Random, count: int) -> list[Q
             for param in params.split(",")
             if "=" in param
         ]
-        picks = rng.sample(pairs, min(count, len(pairs)))
+        chosen_defaults: list[Any] = rng.sample(pairs, min(count, len(pairs)))
         ask_default = "In the code, what is the default value of the parameter `{}` of `{}`? " + ONLY
-        return [q("code", ask_default.format(p, f), v) for f, p, v in picks]
+        return [q("code", ask_default.format(p, f), v) for f, p, v in chosen_defaults]
     if document.kind == "json":
         found = re.findall(r'^  "([^"]+)": \{\n(?:.*\n)*?    "max_input_tokens": (\d+)', document.text, re.MULTILINE)
-        picks = rng.sample(found, min(count, len(found)))
-        return [q("json", f'In the JSON, what is max_input_tokens for "{m}"? {ONLY}', v) for m, v in picks]
+        chosen_fields: list[Any] = rng.sample(found, min(count, len(found)))
+        return [q("json", f'In the JSON, what is max_input_tokens for "{m}"? {ONLY}', v) for m, v in chosen_fields]
     if document.kind == "log":
         found = re.findall(r" status installed ([^\s:]+)(?::\S+)? (\S+)$", document.text, re.MULTILINE)
         versions: dict[str, set[str]] = {}
         for package, version in found:
             versions.setdefault(package, set()).add(version)
         unique = sorted((p, v.pop()) for p, v in versions.items() if len(v) == 1)  # one answer, not several
-        picks = rng.sample(unique, min(count, len(unique)))
+        chosen_versions: list[Any] = rng.sample(unique, min(count, len(unique)))
         ask_version = "Which version of the package {} does the log show as installed? " + ONLY
-        return [q("log", ask_version.format(p), v) for p, v in picks]
+        return [q("log", ask_version.format(p), v) for p, v in chosen_versions]
     return []
 
 

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -111,8 +112,9 @@ def package_readme(max_chars: int) -> Document | None:
     """The longest installed long description that has both a table and a code block."""
     best: tuple[int, str, str] | None = None
     for dist in metadata.distributions():
-        body = dist.metadata.get_payload() or dist.metadata.get("Description") or ""  # type: ignore[attr-defined]
-        kind = dist.metadata.get("Description-Content-Type") or ""
+        meta: Any = dist.metadata  # an email.message.Message underneath; the protocol type hides its methods
+        body = meta.get_payload() or meta.get("Description") or ""
+        kind = meta.get("Description-Content-Type") or ""
         if "markdown" in kind and "|---" in body.replace(" ", "") and "```" in body and len(body) > 4000:
             name = dist.metadata["Name"]
             if best is None or (len(body), name) > (best[0], best[1]):

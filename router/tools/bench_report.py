@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.errors import FidelityError
@@ -71,7 +71,7 @@ def markdown(result: BenchResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:
