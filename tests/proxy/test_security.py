@@ -19,7 +19,7 @@ import pytest
 
 from router.proxy.config import ConfigError, ProxyConfig
 from router.testing import AnthropicBackend, ConnectionCounter, OpenAIBackend
-from tests.test_proxy import KEY, openai_client, proxy, user_turn
+from tests.proxy.test_proxy import KEY, openai_client, proxy, user_turn
 
 HEADERS = {"authorization": f"Bearer {KEY}"}
 HI = [{"role": "user", "content": "hi"}]
