@@ -60,6 +60,9 @@ class Router:
         self.allowed_image_hosts = frozenset(h.lower() for h in allowed_image_hosts)
         self.block_private_image_hosts = block_private_image_hosts
         self.fidelity = FidelityGuard(self.policy.fidelity)  # read-back guard; ``.stats``, ``.wait()``
+        # litellm (model facts, tokenizers, prices) is loaded with the first Router, not by the first
+        # request: ``route_ms`` then measures routing, and a cold start shows up where it belongs.
+        import router._litellm  # noqa: F401
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Router:
