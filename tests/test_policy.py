@@ -125,7 +125,7 @@ def test_default_policy_loads_from_an_installed_wheel(tmp_path: Path) -> None:
         "assert router.__file__.startswith(sys.argv[1]), router.__file__; "
         "print(router.Policy.builtin('default').name, len(router.Policy.builtin('aggressive').rules)); "
         "from router.tools.calibrate import corpus; from router.render.density import calibration_table; "
-        "print(len(calibration_table()['encoders']), sorted(corpus()))"
+        "print(len(calibration_table().encoders), sorted(corpus()))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(wheel)], capture_output=True, text=True, cwd=tmp_path, check=False
@@ -134,4 +134,4 @@ def test_default_policy_loads_from_an_installed_wheel(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["default", str(len(Policy.builtin("aggressive").rules))]
     # The calibration table and corpus ship as package data.
-    assert lines[1] == f"{len(calibration_table()['encoders'])} ['cjk', 'latin', 'mono']"
+    assert lines[1] == f"{len(calibration_table().encoders)} ['cjk', 'latin', 'mono']"

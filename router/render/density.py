@@ -19,13 +19,12 @@ defaults below, measured the same way by hand.
 from __future__ import annotations
 
 import functools
-import json
 from importlib import resources
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.density_names import DENSITY_NAMES
+from router.density_names import DENSITY_NAMES, DensityName
 from router.errors import RouterError
 from router.kinds import MONO_KINDS, Kind
 from router.models import Script
@@ -98,11 +97,11 @@ def get_density(name: str, encoder: str | None = None) -> Density:
         base = DENSITIES[name]
     except KeyError:
         raise RouterError(f"unknown density {name!r}; known: {', '.join(DENSITY_NAMES)}") from None
-    chosen = calibration_table().get("encoders", {}).get(encoder or "", {}).get(name)
+    chosen = calibration_table().encoders.get(encoder or "", {}).get(name)  # type: ignore[call-overload]
     if not chosen:
         return base
     return base.model_copy(
-        update={c: Typesetting(em_px=chosen[c]["em_px"], line_height=chosen[c]["line_height"]) for c in chosen}
+        update={c: Typesetting(em_px=row.em_px, line_height=row.line_height) for c, row in chosen.items()}
     )
 
 
@@ -119,10 +118,33 @@ def larger(density: Density) -> str | None:
     return None
 
 
+class CalibratedSetting(BaseModel):
+    """The setting ``hcr calibrate`` chose for one encoder family, density and text class."""
+
+    em_px: float = Field(gt=3)
+    line_height: float = Field(ge=1.0, le=2.0)
+    accuracy: float = Field(description="character accuracy of the read-back at this setting")
+    bar: float = Field(description="what the density asks for")
+    reached: bool = Field(description="False: no setting reached the bar; this one is on the engine's plateau")
+    chars_per_token: float
+    identifier_recall: float | None = None
+    plateau: float | None = None
+
+
+class CalibrationTable(BaseModel):
+    """The shipped calibration table: what the router reads of it (the raw measurements are the tool's)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    engine: str | None = None
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    encoders: dict[str, dict[DensityName, dict[TextClass, CalibratedSetting]]] = Field(default_factory=dict)
+
+
 @functools.lru_cache(maxsize=1)
-def calibration_table() -> dict[str, Any]:
+def calibration_table() -> CalibrationTable:
     """The shipped calibration table (empty if the package was built without one)."""
     resource = resources.files("router.render").joinpath(CALIBRATION_FILE)
     if not resource.is_file():
-        return {}
-    return json.loads(resource.read_text(encoding="utf-8"))
+        return CalibrationTable()
+    return CalibrationTable.model_validate_json(resource.read_text(encoding="utf-8"))

@@ -18,8 +18,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from router.density_names import DENSITY_NAMES
 from router.fidelity.readback import check, engine_version
 from router.providers.geometry import get_profile
@@ -27,6 +25,7 @@ from router.render.chunks import RenderTarget, render_text
 from router.render.density import get_density
 from router.tokens import count_tokens
 from router.tools.bench_corpus import Document, build_corpus
+from router.tools.bench_report import BenchResult, BenchRow, markdown, plot_compression, plot_savings
 
 DEFAULT_ENCODERS = ("anthropic", "openai-tile", "gemini-2", "qwen2.5-vl")
 QUICK_ENCODERS = ("anthropic", "openai-tile")
@@ -47,36 +46,6 @@ MODELS: dict[str, str] = {
 }
 COMPRESSION_PLOT = "compression_vs_readback.png"
 SAVINGS_PLOT = "tokens_saved_by_kind.png"
-
-
-class BenchRow(BaseModel):
-    document: str
-    kind: str
-    script: str
-    encoder: str
-    density: str
-    text_tokens: int
-    image_tokens: int
-    compression: float = Field(description="text tokens / image tokens")
-    pages: int
-    columns: int
-    char_accuracy: float
-    word_accuracy: float
-    identifier_recall: float
-    identifiers: int
-    render_ms: float
-    ocr_ms: float
-
-
-class BenchResult(BaseModel):
-    created: str
-    machine: str
-    engine: str
-    quick: bool
-    documents: list[dict[str, Any]]
-    missing: list[str] = Field(default_factory=list, description="corpus sources not found on this machine")
-    rows: list[BenchRow] = Field(default_factory=list)
-    answers: dict[str, Any] | None = None
 
 
 def machine() -> str:
@@ -161,8 +130,6 @@ def run_bench(
 
 
 def write(result: BenchResult, out: Path) -> None:
-    from router.tools.bench_report import markdown, plot_compression, plot_savings
-
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result.model_dump(), ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "bench.md").write_text(markdown(result), encoding="utf-8")

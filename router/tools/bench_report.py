@@ -1,16 +1,46 @@
-"""The benchmark's markdown table and PNG plots (matplotlib, drawn off-screen)."""
+"""The benchmark's results: their models, the markdown table and PNG plots (matplotlib, off-screen)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.errors import FidelityError
 
-if TYPE_CHECKING:
-    from router.tools.bench import BenchResult, BenchRow
+
+class BenchRow(BaseModel):
+    document: str
+    kind: str
+    script: str
+    encoder: str
+    density: str
+    text_tokens: int
+    image_tokens: int
+    compression: float = Field(description="text tokens / image tokens")
+    pages: int
+    columns: int
+    char_accuracy: float
+    word_accuracy: float
+    identifier_recall: float
+    identifiers: int
+    render_ms: float
+    ocr_ms: float
+
+
+class BenchResult(BaseModel):
+    created: str
+    machine: str
+    engine: str
+    quick: bool
+    documents: list[dict[str, Any]]
+    missing: list[str] = Field(default_factory=list, description="corpus sources not found on this machine")
+    rows: list[BenchRow] = Field(default_factory=list)
+    answers: dict[str, Any] | None = None
+
 
 KIND_LABELS = {"prose": "prose", "table": "table", "code": "code", "json": "JSON", "log": "log", "markdown": "markdown"}
 

@@ -83,7 +83,9 @@ def test_shipped_table_sets_the_densities() -> None:
     from router.render.density import calibration_table
 
     table = calibration_table()
-    assert table, "router/render/calibration.json is missing: run hcr calibrate --out router/render/calibration.json"
-    row = table["encoders"]["anthropic"]["dense"]["mono"]
+    assert table.encoders, (
+        "router/render/calibration.json is missing: run hcr calibrate --out router/render/calibration.json"
+    )
+    row = table.encoders["anthropic"]["dense"]["mono"]
     density = get_density("dense", "anthropic")
-    assert (density.mono.em_px, density.mono.line_height) == (row["em_px"], row["line_height"])
+    assert (density.mono.em_px, density.mono.line_height) == (row.em_px, row.line_height)
