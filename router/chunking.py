@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router._digest_cache import DigestCache
+from router.detect import detect_kind
 from router.errors import InvalidRequestError
 from router.models import Chunk, Kind, Role, Script
 from router.tokens import count_tokens
@@ -155,6 +156,9 @@ def split_text(text: str) -> list[tuple[Kind, int, int, str | None]]:
 
 
 def _split(text: str) -> list[tuple[Kind, int, int, str | None]]:
+    whole = detect_kind(text)  # tool output (a diff, a CSV, a config, ...) is one chunk, drawn as printed
+    if whole is not None:
+        return [(whole[0], 0, len(text), whole[1])]
     blocks = _blocks(text)
     if not blocks:
         return []
@@ -169,7 +173,7 @@ def _split(text: str) -> list[tuple[Kind, int, int, str | None]]:
     for n, group in enumerate(groups):
         start = 0 if n == 0 else group[0].start
         end = len(text) if n == len(groups) - 1 else groups[n + 1][0].start
-        kind, language = _group_kind(group)
+        kind, language = detect_kind(text[start:end]) or _group_kind(group)
         spans.append((kind, start, end, language))
     return spans
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 from router.density_names import DENSITY_NAMES
 from router.errors import RouterError
-from router.kinds import RENDERABLE_KINDS, kind_for_extension
+from router.kinds import KINDS, RENDERABLE_KINDS, kind_for_extension
 
 
 @functools.lru_cache(maxsize=1)
@@ -240,11 +240,11 @@ def _guess_kind(path: Path, text: str) -> tuple[str, str | None]:
     from router.chunking import split_text
 
     kind = kind_for_extension(path.suffix)
-    if kind is not None:
+    if kind is not None and not KINDS[kind].by_language:
         return kind, None
     try:
         lexer = get_lexer_for_filename(path.name)
-        return "code", lexer.aliases[0] if lexer.aliases else None
+        return kind or "code", lexer.aliases[0] if lexer.aliases else None
     except ClassNotFound:
         spans = split_text(text)
         return (spans[0][0], spans[0][3]) if len(spans) == 1 else ("markdown", None)

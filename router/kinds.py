@@ -13,8 +13,12 @@ from typing import Literal
 
 __all__ = ["KINDS", "MONO_KINDS", "RENDERABLE_KINDS", "Kind", "KindSpec", "kind_for_extension"]
 
-Kind = Literal["prose", "markdown", "table", "code", "json", "log", "html", "page"]
+Kind = Literal[
+    "prose", "markdown", "table", "code", "json", "log", "html", "diff", "terminal", "csv", "config", "trace", "page"
+]
 CONTINUATION_LEGEND = "↪ starts a wrapped line"
+DIFF_LEGEND = f"{CONTINUATION_LEGEND}; each line starts with its diff marker (+ added, - removed)"
+TERMINAL_LEGEND = f"{CONTINUATION_LEGEND}; colour codes drawn as colour, other terminal escapes removed"
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,9 @@ class KindSpec:
     layout: Literal["flow", "mono", "page"]
     """``flow``: proportional text laid out and reflowed; ``mono``: monospace lines wrapped with a
     visible continuation marker and packed into columns; ``page``: a document page drawn as it is."""
-    markup: Literal["prose", "markdown", "verbatim", "page"]
-    """How the source becomes what is drawn: paragraphs, markdown resolved, every character as is."""
+    markup: Literal["prose", "markdown", "verbatim", "terminal", "csv", "page"]
+    """How the source becomes what is drawn: paragraphs, markdown resolved, every character as is,
+    terminal output with its escape sequences applied, records of a CSV/TSV file as a ruled table."""
     lexer: str | None = None
     """Pygments lexer for highlighting; None: the fence's language where the chunk has one, else plain."""
     by_language: bool = False
@@ -45,7 +50,13 @@ KINDS: dict[str, KindSpec] = {
         KindSpec("json", "mono", "verbatim", lexer="json", legend=CONTINUATION_LEGEND, extensions=(".json",)),
         KindSpec("log", "mono", "verbatim", legend=CONTINUATION_LEGEND, extensions=(".log", ".jsonl")),
         KindSpec("html", "mono", "verbatim", lexer="html", legend=CONTINUATION_LEGEND,
-                 extensions=(".html", ".htm", ".xml")),
+                 extensions=(".html", ".htm")),
+        KindSpec("diff", "mono", "verbatim", lexer="diff", legend=DIFF_LEGEND, extensions=(".diff", ".patch")),
+        KindSpec("terminal", "mono", "terminal", legend=TERMINAL_LEGEND),
+        KindSpec("csv", "flow", "csv", extensions=(".csv", ".tsv")),
+        KindSpec("config", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND,
+                 extensions=(".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml")),
+        KindSpec("trace", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),
         KindSpec("page", "page", "page"),
     ]
 }  # fmt: skip

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from router._yaml import load_yaml_file, load_yaml_text
 from router.density_names import DensityName
+from router.detect import looks_binary
 from router.errors import PolicyError
 from router.fidelity.guard import FidelitySettings
 from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
@@ -195,6 +196,8 @@ def _guard_before_render(chunk: Chunk, *, vision: bool, min_tokens: int) -> str 
         return "guard:role: providers accept no images in assistant turns"
     if chunk.text_tokens < min_tokens:
         return f"guard:short-text: {chunk.text_tokens} < {min_tokens} tokens"
+    if looks_binary(chunk.text):
+        return "guard:binary-like: base64, minified or hex-dump text is not worth drawing"
     return None
 
 

@@ -115,16 +115,17 @@ def identifier_recall(read: str, source: str) -> tuple[int, list[str]]:
 
 def visible_source(text: str, kind: Kind) -> str:
     """The characters drawn for ``text``: markdown markup resolved, table rules and pipes dropped."""
-    if KINDS[kind].markup == "markdown":
-        rendered = html.unescape(_TAGS.sub(" ", markup.markdown_html(text, 10_000, 10)))
-        return rendered.replace("|", " ")
-    return text
+    spec = KINDS[kind]
+    if spec.markup in ("markdown", "csv"):
+        source = markup.csv_html(text, 10_000, 10) if spec.markup == "csv" else markup.markdown_html(text, 10_000, 10)
+        return html.unescape(_TAGS.sub(" ", source)).replace("|", " ")
+    return markup.visible_text(text, kind) if spec.layout == "mono" else text
 
 
 def score(read: str, source: str, kind: Kind, *, engine: str, pages: int = 1, ocr_ms: float = 0.0) -> ReadBack:
     """Score an OCR read-back against the chunk text it was rendered from."""
     drawn = visible_source(source, kind)
-    if KINDS[kind].markup == "markdown":
+    if KINDS[kind].markup in ("markdown", "csv"):
         read = read.replace("|", " ")  # cell borders are read as bars by some engines
     found, missing = identifier_recall(read, drawn)
     total = found + len(missing)

@@ -85,16 +85,18 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         runs = markup.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
         laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale)
-        check_verbatim(text, laid.text)
+        check_verbatim(markup.visible_text(text, kind), laid.text)
     else:
         full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
         if spec.markup == "prose":
             body = markup.prose_html(text)
+        elif spec.markup == "csv":
+            body = markup.csv_html(text, full_width, setting.em_px)
         else:
             body = markup.markdown_html(text, full_width, setting.em_px)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
-        check_flow(text, body, laid.text, markdown=spec.markup == "markdown")
+        check_flow(text, body, laid.text, markdown=spec.markup != "prose")
     laid_out = time.perf_counter()
     pages = [encode_page(array, profile, grayscale=grayscale) for array in laid.pages]
     done = time.perf_counter()

@@ -30,7 +30,8 @@ from pygments.token import Token, _TokenType
 from pygments.util import ClassNotFound
 
 from router.kinds import KINDS, Kind
-from router.render.tables import LONG_RUN_MIN, MONO_ADVANCE_EM, size_tables, split_wide_tables
+from router.render.tables import LONG_RUN_MIN, MONO_ADVANCE_EM, records_markdown, size_tables, split_wide_tables
+from router.render.terminal import terminal_runs, terminal_text
 
 WIDE_ADVANCE_EM = 1.0  # CJK falls back to Droid Sans Fallback, 1 em per glyph
 CONTINUATION = "↪ "  # starts a wrapped line's continuation
@@ -53,6 +54,7 @@ def fonts() -> tuple[pymupdf.Archive, str]:
     css = pymupdf.css_for_pymupdf_font("figo", CSS=None, archive=archive, name="sans")
     css = pymupdf.css_for_pymupdf_font("figbo", CSS=css, archive=archive, name="sans")
     css = pymupdf.css_for_pymupdf_font("fimo", CSS=css, archive=archive, name="mono")
+    css = pymupdf.css_for_pymupdf_font("fimbo", CSS=css, archive=archive, name="mono")  # bold terminal text
     return archive, css
 
 
@@ -123,6 +125,16 @@ def _render_fence(self: Any, tokens: Sequence[MdToken], idx: int, options: Any, 
     return "<pre>" + "".join(_span(text, colour) for text, colour in runs) + "</pre>"
 
 
+def visible_text(text: str, kind: Kind) -> str:
+    """The characters a monospace kind draws: the text itself, or terminal output with its escapes applied."""
+    return terminal_text(text) if KINDS[kind].markup == "terminal" else text
+
+
+def csv_html(text: str, width_px: float, em_px: float) -> str:
+    """CSV/TSV records as a ruled table, one record per row (wide ones split like any wide table)."""
+    return markdown_html(records_markdown(text), width_px, em_px)
+
+
 def markdown_html(text: str, width_px: float, em_px: float) -> str:
     """Markdown to HTML; tables get column widths from their content (``router.render.tables``)."""
     md = _markdown()
@@ -156,7 +168,10 @@ Run = tuple[str, "str | None"]  # text and its colour (None = black)
 
 
 def highlight(text: str, language: str | None, kind: Kind) -> list[Run]:
-    """Pygments tokens as (text, colour) runs; plain black where no lexer applies."""
+    """Pygments tokens as (text, colour) runs; plain black where no lexer applies. Terminal output
+    gets the colours its escape codes asked for (``router.render.terminal``)."""
+    if KINDS[kind].markup == "terminal":
+        return terminal_runs(text)
     lexer = _lexer(language, kind)
     if lexer is None:
         return [(text, None)]
@@ -264,10 +279,22 @@ def _style() -> Any:
     return get_style_by_name("vs")
 
 
+_DIFF_COLOURS = {
+    Token.Generic.Inserted: "#007000",
+    Token.Generic.Deleted: "#b00000",
+    Token.Generic.Subheading: "#6a3d9a",
+}
+
+
 @functools.lru_cache(maxsize=512)
 def _colour_of(style: Any, token_type: _TokenType) -> str | None:
+    if token_type in _DIFF_COLOURS:  # the light style has none: added and removed lines must stand out
+        return _DIFF_COLOURS[token_type]
     while token_type is not Token:
-        colour = style.style_for_token(token_type).get("color")
+        try:
+            colour = style.style_for_token(token_type).get("color")
+        except KeyError:  # a lexer's own token type (YAML's Literal.Scalar.Plain): its parent's colour
+            colour = None
         if colour:
             return None if colour.lower() == "000000" else f"#{colour.lower()}"
         token_type = token_type.parent

@@ -9,17 +9,36 @@ caption that names its columns (``split_wide_tables``).
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import math
+import re
 from collections.abc import Callable
 
 import pymupdf
 from markdown_it.token import Token as MdToken
 
-__all__ = ["LONG_RUN_MIN", "MONO_ADVANCE_EM", "size_tables", "split_wide_tables", "table_widths"]
+__all__ = ["LONG_RUN_MIN", "MONO_ADVANCE_EM", "records_markdown", "size_tables", "split_wide_tables", "table_widths"]
 
 LONG_RUN_MIN = 24  # runs of this many characters get zero-width break points (``html.soft_breaks``)
 MONO_ADVANCE_EM = 0.6  # Fira Mono: every glyph advances 600/1000 em
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~&])")
+
+
+def records_markdown(text: str) -> str:
+    """CSV/TSV records as a markdown table: the first record is the header (tabs in it make it TSV);
+    markdown syntax in cells is escaped, so every cell is drawn exactly as written."""
+    delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
+    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if row]
+    width = max(len(row) for row in rows)
+    lines = []
+    for r, row in enumerate(rows):
+        cells = [_MARKDOWN_SPECIAL.sub(r"\\\1", cell.strip()) for cell in row] + [""] * (width - len(row))
+        lines.append("| " + " | ".join(cells) + " |")
+        if r == 0:
+            lines.append("|" + "---|" * width)
+    return "\n".join(lines) + "\n"
 
 
 def split_wide_tables(
