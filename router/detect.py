@@ -93,7 +93,7 @@ def _records(text: str) -> tuple[Kind, str | None] | None:
     except csv.Error:
         return None
     rows = [row for row in rows if row]
-    if len(rows) < 3:
+    if len(rows) < 5:  # a few short lines with commas are more likely prose
         return None
     width = len(rows[0])
     consistent = sum(len(row) == width for row in rows) / len(rows)
@@ -120,11 +120,11 @@ def _config(text: str) -> tuple[Kind, str | None] | None:
     if yaml_like >= 0.9 and keys >= 3:
         import yaml
 
-        try:
-            data = yaml.safe_load(sample)
+        try:  # composed, never constructed: aliases in a caller's text are not expanded (no YAML bombs)
+            root = yaml.compose(sample, Loader=yaml.SafeLoader)
         except yaml.YAMLError:
             return None
-        if isinstance(data, (dict, list)):
+        if isinstance(root, (yaml.MappingNode, yaml.SequenceNode)):
             return "config", "yaml"
     return None
 

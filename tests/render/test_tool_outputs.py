@@ -177,3 +177,13 @@ def test_binary_like_text_stays_text() -> None:
     routed = Router().route([{"role": "user", "content": text}], model="claude-sonnet-4-5")
     assert routed.messages[0]["content"] == text
     assert any(c.reason.startswith("guard:binary-like") for c in routed.report.chunks)
+
+
+def test_yaml_aliases_in_a_callers_text_are_never_expanded() -> None:
+    """Detection composes YAML without constructing it: a billion-laughs text is recognised as config
+    (expanding it would take 10^10 values) and drawn as the text it is."""
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]")
+    text = "\n".join([*lines, "name: bomb", "kind: test", "size: huge"]) + "\n"
+    assert [kind for kind, _, _, _ in split_text(text)] == ["config"]
