@@ -126,8 +126,90 @@ def package_readme(max_chars: int) -> Document | None:
     return Document(name=f"{name.lower()}-readme", kind="markdown", source=source, text=_cut(body, max_chars))
 
 
+# --- what agents read: tool output as it was printed -------------------------------------------------
+
+
+def stdlib_diff(max_chars: int) -> Document:
+    import difflib
+    import shlex
+    import textwrap
+
+    old, new = (inspect.getsource(m).splitlines(keepends=True) for m in (textwrap, shlex))
+    text = "".join(difflib.unified_diff(old, new, fromfile="Lib/textwrap.py", tofile="Lib/shlex.py"))
+    source = "difflib.unified_diff of the stdlib's textwrap.py and shlex.py"
+    return Document(name="stdlib-diff", kind="diff", language="diff", source=source, text=_cut(text, max_chars))
+
+
+def grep_terminal(max_chars: int) -> Document | None:
+    import shutil
+    import subprocess
+
+    if not DPKG_LOG.exists() or shutil.which("grep") is None:
+        return None
+    command = ["grep", "--color=always", "-n", "status installed", str(DPKG_LOG)]
+    printed = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+    if "\x1b[" not in printed:
+        return None
+    source = "grep --color=always -n over /var/log/dpkg.log"
+    return Document(name="grep-terminal", kind="terminal", source=source, text=_cut(printed, max_chars))
+
+
+def price_csv(max_chars: int) -> Document:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    columns = ["model", "litellm_provider", "mode", "max_input_tokens", "input_cost_per_token", "output_cost_per_token"]
+    writer.writerow(columns)
+    for name, info in sorted(_price_map().items()):
+        writer.writerow([name, *(info.get(c, "") for c in columns[1:])])
+    source = "litellm's bundled price map, written by the csv module"
+    return Document(
+        name="litellm-prices-csv", kind="csv", language="csv", source=source, text=_cut(out.getvalue(), max_chars)
+    )
+
+
+def policy_yaml(max_chars: int) -> Document:
+    from importlib import resources
+
+    files = sorted(
+        (f for f in resources.files("router.policies").iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name
+    )
+    text = "".join(f"# --- {f.name}\n{f.read_text(encoding='utf-8')}\n" for f in files)
+    return Document(
+        name="policy-yaml", kind="config", language="yaml", source="hcr's shipped policies", text=_cut(text, max_chars)
+    )
+
+
+def python_traces(max_chars: int) -> Document:
+    import traceback
+
+    failing: list[Callable[[], object]] = [
+        lambda: json.loads("{'single': 'quotes'}"),
+        lambda: int("0x1f"),
+        lambda: Path("/nonexistent/hcr/config.yaml").read_text(),
+        lambda: {"a": 1}["b"],
+        lambda: gzip.decompress(b"not gzip data"),
+    ]
+    traces: list[str] = []
+    size = 0
+    while size < max_chars:
+        for call in failing:
+            try:
+                call()
+            except Exception as exc:  # real exceptions from real calls, formatted as Python prints them
+                traces.append("".join(traceback.format_exception(exc)))
+                size += len(traces[-1])
+    source = "tracebacks of failing stdlib calls, as traceback.format_exception prints them"
+    return Document(
+        name="python-traces", kind="trace", language="pytb", source=source, text=_cut("".join(traces), max_chars)
+    )
+
+
 BUILDERS: list[Callable[[int], Document | None]] = [
     gpl_prose, chinese_reference, argparse_code, price_table, price_json, dpkg_log, package_readme,
+    stdlib_diff, grep_terminal, price_csv, policy_yaml, python_traces,
 ]  # fmt: skip
 
 
