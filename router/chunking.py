@@ -173,7 +173,9 @@ def _split(text: str) -> list[tuple[Kind, int, int, str | None]]:
     for n, group in enumerate(groups):
         start = 0 if n == 0 else group[0].start
         end = len(text) if n == len(groups) - 1 else groups[n + 1][0].start
-        kind, language = detect_kind(text[start:end]) or _group_kind(group)
+        # Only the structured middle can be tool output; peeled head and tail paragraphs are questions.
+        middle = n == len(head) and len(groups) > 1
+        kind, language = (detect_kind(text[start:end]) if middle else None) or _group_kind(group)
         spans.append((kind, start, end, language))
     return spans
 
