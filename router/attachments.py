@@ -171,7 +171,10 @@ def _route_page(
         text = info.text.strip() or "(no text layer)"
         return report, [{"type": "text", "text": f"[page {info.number}, text layer]\n{text}"}], []
     label = {"type": "text", "text": label_for(chunk, len(outcome.pages))}
-    return report, [label, *(request.make_image(tile, target.profile) for tile in outcome.pages)], outcome.pages
+    parts = [label, *(request.make_image(tile, target.profile) for tile in outcome.pages)]
+    if outcome.facts:
+        parts.append({"type": "text", "text": outcome.facts})
+    return report, parts, outcome.pages
 
 
 def _find_documents(messages: Sequence[Mapping[str, Any]]) -> list[_Attached]:

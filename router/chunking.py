@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router._digest_cache import DigestCache
+from router.conversation import positions, text_slots
 from router.detect import detect_kind
 from router.errors import InvalidRequestError
 from router.models import Chunk, Kind, Role, Script
@@ -104,58 +105,52 @@ def _check_part_payload(part: Mapping[str, Any], where: str) -> None:
         raise InvalidRequestError(f"{where}.image_url.url", "expected a URL string")
 
 
-def live_turn_index(messages: Sequence[Mapping[str, Any]]) -> int | None:
-    """Index of the last user message: the question being asked now."""
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].get("role") == "user":
-            return i
-    return None
-
-
 def chunk_messages(messages: Sequence[Mapping[str, Any]], model: str) -> list[Chunk]:
-    """Every text span of every message, as chunks in request order."""
+    """Every text span of every message and tool result, as chunks in request order."""
     messages = validate_messages(messages)
-    live = live_turn_index(messages)
+    where = positions(messages)
     chunks: list[Chunk] = []
-    for i, message in enumerate(messages):
-        content = message.get("content")
-        texts: list[tuple[int | None, str]]
-        if isinstance(content, str):
-            texts = [(None, content)]
-        elif isinstance(content, list):
-            texts = [(j, p["text"]) for j, p in enumerate(content) if p["type"] == "text"]
-        else:
-            texts = []
-        for part_index, text in texts:
-            for kind, start, end, language in split_text(text):
-                span = text[start:end]
-                chunks.append(
-                    Chunk(
-                        index=len(chunks),
-                        message_index=i,
-                        part_index=part_index,
-                        start=start,
-                        end=end,
-                        role=message["role"],
-                        age=len(messages) - 1 - i,
-                        live_turn=i == live,
-                        kind=kind,
-                        language=language,
-                        script=detect_script(span),
-                        text=span,
-                        chars=len(span),
-                        text_tokens=count_tokens(span, model),
-                    )
+    for slot in text_slots(messages):
+        at = where[slot.message_index]
+        spans = split_text(slot.text, peel=slot.role not in ("tool", "function"))
+        if slot.file_kind is not None and spans:  # a file read is that file, whole
+            spans = [(slot.file_kind[0], 0, len(slot.text), slot.file_kind[1])]
+        for kind, start, end, language in spans:
+            span = slot.text[start:end]
+            chunks.append(
+                Chunk(
+                    index=len(chunks),
+                    message_index=slot.message_index,
+                    part_index=slot.part_index,
+                    sub_index=slot.sub_index,
+                    start=start,
+                    end=end,
+                    role=slot.role,
+                    age=at.age,
+                    turns_after=at.turns_after,
+                    answered=at.answered,
+                    live_turn=at.live_turn and slot.role == "user",
+                    tool_name=slot.tool_name,
+                    kind=kind,
+                    language=language,
+                    script=detect_script(span),
+                    text=span,
+                    chars=len(span),
+                    text_tokens=count_tokens(span, model),
                 )
+            )
     return chunks
 
 
-def split_text(text: str) -> list[tuple[Kind, int, int, str | None]]:
-    """(kind, start, end, language) spans that tile ``text``; empty for blank text."""
-    return _SPLITS.get("split", text, lambda: _split(text))
+def split_text(text: str, *, peel: bool = True) -> list[tuple[Kind, int, int, str | None]]:
+    """(kind, start, end, language) spans that tile ``text``; empty for blank text.
+
+    ``peel``: short prose paragraphs at the head and tail become chunks of their own (a question
+    around a pasted document); off for tool results, which ask nothing."""
+    return _SPLITS.get(f"split|{peel}", text, lambda: _split(text, peel))
 
 
-def _split(text: str) -> list[tuple[Kind, int, int, str | None]]:
+def _split(text: str, peel: bool = True) -> list[tuple[Kind, int, int, str | None]]:
     whole = detect_kind(text)  # tool output (a diff, a CSV, a config, ...) is one chunk, drawn as printed
     if whole is not None:
         return [(whole[0], 0, len(text), whole[1])]
@@ -164,9 +159,9 @@ def _split(text: str) -> list[tuple[Kind, int, int, str | None]]:
         return []
     head: list[_Block] = []
     tail: list[_Block] = []
-    while len(blocks) > 1 and len(head) < _PEEL_MAX and _is_question(text, blocks[0]):
+    while peel and len(blocks) > 1 and len(head) < _PEEL_MAX and _is_question(text, blocks[0]):
         head.append(blocks.pop(0))
-    while len(blocks) > 1 and len(tail) < _PEEL_MAX and _is_question(text, blocks[-1]):
+    while peel and len(blocks) > 1 and len(tail) < _PEEL_MAX and _is_question(text, blocks[-1]):
         tail.insert(0, blocks.pop())
     groups: list[list[_Block]] = [[b] for b in head] + [blocks] + [[b] for b in tail]
     spans: list[tuple[Kind, int, int, str | None]] = []

@@ -1,7 +1,8 @@
 """The Router: one request flows one way through the stages.
 
-    url_guard.check_urls -> chunking.chunk_messages -> for each chunk, route_chunk.route_chunk
-    (policy.decide -> render -> fidelity guard -> policy.check_saving -> label); attachments
+    url_guard.check_urls -> chunking.chunk_messages (message text and tool results, placed by
+    conversation) -> for each chunk, memory (sent as an image before?) or policy.decide ->
+    route_chunk.route_chunk (render -> fidelity guard -> label, factsheet -> check_saving); attachments
     (document pages through the same routine) -> image limits -> prompt.build_messages -> report
 
 The request's target (model, encoder family, vision, density, wire, limits) is resolved once
@@ -24,6 +25,7 @@ from router.chunking import chunk_messages, validate_messages
 from router.density_names import DensityName
 from router.errors import InvalidRequestError
 from router.fidelity.guard import FidelityGuard
+from router.memory import DecisionMemory
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
 from router.policy import Policy
 from router.prompt import anthropic_image_block, build_messages, image_part
@@ -60,6 +62,7 @@ class Router:
         self.allowed_image_hosts = frozenset(h.lower() for h in allowed_image_hosts)
         self.block_private_image_hosts = block_private_image_hosts
         self.fidelity = FidelityGuard(self.policy.fidelity)  # read-back guard; ``.stats``, ``.wait()``
+        self.memory = DecisionMemory()  # chunks sent as images before stay images: the prompt cache stays warm
         # litellm (model facts, tokenizers, prices) is loaded with the first Router, not by the first
         # request: ``route_ms`` then measures routing, and a cold start shows up where it belongs.
         import router._litellm  # noqa: F401
@@ -129,25 +132,31 @@ class Router:
         has_user = any(m.get("role") == "user" for m in messages)
         reports: list[ChunkReport] = []
         rendered: dict[int, list[Page]] = {}  # chunk index -> its pages, for chunks sent as images
+        facts: dict[int, str] = {}  # chunk index -> its factsheet
+        sticky: set[int] = set()  # chunks sent as images by an earlier request
         for chunk in chunks:
-            decision = self.policy.decide(chunk, target)
-            if decision.action == "image" and chunk.role in ("system", "developer") and not has_user:
-                decision = Decision(action="text", reason="guard:no-user-message: nowhere to attach images")
+            decision = self._decide(chunk, target, has_user, sticky)
             draw = functools.partial(_draw_chunk, chunk, target)
             outcome = route_chunk(chunk, decision, target, self.policy, self.fidelity, draw)
             reports.append(outcome.report)
             if outcome.pages:
                 rendered[chunk.index] = outcome.pages
+            if outcome.facts:
+                facts[chunk.index] = outcome.facts
         make_image = anthropic_image_block if target.wire == "anthropic" else image_part
         attached = route_attachments(
             messages, target, self.policy, self.fidelity, first_index=len(chunks), make_image=make_image
         )
-        self._enforce_image_limits(messages, target, reports, rendered, attached.images)
+        self._enforce_image_limits(messages, target, reports, rendered, attached.images, sticky)
+        for chunk in chunks:
+            if chunk.index in rendered:
+                done = reports[chunk.index]
+                self.memory.remember(chunk, target.model, target.profile.name, done.density or "", done.reason)
         reports += attached.reports
 
         if rendered or attached.replacements:
             routed_messages = build_messages(
-                messages, chunks, rendered, target.profile, make_image, attached.replacements
+                messages, chunks, rendered, target.profile, make_image, attached.replacements, facts
             )
         else:
             routed_messages = list(messages)
@@ -165,6 +174,18 @@ class Router:
             pages={**rendered, **attached.pages},
         )
 
+    def _decide(self, chunk: Chunk, target: Target, has_user: bool, sticky: set[int]) -> Decision:
+        """The policy's decision, unless this chunk went as an image before: then the same again."""
+        recalled = self.memory.recalled(chunk, target.model, target.profile.name)
+        if recalled is not None and target.vision:
+            sticky.add(chunk.index)
+            density, reason = recalled
+            return Decision(action="image", reason=reason, density=density)
+        decision = self.policy.decide(chunk, target)
+        if decision.action == "image" and chunk.role in ("system", "developer") and not has_user:
+            return Decision(action="text", reason="guard:no-user-message: nowhere to attach images")
+        return decision
+
     def _enforce_image_limits(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -172,8 +193,10 @@ class Router:
         reports: list[ChunkReport],
         pages: dict[int, list[Page]],
         document_images: int = 0,
+        sticky: frozenset[int] | set[int] = frozenset(),
     ) -> None:
-        """Send the least-saving chunks back to text until images and bytes fit the provider's limits."""
+        """Send the least-saving chunks back to text until images and bytes fit the provider's limits;
+        chunks sent as images before go last, so earlier turns keep their bytes (and the cache)."""
         existing = document_images + sum(
             1
             for m in messages
@@ -191,7 +214,7 @@ class Router:
 
         by_saving = sorted(
             (r for r in reports if r.action == "image"),
-            key=lambda r: (r.text_tokens - r.tokens_after) / max(r.pages, 1),
+            key=lambda r: (r.index in sticky, (r.text_tokens - r.tokens_after) / max(r.pages, 1)),
         )
         for report in by_saving:
             count, size = totals()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from router.kinds import Kind
 
-__all__ = ["detect_kind", "looks_binary"]
+__all__ = ["detect_kind", "kind_for_filename", "looks_binary"]
 
 _MAX_PARSE_CHARS = 200_000
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
@@ -50,6 +50,38 @@ def detect_kind(text: str) -> tuple[Kind, str | None] | None:
         if found is not None:
             return found
     return None
+
+
+def kind_for_filename(name: str) -> tuple[Kind, str | None] | None:
+    """The kind (and language) of a file called ``name``: what a tool that read it returned.
+
+    A suffix a kind claims (``.md``, ``.csv``, ``.yaml``) decides; otherwise a pygments lexer for the
+    file name makes it code in that language. Plain text and unknown names decide nothing."""
+    import posixpath
+
+    from router.kinds import KINDS, kind_for_extension
+
+    base = posixpath.basename(name.replace("\\", "/"))
+    suffix = posixpath.splitext(base)[1]
+    kind = kind_for_extension(suffix) if suffix else None
+    if kind == "prose":
+        return None  # a .txt file can hold anything: the text itself decides
+    language = _lexer_alias(base)
+    if kind is not None:
+        return kind, language if KINDS[kind].by_language else None
+    return ("code", language) if language else None
+
+
+def _lexer_alias(filename: str) -> str | None:
+    from pygments.lexers import get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_for_filename(filename)
+    except ClassNotFound:
+        return None
+    alias = lexer.aliases[0] if lexer.aliases else None
+    return None if alias in (None, "text", "output") else alias
 
 
 def looks_binary(text: str) -> bool:

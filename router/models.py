@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
@@ -21,11 +22,15 @@ class Chunk(BaseModel):
     index: int = Field(description="position among all chunks of the request")
     message_index: int
     part_index: int | None = Field(None, description="content part index; None when content is a string")
+    sub_index: int | None = Field(None, description="block index inside an Anthropic tool_result's content list")
     start: int = Field(description="offset of the span in the message (or part) text")
     end: int
     role: Role
     age: int = Field(description="messages after this one; 0 for the last message")
+    turns_after: int = Field(0, description="user turns after this one; 0 in the live turn and after it")
+    answered: bool = Field(False, description="an assistant message follows: the model has replied since")
     live_turn: bool = Field(description="part of the last user message, the question being asked now")
+    tool_name: str | None = Field(None, description="for a tool result: the name of the tool that was called")
     kind: Kind
     language: str | None = Field(None, description="code language from a fence info string")
     page: int | None = Field(None, description="1-based page number, for a page of an attached document")
@@ -33,6 +38,11 @@ class Chunk(BaseModel):
     text: str
     chars: int
     text_tokens: int
+
+    @property
+    def id(self) -> str:
+        """A short name from the content: the same text has the same id in every request (labels, recall)."""
+        return hashlib.blake2b(self.text.encode("utf-8", "surrogatepass"), digest_size=5).hexdigest()
 
 
 class Decision(BaseModel):
@@ -90,8 +100,10 @@ class ChunkReport(BaseModel):
     """What happened to one chunk."""
 
     index: int
+    id: str = Field("", description="the chunk's content id, as its label names it")
     message_index: int
     role: Role
+    tool_name: str | None = None
     kind: Kind
     script: Script
     chars: int
@@ -101,6 +113,7 @@ class ChunkReport(BaseModel):
     text_tokens: int
     image_tokens: int = 0
     label_tokens: int = 0
+    factsheet_tokens: int = Field(0, description="exact strings sent as text beside the images")
     pages: int = 0
     columns: int = 0
     render_ms: float = 0.0
@@ -110,7 +123,9 @@ class ChunkReport(BaseModel):
 
     @property
     def tokens_after(self) -> int:
-        return self.image_tokens + self.label_tokens if self.action == "image" else self.text_tokens
+        if self.action == "image":
+            return self.image_tokens + self.label_tokens + self.factsheet_tokens
+        return self.text_tokens
 
 
 class DocumentReport(BaseModel):

@@ -1,8 +1,9 @@
 """Stage 2: decide text or image per chunk, from a YAML policy and then from guards.
 
 Rules are evaluated in order and the first match wins. Guards always apply on top of the rules: the
-backend must accept images, the role must be one a provider accepts images in, short text stays text,
-and (after rendering, see ``check_saving``) the image must cost at most ``1 / min_saving`` of the text.
+backend must accept images, assistant turns stay text, short text stays text, secrets and text dense
+with hashes stay text (``router.exact``), and (after rendering, see ``check_saving``) the image must
+cost at most ``1 / min_saving`` of the text.
 The optional read-back guard (``fidelity``) lives in ``router.fidelity.guard``.
 """
 
@@ -21,6 +22,7 @@ from router._yaml import load_yaml_file, load_yaml_text
 from router.density_names import DensityName
 from router.detect import looks_binary
 from router.errors import PolicyError
+from router.exact import ExactSettings, keep_sharp
 from router.fidelity.guard import FidelitySettings
 from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
 from router.providers.geometry import PROFILES, EncoderName, EncoderProfile, resolve_encoder
@@ -43,9 +45,13 @@ class When(BaseModel):
     min_age: int | None = Field(None, ge=0)
     max_age: int | None = Field(None, ge=0)
     live_turn: bool | None = None
+    min_turns: int | None = Field(None, ge=0, description="at least this many user turns came after")
+    max_turns: int | None = Field(None, ge=0)
+    answered: bool | None = Field(None, description="whether the model has replied since (an assistant turn follows)")
+    tool_name: list[str] | None = Field(None, description="glob(s) on the name of the tool whose result this is")
     regex: str | None = Field(None, description="Python regular expression searched in the chunk text")
 
-    @field_validator("role", "kind", "script", mode="before")
+    @field_validator("role", "kind", "script", "tool_name", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -70,6 +76,11 @@ class When(BaseModel):
             self.min_age is None or chunk.age >= self.min_age,
             self.max_age is None or chunk.age <= self.max_age,
             self.live_turn is None or chunk.live_turn == self.live_turn,
+            self.min_turns is None or chunk.turns_after >= self.min_turns,
+            self.max_turns is None or chunk.turns_after <= self.max_turns,
+            self.answered is None or chunk.answered == self.answered,
+            self.tool_name is None
+            or (chunk.tool_name is not None and any(fnmatch.fnmatchcase(chunk.tool_name, g) for g in self.tool_name)),
             self.regex is None or _compiled(self.regex).search(chunk.text) is not None,
         )
         return all(checks)
@@ -107,6 +118,7 @@ class Policy(BaseModel):
     max_pages: int = Field(100, gt=0, description="pages read from one attached document; the rest are cut")
     pages: str | None = Field(None, description='page range read from attached documents, e.g. "1-5,9"')
     fidelity: FidelitySettings = Field(default_factory=FidelitySettings, description="read-back guard")
+    exact: ExactSettings = Field(default_factory=ExactSettings, description="factsheets and what stays sharp")
     models: list[ModelOverride] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 
@@ -174,12 +186,15 @@ class Policy(BaseModel):
         decision = self.match(chunk, target)
         if decision.action == "text":
             return decision
-        guard = _guard_before_render(chunk, vision=target.vision, min_tokens=self.min_tokens)
+        guard = _guard_before_render(chunk, vision=target.vision, min_tokens=self.min_tokens) or keep_sharp(
+            chunk.text, self.exact
+        )
         return decision.model_copy(update={"action": "text", "reason": guard}) if guard else decision
 
-    def check_saving(self, chunk: Chunk, rendering: Rendering, label_tokens: int) -> str | None:
-        """A guard reason when the image does not pay for itself, else None."""
-        image_tokens = rendering.image_tokens + label_tokens
+    def check_saving(self, chunk: Chunk, rendering: Rendering, text_beside: int) -> str | None:
+        """A guard reason when the image (with ``text_beside`` tokens of label and factsheet) does not
+        pay for itself, else None."""
+        image_tokens = rendering.image_tokens + text_beside
         if chunk.text_tokens < self.min_saving * image_tokens:
             return (
                 f"guard:min-saving: {chunk.text_tokens} text tokens < {self.min_saving} x {image_tokens} image tokens"
@@ -190,8 +205,6 @@ class Policy(BaseModel):
 def _guard_before_render(chunk: Chunk, *, vision: bool, min_tokens: int) -> str | None:
     if not vision:
         return "guard:no-vision: the backend does not accept images"
-    if chunk.role in ("tool", "function"):
-        return "guard:tool-message: tool results pass through untouched"
     if chunk.role == "assistant":
         return "guard:role: providers accept no images in assistant turns"
     if chunk.text_tokens < min_tokens:

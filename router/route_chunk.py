@@ -1,7 +1,8 @@
 """One chunk's way from its decision to its pages: the routine text chunks and document pages share.
 
     decision -> draw at the density -> fidelity guard (read back; larger glyphs, or text)
-    -> does the image pay for itself (``min_saving``) -> label tokens counted for the target model
+    -> label and factsheet (the exact strings, read-back misses first) counted for the target model
+    -> does the image pay for itself (``min_saving``), label and factsheet included
 
 ``draw`` is what differs: ``router.render.chunks`` lays out chunk text, ``router.attachments``
 rasterises a document page. A chunk whose drawing fails or is incomplete, that reads back badly, or
@@ -14,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from router.errors import RenderError
+from router.exact import factsheet
 from router.fidelity.guard import FidelityGuard
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering
 from router.policy import Policy
-from router.prompt import label_for
+from router.prompt import added_texts
 from router.render.chunks import RenderTarget
 from router.render.density import Density, get_density
 from router.target import Target
@@ -32,6 +34,7 @@ Draw = Callable[[Density], Rendering]
 class ChunkOutcome:
     report: ChunkReport
     pages: list[Page] = field(default_factory=list)  # empty: the chunk goes as text
+    facts: str | None = None  # the factsheet sent as text beside the pages
 
 
 def route_chunk(
@@ -49,8 +52,10 @@ def route_chunk(
     ``read_back``: the fidelity guard may read the pages back (there must be text to compare with)."""
     report = ChunkReport(
         index=chunk.index,
+        id=chunk.id,
         message_index=chunk.message_index,
         role=chunk.role,
+        tool_name=chunk.tool_name,
         kind=chunk.kind,
         script=chunk.script,
         chars=chunk.chars,
@@ -73,15 +78,19 @@ def route_chunk(
         if reviewed.rendering is None:
             return ChunkOutcome(report.model_copy(update={**outcome, "reason": reviewed.note}))
         rendering = reviewed.rendering
-    label_tokens = count_tokens(label_for(chunk, len(rendering.pages)), target.model)
+    label_tokens = sum(count_tokens(t, target.model) for t in added_texts(chunk, len(rendering.pages), target.wire))
+    missed = reviewed.readback.missing if read_back and reviewed.readback else ()
+    facts = factsheet(chunk.id, chunk.text, target.model, policy.exact, missed)
+    facts_tokens = count_tokens(facts, target.model) if facts else 0
     outcome |= {
         "image_tokens": rendering.image_tokens,
         "label_tokens": label_tokens,
+        "factsheet_tokens": facts_tokens,
         "pages": len(rendering.pages),
         "columns": rendering.columns,
         "render_ms": rendering.render_ms + rendering.encode_ms,
         "cached": rendering.cached,
     }
-    if must_pay and (refused := policy.check_saving(chunk, rendering, label_tokens)):
+    if must_pay and (refused := policy.check_saving(chunk, rendering, label_tokens + facts_tokens)):
         return ChunkOutcome(report.model_copy(update={**outcome, "reason": refused, "pages": 0}))
-    return ChunkOutcome(report.model_copy(update={**outcome, "action": "image"}), rendering.pages)
+    return ChunkOutcome(report.model_copy(update={**outcome, "action": "image"}), rendering.pages, facts)

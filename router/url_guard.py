@@ -41,6 +41,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _UNSAFE_CHARACTER = re.compile(r"[\x00-\x20\x7f-\x9f\\\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]")
 _HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,62})(?:\.[a-z0-9-]{1,63})*\.?|\[[0-9a-f:.]+\])$")
 _MAX_DEPTH = 64
+_CALL_BLOCKS = frozenset({"tool_use", "server_tool_use"})
 
 
 def find_urls(value: Any, where: str) -> Iterator[tuple[str, str]]:
@@ -52,6 +53,8 @@ def find_urls(value: Any, where: str) -> Iterator[tuple[str, str]]:
             raise UnsafeURLError(path, f"nested deeper than {_MAX_DEPTH} levels")
         if isinstance(node, Mapping):
             for key, child in node.items():
+                if key == "input" and node.get("type") in _CALL_BLOCKS:
+                    continue  # a tool call's arguments go to the caller's tool, never to a fetcher
                 child_path = f"{path}.{key}"
                 if isinstance(child, str):
                     if key in URL_FIELDS or (key in _MAYBE_URL_FIELDS and _SCHEME.match(child.strip()[:32])):

@@ -87,10 +87,28 @@ def test_first_matching_rule_wins_then_guards() -> None:
     assert policy.decide(chunk(age=0), target).reason == "rule:rest"
     assert policy.decide(chunk(), resolve_target(policy, "gpt-3.5-turbo")).reason.startswith("guard:no-vision")
     assert policy.decide(chunk(role="assistant"), target).reason.startswith("guard:role")
-    assert policy.decide(chunk(role="tool"), target).reason.startswith("guard:tool-message")
+    assert policy.decide(chunk(role="tool"), target).reason == "rule:old"  # tool results are context too
+    assert policy.decide(chunk(text="key AKIAIOSFODNN7EXAMPLE"), target).reason.startswith("guard:secret")
     assert policy.decide(chunk(text_tokens=50), target).reason.startswith("guard:short-text")
     forced = resolve_target(policy, "gpt-4o", density="exact")  # the request's density beats the rule's
     assert policy.decide(chunk(), forced).density == "exact"
+
+
+def test_agent_conditions_tool_name_turns_and_answered() -> None:
+    policy = Policy.from_yaml_text(
+        "rules:\n"
+        "  - {name: acting, when: {role: tool, answered: false}, action: text}\n"
+        "  - {name: reads, when: {tool_name: ['read_*', 'cat'], max_turns: 1}, action: image, density: dense}\n"
+        "  - {name: old-turns, when: {min_turns: 2}, action: image}\n"
+        "  - {name: rest, action: text}\n"
+    )
+    target = resolve_target(policy, "gpt-4o")
+    assert policy.decide(chunk(role="tool", tool_name="read_file"), target).reason == "rule:acting"
+    answered = chunk(role="tool", tool_name="read_file", answered=True)
+    assert policy.decide(answered, target).reason == "rule:reads"
+    assert policy.decide(answered.model_copy(update={"tool_name": "bash"}), target).reason == "rule:rest"
+    assert policy.decide(answered.model_copy(update={"turns_after": 3}), target).reason == "rule:old-turns"
+    assert policy.decide(chunk(turns_after=1), target).reason == "rule:rest"
 
 
 def test_model_overrides_set_encoder_and_vision() -> None:

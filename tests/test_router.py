@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_document_is_rendered_and_the_question_stays_text(router: Router, englis
     assert [p["type"] for p in content][:2] == ["text", "text"]
     # Text chunks keep their exact text; the short opening paragraph stays text with "Read this:".
     assert content[0]["text"].startswith("Read this:\n\nThe GNU General Public License is a free")
-    assert content[1]["text"].startswith("[Context rendered as an image: ")
+    assert content[1]["text"].startswith("[Context #") and " rendered as an image: " in content[1]["text"]
     assert content[-1]["type"] == "text" and content[-1]["text"].endswith("\n\n" + question)
     images = image_parts(content)
     assert images and all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
@@ -91,7 +92,7 @@ def test_system_context_moves_into_the_first_user_message(router: Router, markdo
     assert routed.messages[0]["content"].startswith("You answer from the table.")
     assert SYSTEM_POINTER in routed.messages[0]["content"]
     first_user = routed.messages[1]["content"]
-    assert first_user[0]["text"].startswith("[System context rendered as an image: table")
+    assert re.match(r"\[System context #[0-9a-f]{10} rendered as an image: table", first_user[0]["text"])
     assert image_parts(first_user) and first_user[-1] == {"type": "text", "text": "Hi"}
     assert routed.messages[2:] == messages[2:]
 
@@ -103,7 +104,7 @@ def test_system_context_stays_text_without_a_user_message(router: Router, markdo
     assert any(c.reason.startswith("guard:no-user-message") for c in routed.report.chunks)
 
 
-def test_assistant_and_tool_messages_stay_text(router: Router, english_prose: str) -> None:
+def test_assistant_turns_and_unanswered_tool_results_stay_text(router: Router, english_prose: str) -> None:
     call = {"id": "call_1", "type": "function", "function": {"name": "read", "arguments": '{"path": "LICENSE"}'}}
     messages = [
         {"role": "user", "content": "Read the licence."},
@@ -114,7 +115,7 @@ def test_assistant_and_tool_messages_stay_text(router: Router, english_prose: st
     routed = router.route(messages, model="gpt-4o")
     assert routed.messages == messages
     reasons = {c.role: c.reason for c in routed.report.chunks if c.text_tokens > 600}
-    assert reasons["assistant"].startswith("guard:role") and reasons["tool"].startswith("guard:tool-message")
+    assert reasons["assistant"].startswith("guard:role") and reasons["tool"] == "rule:unanswered-tool-results"
 
 
 def test_small_gain_is_refused_by_min_saving(english_prose: str) -> None:

@@ -35,6 +35,7 @@ from typing import Literal, Protocol
 from PIL import Image
 
 from router.errors import FidelityError
+from router.exact import identifiers
 from router.kinds import KINDS, Kind
 from router.models import Page, ReadBack, Rendering, Script
 from router.providers.geometry import EncoderProfile
@@ -52,14 +53,6 @@ _SPACE = re.compile(r"\s+")
 _TAGS = re.compile(r"<[^>]+>")
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
-_IDENTIFIER = re.compile(
-    r"https?://[^\s<>\"'`)\]]+"  # URLs
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
-    r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"  # UUIDs
-    r"|\b[vV]\d+(?:\.\d+)+\b"  # versions: v4.12.3
-    r"|\b(?=[A-Za-z_]*\d)(?=\w*[A-Za-z])\w{3,}\b"  # names with digits: sha256, x86_64, ERR_4031, 3f9ab2c
-    r"|\b\d[\d,.:/-]*\d\b"  # numbers, dates, times, versions, addresses (two digits or more)
-)
 
 
 # --- scoring -------------------------------------------------------------------------------------
@@ -95,16 +88,6 @@ def _accuracy(read: Sequence[str], source: Sequence[str]) -> float:
     return max(0.0, 1 - Levenshtein.distance(read, source) / len(source))
 
 
-def identifiers(text: str) -> list[str]:
-    """Numbers, hashes, URLs, e-mail addresses and letter-digit names, in order, each once."""
-    found: dict[str, None] = {}
-    for match in _IDENTIFIER.finditer(unicodedata.normalize("NFKC", text)):
-        token = match.group().rstrip(".,;:")
-        if len(token) >= 2:
-            found.setdefault(token)
-    return list(found)
-
-
 def identifier_recall(read: str, source: str) -> tuple[int, list[str]]:
     """How many of the source's identifiers the read-back holds exactly, and the missing ones."""
     haystack = normalise(read)
@@ -136,7 +119,7 @@ def score(read: str, source: str, kind: Kind, *, engine: str, pages: int = 1, oc
         identifiers=total,
         identifiers_found=found,
         identifier_recall=round(found / total, 5) if total else 1.0,
-        missing=missing[:10],
+        missing=missing[:50],
         pages=pages,
         ocr_ms=round(ocr_ms, 1),
     )

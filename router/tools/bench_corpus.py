@@ -80,7 +80,7 @@ def dpkg_log(max_chars: int) -> Document | None:
     return Document(name="dpkg-log", kind="log", source=str(DPKG_LOG), text=_cut(text, max_chars))
 
 
-def _price_map() -> dict[str, dict]:
+def price_map() -> dict[str, dict]:
     from router._litellm import litellm
 
     path = Path(litellm.__file__).parent / "model_prices_and_context_window_backup.json"
@@ -89,14 +89,14 @@ def _price_map() -> dict[str, dict]:
 
 
 def price_json(max_chars: int) -> Document:
-    entries = {k: v for k, v in _price_map().items() if v.get("litellm_provider") in ("anthropic", "openai")}
+    entries = {k: v for k, v in price_map().items() if v.get("litellm_provider") in ("anthropic", "openai")}
     text = _cut(json.dumps(dict(list(entries.items())[:40]), indent=2), max_chars)
     return Document(name="litellm-prices-json", kind="json", source="litellm model price map", text=text)
 
 
 def price_table(max_chars: int) -> Document:
     rows = ["| Model | Provider | Max input | Max output | Input $/M | Output $/M |", "|---|---|---:|---:|---:|---:|"]
-    for name, info in _price_map().items():
+    for name, info in price_map().items():
         if not info.get("input_cost_per_token") or info.get("mode") != "chat":
             continue
         rows.append(
@@ -162,7 +162,7 @@ def price_csv(max_chars: int) -> Document:
     writer = csv.writer(out)
     columns = ["model", "litellm_provider", "mode", "max_input_tokens", "input_cost_per_token", "output_cost_per_token"]
     writer.writerow(columns)
-    for name, info in sorted(_price_map().items()):
+    for name, info in sorted(price_map().items()):
         writer.writerow([name, *(info.get(c, "") for c in columns[1:])])
     source = "litellm's bundled price map, written by the csv module"
     return Document(

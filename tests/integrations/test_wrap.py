@@ -76,7 +76,7 @@ def test_anthropic_client(router: Router, anthropic_backend: AnthropicBackend, e
     body = anthropic_backend.last.body
     assert body["system"].startswith("Answer from the licence.") and len(body["system"]) < len(system)
     blocks = body["messages"][0]["content"]
-    assert blocks[0]["text"].startswith("[System context rendered as an image")
+    assert blocks[0]["text"].startswith("[System context #") and "rendered as an image" in blocks[0]["text"]
     images = [b for b in blocks if b["type"] == "image"]
     assert len(images) >= 2 and all(b["source"]["media_type"] == "image/png" for b in images)
     assert blocks[-1]["text"].endswith(QUESTION)
