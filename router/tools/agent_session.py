@@ -57,7 +57,8 @@ def session_requests(
 ) -> list[dict[str, Any]]:
     """One request (``messages``, and ``system`` on the Anthropic wire) per turn of the session."""
     steps = session_steps(max_chars)
-    requests = []
+    requests: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]]
     for turn in range(1, len(steps) + 1):
         if wire == "openai":
             messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": TASK}]
