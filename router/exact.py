@@ -25,24 +25,29 @@ __all__ = ["ExactSettings", "factsheet", "identifiers", "keep_sharp", "ranked_st
 
 _IDENTIFIER = re.compile(
     r"https?://[^\s<>\"'`)\]]+"  # URLs
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
+    r"|(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}"  # e-mail addresses (bounded: see _PATH)
     r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"  # UUIDs
     r"|\b[vV]\d+(?:\.\d+)+\b"  # versions: v4.12.3
-    r"|\b(?=[A-Za-z_]*\d)(?=\w*[A-Za-z])\w{3,}\b"  # names with digits: sha256, x86_64, ERR_4031, 3f9ab2c
+    r"|\b(?=[A-Za-z_]{0,200}\d)(?=\w{0,200}[A-Za-z])\w{3,}\b"  # names with digits: sha256, x86_64, ERR_4031, 3f9ab2c
     r"|\b\d[\d,.:/-]*\d\b"  # numbers, dates, times, versions, addresses (two digits or more)
 )
 # Only for the factsheet: file paths and key=value settings, which the read-back score leaves to
 # its character accuracy.
-_PATH = re.compile(r"(?<![\w/])(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?|\b[\w.-]+(?:/[\w.@+-]+)+\.\w{1,8}\b")
+# Every quantifier is bounded: tool output is caller-controlled, and an unbounded pattern that
+# backtracks over a 100 kB run of dots or hyphens would be quadratic.
+_PATH = re.compile(
+    r"(?<![\w/])(?:~|\.{1,2})?(?:/[\w.@+-]{1,80}){2,24}/?|\b[\w.-]{1,80}(?:/[\w.@+-]{1,80}){1,24}\.\w{1,8}\b"
+)
 _KEY_VALUE = re.compile(r"\b[A-Za-z_][\w.-]{1,40}=[^\s,;&]{1,80}")
 
+_MAX_STRING_CHARS = 200  # longer runs are data, not an identifier anyone copies
 _HEX = re.compile(r"[0-9a-fA-F]{7,}")
 _RANDOM = re.compile(r"(?=.*\d)(?=.*[a-z])(?=.*[A-Z])[\w-]{12,}")
 _NUMBER = re.compile(r"[\d,.:/-]+")
 _HASH_LIKE = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
-    r"|\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{12,}\b"
-    r"|\b(?=[\w-]*\d)(?=[\w-]*[a-z])(?=[\w-]*[A-Z])[\w-]{20,}\b"
+    r"|\b(?=[0-9a-f]{0,199}[a-f])(?=[0-9a-f]{0,199}\d)[0-9a-f]{12,200}\b"
+    r"|\b(?=[\w-]{0,199}\d)(?=[\w-]{0,199}[a-z])(?=[\w-]{0,199}[A-Z])[\w-]{20,200}\b"
 )
 _SECRETS = {
     "private key": re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),
@@ -121,13 +126,11 @@ def ranked_strings(text: str, missed: Sequence[str] = ()) -> list[str]:
     for pattern in (_PATH, _KEY_VALUE):
         for match in pattern.finditer(text):
             found.setdefault(match.group().rstrip(".,;:"))
-    # A path or setting that contains a shorter identifier makes that one redundant.
-    longer = [t for t in found if "/" in t or "=" in t]
-    tokens = [t for t in found if t in longer or not any(t in other for other in longer)]
+    tokens = list(found)
     order = {t: n for n, t in enumerate(tokens)}
     misses = [t for t in dict.fromkeys(missed) if t in text]
     rest = sorted((t for t in tokens if t not in misses), key=lambda t: (_risk(t), order[t]))
-    return misses + [t for t in rest if _risk(t) < 4 or len(t) >= 6]
+    return [t for t in misses + [t for t in rest if _risk(t) < 4 or len(t) >= 6] if len(t) <= _MAX_STRING_CHARS]
 
 
 def factsheet(chunk_id: str, text: str, model: str, settings: ExactSettings, missed: Sequence[str] = ()) -> str | None:
@@ -138,6 +141,8 @@ def factsheet(chunk_id: str, text: str, model: str, settings: ExactSettings, mis
     budget = settings.factsheet_max_tokens - count_tokens(head, model)
     chosen: list[str] = []
     for token in ranked_strings(text, missed):
+        if any(token in other for other in chosen):
+            continue  # a path or setting already listed holds it
         cost = count_tokens(token, model) + 1  # and its newline
         if cost > budget:
             continue

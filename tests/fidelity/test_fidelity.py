@@ -16,13 +16,13 @@ import pytest
 from router.core import Router
 from router.density_names import DENSITY_NAMES
 from router.errors import FidelityError, PolicyError
+from router.exact import identifiers
 from router.fidelity.guard import FidelityGuard, FidelitySettings
 from router.fidelity.readback import (
     char_accuracy,
     check,
     get_engine,
     identifier_recall,
-    identifiers,
     read_pages,
     score,
     word_accuracy,

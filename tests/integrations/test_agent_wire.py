@@ -95,7 +95,7 @@ def test_proxy_anthropic_wire_puts_pages_inside_tool_results(
 ) -> None:
     with proxy(anthropic_backend) as url:
         client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
-        ask = dict(model="claude", max_tokens=64, system=anthropic_request["system"], messages=anthropic_request["messages"])
+        ask = {"model": "claude", "max_tokens": 64, **anthropic_request}
         if stream:
             with client.messages.stream(**ask) as events:
                 assert "".join(events.text_stream) == REPLY
