@@ -172,6 +172,7 @@ class Router:
             system=routed_system,
             report=report,
             pages={**rendered, **attached.pages},
+            sources={c.id: c.text for c in chunks if c.index in rendered},
         )
 
     def _decide(self, chunk: Chunk, target: Target, has_user: bool, sticky: set[int]) -> Decision:

@@ -153,6 +153,7 @@ class RouteReport(BaseModel):
     cost_after: float | None = Field(None, description="estimated input cost in USD, as routed")
     images: int = 0
     route_ms: float = 0.0
+    recall_rounds: int = Field(0, description="hcr_recall rounds answered by the router for this request")
     chunks: list[ChunkReport] = Field(default_factory=list)
     documents: list[DocumentReport] = Field(default_factory=list)
 
@@ -189,3 +190,6 @@ class RoutedRequest(BaseModel):
     system: Annotated[Any, SkipValidation] = Field(None, description="the routed system prompt (Anthropic wire)")
     report: RouteReport
     pages: dict[int, list[Page]] = Field(default_factory=dict, repr=False, description="chunk index -> pages")
+    sources: dict[str, str] = Field(
+        default_factory=dict, repr=False, description="chunk id -> source text, for chunks sent as images (recall)"
+    )

@@ -119,6 +119,8 @@ class Policy(BaseModel):
     pages: str | None = Field(None, description='page range read from attached documents, e.g. "1-5,9"')
     fidelity: FidelitySettings = Field(default_factory=FidelitySettings, description="read-back guard")
     exact: ExactSettings = Field(default_factory=ExactSettings, description="factsheets and what stays sharp")
+    recall: bool = Field(False, description="offer the hcr_recall tool: exact source text of imaged chunks")
+    recall_rounds: int = Field(3, ge=1, le=10, description="recall rounds the router answers per request")
     models: list[ModelOverride] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 

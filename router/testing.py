@@ -43,6 +43,10 @@ def wait_until_up(url: str, seconds: float = 120) -> None:
     raise RuntimeError(f"no answer from {url} after {seconds:.0f} s")
 
 
+class ToolCalls(list[tuple[str, str, dict[str, Any]]]):
+    """A reply that calls tools: (call id, tool name, arguments) for each call."""
+
+
 class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # the default backlog of 5 refuses connections under concurrent load
     daemon_threads = True
@@ -64,11 +68,12 @@ class Backend:
         fail_status: int | None = None,
         delay_s: float = 0.0,
         drop_after: int | None = None,
-        responder: Callable[[Any], str] | None = None,
+        responder: Callable[[Any], str | ToolCalls] | None = None,
     ) -> None:
         """``fail_status`` answers every request with that error status; ``delay_s`` waits before
         answering; ``drop_after`` cuts a stream after that many events, without ending it;
-        ``responder`` makes the reply text from the request body (default: a fixed sentence)."""
+        ``responder`` makes the reply from the request body: its text (default: a fixed sentence), or
+        ``ToolCalls`` to answer with tool calls instead (a scripted agent turn)."""
         self.requests: list[RecordedRequest] = []
         self.responder = responder
         self.fail_status, self.delay_s, self.drop_after = fail_status, delay_s, drop_after
@@ -149,7 +154,7 @@ class Backend:
     def is_stream(self, path: str, body: Any) -> bool:
         return bool(body and body.get("stream"))
 
-    def answer(self, body: Any) -> str:
+    def answer(self, body: Any) -> str | ToolCalls:
         return self.responder(body) if self.responder else REPLY
 
     def reply(self, body: Any) -> dict[str, Any]:
@@ -166,14 +171,20 @@ class OpenAIBackend(Backend):
     wire = "openai"
 
     def reply(self, body: Any) -> dict[str, Any]:
+        answer = self.answer(body)
+        message: dict[str, Any] = {"role": "assistant", "content": answer}
+        finish = "stop"
+        if isinstance(answer, ToolCalls):
+            calls = [
+                {"id": i, "type": "function", "function": {"name": n, "arguments": json.dumps(a)}} for i, n, a in answer
+            ]
+            message, finish = {"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"
         return {
             "id": "chatcmpl-test",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "test"),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": self.answer(body)}, "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
 
@@ -188,10 +199,18 @@ class OpenAIBackend(Backend):
             }
             return f"data: {json.dumps(data)}\n\n"
 
-        words = self.answer(body).split(" ")
-        events = [chunk({"role": "assistant", "content": ""})]
-        events += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
-        events.append(chunk({}, "stop"))
+        answer = self.answer(body)
+        events = [chunk({"role": "assistant", "content": None if isinstance(answer, ToolCalls) else ""})]
+        if isinstance(answer, ToolCalls):
+            for n, (call_id, name, arguments) in enumerate(answer):
+                start = {"index": n, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+                events.append(chunk({"tool_calls": [start]}))
+                events.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": json.dumps(arguments)}}]}))
+            events.append(chunk({}, "tool_calls"))
+        else:
+            words = answer.split(" ")
+            events += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
+            events.append(chunk({}, "stop"))
         events.append("data: [DONE]\n\n")
         return events
 
@@ -203,13 +222,17 @@ class AnthropicBackend(Backend):
         return {"type": "error", "error": {"type": "api_error", "message": f"simulated failure {status}"}}
 
     def reply(self, body: Any) -> dict[str, Any]:
+        answer = self.answer(body)
+        content: list[dict[str, Any]] = [{"type": "text", "text": answer}]
+        if isinstance(answer, ToolCalls):
+            content = [{"type": "tool_use", "id": i, "name": n, "input": a} for i, n, a in answer]
         return {
             "id": "msg_test",
             "type": "message",
             "role": "assistant",
             "model": body.get("model", "claude"),
-            "content": [{"type": "text", "text": self.answer(body)}],
-            "stop_reason": "end_turn",
+            "content": content,
+            "stop_reason": "tool_use" if isinstance(answer, ToolCalls) else "end_turn",
             "stop_sequence": None,
             "usage": {"input_tokens": 10, "output_tokens": 5},
         }
@@ -218,17 +241,23 @@ class AnthropicBackend(Backend):
         def event(name: str, data: dict[str, Any]) -> str:
             return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
 
-        message = {**self.reply(body), "content": [], "stop_reason": None}
-        events = [
-            event("message_start", {"message": message}),
-            event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
-        ]
-        for i, word in enumerate(self.answer(body).split(" ")):
-            text = word if i == 0 else " " + word
-            events.append(event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}))
+        reply = self.reply(body)  # asks the responder once: scripted responders count their calls
+        message = {**reply, "content": [], "stop_reason": None}
+        events = [event("message_start", {"message": message})]
+        for n, block in enumerate(reply["content"]):
+            if block["type"] == "tool_use":
+                start = {**block, "input": {}}
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+                events.append(event("content_block_start", {"index": n, "content_block": start}))
+                events.append(event("content_block_delta", {"index": n, "delta": delta}))
+            else:
+                events.append(event("content_block_start", {"index": n, "content_block": {"type": "text", "text": ""}}))
+                for i, word in enumerate(block["text"].split(" ")):
+                    text = {"type": "text_delta", "text": word if i == 0 else " " + word}
+                    events.append(event("content_block_delta", {"index": n, "delta": text}))
+            events.append(event("content_block_stop", {"index": n}))
         events += [
-            event("content_block_stop", {"index": 0}),
-            event("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}}),
+            event("message_delta", {"delta": {"stop_reason": reply["stop_reason"]}, "usage": {"output_tokens": 5}}),
             event("message_stop", {}),
         ]
         return events
@@ -254,7 +283,7 @@ class GeminiBackend(Backend):
         }
 
     def stream_events(self, body: Any) -> list[str]:
-        words = self.answer(body).split(" ")
+        words = str(self.answer(body)).split(" ")  # text replies only: no scripted tool calls here
         events = []
         for i, word in enumerate(words):
             data: dict[str, Any] = {

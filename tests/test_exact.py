@@ -22,7 +22,7 @@ SETTINGS = ExactSettings()
         (
             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
             "JSON web token",
-        ),  # noqa: E501
+        ),
         ('db:\n  password: "s3cr3t-Passw0rd"\n', "password"),
     ],
 )

@@ -9,6 +9,7 @@ checked by ``router.url_guard`` as part of routing.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING, Any
 
 from router.errors import InvalidRequestError
@@ -51,19 +52,41 @@ async def aroute_call(
 
 
 def completion(router: Router, kwargs: dict[str, Any]) -> Any:
-    """``litellm.completion`` with the messages routed first."""
+    """``litellm.completion`` with the messages routed first (and recall rounds, where offered)."""
     from router._litellm import litellm
+    from router.integrations import recall as recalling
 
     sent, routed = route_call(router, kwargs)
-    return attach_report(litellm.completion(**sent), routed.report)
+    recall = recalling.Recall.offered(router.policy, routed, "openai")
+    if recall is None:
+        return attach_report(litellm.completion(**sent), routed.report)
+    call = functools.partial(_call, litellm.completion)
+    if sent.get("stream"):
+        return recalling.ReportedStream(recalling.stream(call, sent, recall), routed.report, recall)
+    response = recalling.complete(call, sent, recall)
+    routed.report.recall_rounds = recall.rounds
+    return attach_report(response, routed.report)
 
 
 async def acompletion(router: Router, kwargs: dict[str, Any]) -> Any:
-    """``litellm.acompletion`` with the messages routed first."""
+    """``litellm.acompletion`` with the messages routed first (and recall rounds, where offered)."""
     from router._litellm import litellm
+    from router.integrations import recall as recalling
 
     sent, routed = await aroute_call(router, kwargs)
-    return attach_report(await litellm.acompletion(**sent), routed.report)
+    recall = recalling.Recall.offered(router.policy, routed, "openai")
+    if recall is None:
+        return attach_report(await litellm.acompletion(**sent), routed.report)
+    call = functools.partial(_call, litellm.acompletion)
+    if sent.get("stream"):
+        return recalling.ReportedStream(recalling.astream(call, sent, recall), routed.report, recall)
+    response = await recalling.acomplete(call, sent, recall)
+    routed.report.recall_rounds = recall.rounds
+    return attach_report(response, routed.report)
+
+
+def _call(send: Any, kwargs: dict[str, Any]) -> Any:
+    return send(**kwargs)
 
 
 def attach_report(response: Any, report: RouteReport) -> Any:

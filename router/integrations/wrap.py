@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from router.core import Router
 from router.errors import RouterError
 from router.integrations.completion import attach_report, route_call
+from router.integrations.recall import Recall, acomplete, complete
+from router.models import RouteReport
 from router.target import Wire
 
 ClientT = TypeVar("ClientT")
@@ -48,28 +50,38 @@ def wrap(client: ClientT, router: Router | None = None) -> ClientT:
 
 
 def _routed(send: Callable[..., Any], router: Router, *, wire: Wire, is_async: bool) -> Callable[..., Any]:
-    """``send`` with its ``messages`` (and Anthropic ``system``) routed first."""
+    """``send`` with its ``messages`` (and Anthropic ``system``) routed first, and recall rounds
+    answered where the policy offers them (calls that do not stream)."""
 
-    def route(kwargs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    def route(kwargs: dict[str, Any]) -> tuple[dict[str, Any], RouteReport | None, Recall | None]:
         if "messages" not in kwargs or "model" not in kwargs:
-            return kwargs, None  # let the SDK raise its own error for a malformed call
+            return kwargs, None, None  # let the SDK raise its own error for a malformed call
         sent, routed = route_call(router, kwargs, wire=wire)
-        return sent, routed.report
+        streams = sent.get("stream") or send.__name__ == "stream"
+        return sent, routed.report, None if streams else Recall.offered(router.policy, routed, wire)
 
     if is_async:
 
         @functools.wraps(send)
         async def send_routed_async(*args: Any, **kwargs: Any) -> Any:
-            sent, report = await asyncio.to_thread(route, kwargs)  # rendering is CPU work
-            response = await send(*args, **sent)
+            sent, report, recall = await asyncio.to_thread(route, kwargs)  # rendering is CPU work
+            if recall is None:
+                response = await send(*args, **sent)
+            else:
+                response = await acomplete(lambda kw: send(*args, **kw), sent, recall)
+                report.recall_rounds = recall.rounds  # type: ignore[union-attr]
             return attach_report(response, report) if report is not None else response
 
         return send_routed_async
 
     @functools.wraps(send)
     def send_routed(*args: Any, **kwargs: Any) -> Any:
-        sent, report = route(kwargs)
-        response = send(*args, **sent)
+        sent, report, recall = route(kwargs)
+        if recall is None:
+            response = send(*args, **sent)
+        else:
+            response = complete(lambda kw: send(*args, **kw), sent, recall)
+            report.recall_rounds = recall.rounds  # type: ignore[union-attr]
         return attach_report(response, report) if report is not None else response
 
     return send_routed

@@ -39,6 +39,7 @@ from router.cache_scope import cache_scope
 from router.core import Router
 from router.errors import InvalidRequestError
 from router.integrations.completion import route_call
+from router.integrations.recall import Recall, acomplete, astream
 from router.models import RoutedRequest
 from router.policy import ModelOverride, Policy
 from router.proxy.config import ModelEntry, ProxyConfig
@@ -294,9 +295,12 @@ async def _complete(proxy: _Proxy, request: Request, wire: Wire) -> Response:
                 scope, deadline, partial(route_call, router, data, wire=wire, model=deployment)
             )
         send = {**data, **kwargs, "timeout": max(0.001, deadline - loop.time())}
-        call = litellm.anthropic.messages.acreate(**send) if wire == "anthropic" else litellm.acompletion(**send)
+        # Recall rounds where the policy offers them; not on Anthropic streams, which pass as they come.
+        recall = Recall.offered(router.policy, routed, wire) if routed is not None else None
+        if recall is not None and wire == "anthropic" and data.get("stream"):
+            recall = None
         try:
-            result = await asyncio.wait_for(call, max(0.0, deadline - loop.time()))
+            result = await asyncio.wait_for(_send(wire, send, recall), max(0.0, deadline - loop.time()))
         except Exception as exc:
             raise backend_error(exc, deployment, proxy.secrets) from None
     except BaseException:
@@ -315,6 +319,22 @@ async def _complete(proxy: _Proxy, request: Request, wire: Wire) -> Response:
     slot.release()
     body = result if isinstance(result, dict) else result.model_dump(exclude_none=True)
     return JSONResponse(body, headers=headers)
+
+
+async def _send(wire: Wire, send: dict[str, Any], recall: Recall | None) -> Any:
+    """The backend call through litellm; with recall, its rounds (a stream's first round opened here,
+    so a failing backend is an error status, not an error inside the stream)."""
+    call = litellm.anthropic.messages.acreate if wire == "anthropic" else litellm.acompletion
+
+    def one(kwargs: dict[str, Any]) -> Awaitable[Any]:
+        return call(**kwargs)
+
+    if recall is None:
+        return await one(send)
+    if not send.get("stream"):
+        return await acomplete(one, send, recall)
+    prepared = recall.prepare(send)
+    return astream(one, prepared, recall, first=await one(prepared))
 
 
 async def _dry_run(proxy: _Proxy, request: Request) -> Response:
