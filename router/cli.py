@@ -113,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--api-base", help="base URL for --backend (a local vLLM or gateway)")
     bench.add_argument("--policy", default="default", help="policy for the routed arm of --backend")
-    bench.add_argument("--questions", type=int, default=2, help="questions per document for --backend (default: 2)")
+    bench.add_argument(
+        "--questions", type=int, default=2, help="questions per document for --backend (default: 2; agent session: +1)"
+    )
     bench.set_defaults(handler=_bench)
 
     profiles = sub.add_parser("profiles", help="list encoder families with their page geometry")
@@ -324,13 +326,17 @@ def _bench(args: argparse.Namespace) -> int:
     if args.backend:
         from router.core import Router
         from router.policy import Policy
+        from router.tools.agent_answers import run_agent_answers
         from router.tools.answers import run_answers
 
         extra = {"api_base": args.api_base} if args.api_base else {}
-        router = Router(Policy.load(args.policy))
+        policy = Policy.load(args.policy)
+        router = Router(policy)
 
         def answers(docs: Sequence[Any]) -> dict[str, Any]:
-            return run_answers(docs, args.backend, router=router, per_document=args.questions, **extra)
+            found = run_answers(docs, args.backend, router=router, per_document=args.questions, **extra)
+            agent = run_agent_answers(args.backend, policy=policy, count=args.questions + 1, **extra)
+            return {**found, "agent": agent}
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console()) as progress:
@@ -344,9 +350,11 @@ def _bench(args: argparse.Namespace) -> int:
 
     console().print(markdown(result).split("All measurements:")[0].rstrip(), highlight=False)
     if result.answers:
+        from router.tools.agent_answers import agent_answers_markdown
         from router.tools.answers import answers_markdown
 
         console().print("\n".join(answers_markdown(result.answers)), highlight=False)
+        console().print("\n".join(agent_answers_markdown(result.answers["agent"])), highlight=False)
     console().print(
         f"wrote {args.out}/bench.json, bench.md, {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}", highlight=False
     )

@@ -98,6 +98,10 @@ def markdown(result: BenchResult) -> str:
         from router.tools.answers import answers_markdown
 
         lines += ["", *answers_markdown(result.answers)]
+        if "agent" in result.answers:
+            from router.tools.agent_answers import agent_answers_markdown
+
+            lines += ["", *agent_answers_markdown(result.answers["agent"])]
     return "\n".join(lines) + "\n"
 
 
