@@ -25,6 +25,7 @@ from router.chunking import chunk_messages, validate_messages
 from router.density_names import DensityName
 from router.errors import InvalidRequestError
 from router.fidelity.guard import FidelityGuard
+from router.history import fold_history
 from router.memory import DecisionMemory
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
 from router.policy import Policy
@@ -129,6 +130,8 @@ class Router:
     def _route(self, messages: Any, target: Target, started: float, *, split_system: bool = False) -> RoutedRequest:
         messages = self._checked(messages, target)
         chunks = chunk_messages(messages, target.model)
+        if target.vision:  # closed turns of a long chat, folded into history blocks
+            chunks = fold_history(messages, chunks, self.policy.history, self.policy.min_tokens, target.model)
         has_user = any(m.get("role") == "user" for m in messages)
         reports: list[ChunkReport] = []
         rendered: dict[int, list[Page]] = {}  # chunk index -> its pages, for chunks sent as images

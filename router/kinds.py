@@ -14,7 +14,20 @@ from typing import Literal
 __all__ = ["KINDS", "MONO_KINDS", "RENDERABLE_KINDS", "Kind", "KindSpec", "kind_for_extension"]
 
 Kind = Literal[
-    "prose", "markdown", "table", "code", "json", "log", "html", "diff", "terminal", "csv", "config", "trace", "page"
+    "prose",
+    "markdown",
+    "table",
+    "code",
+    "json",
+    "log",
+    "html",
+    "diff",
+    "terminal",
+    "csv",
+    "config",
+    "trace",
+    "page",
+    "history",
 ]
 CONTINUATION_LEGEND = "↪ starts a wrapped line"
 DIFF_LEGEND = f"{CONTINUATION_LEGEND}; each line starts with its diff marker (+ added, - removed)"
@@ -58,6 +71,7 @@ KINDS: dict[str, KindSpec] = {
                  extensions=(".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml")),
         KindSpec("trace", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),
         KindSpec("page", "page", "page"),
+        KindSpec("history", "flow", "markdown", legend="earlier turns of this conversation, in order"),
     ]
 }  # fmt: skip
 

@@ -34,6 +34,7 @@ class Chunk(BaseModel):
     kind: Kind
     language: str | None = Field(None, description="code language from a fence info string")
     page: int | None = Field(None, description="1-based page number, for a page of an attached document")
+    messages: int = Field(1, description="messages this chunk stands for: more than one for a history block")
     script: Script
     text: str
     chars: int
@@ -102,6 +103,7 @@ class ChunkReport(BaseModel):
     index: int
     id: str = Field("", description="the chunk's content id, as its label names it")
     message_index: int
+    messages: int = Field(1, description="messages the chunk stands for (a history block: its turns)")
     role: Role
     tool_name: str | None = None
     kind: Kind

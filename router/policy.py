@@ -24,6 +24,7 @@ from router.detect import looks_binary
 from router.errors import PolicyError
 from router.exact import ExactSettings, keep_sharp
 from router.fidelity.guard import FidelitySettings
+from router.history import HistorySettings
 from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
 from router.providers.geometry import PROFILES, EncoderName, EncoderProfile, resolve_encoder
 
@@ -119,6 +120,7 @@ class Policy(BaseModel):
     pages: str | None = Field(None, description='page range read from attached documents, e.g. "1-5,9"')
     fidelity: FidelitySettings = Field(default_factory=FidelitySettings, description="read-back guard")
     exact: ExactSettings = Field(default_factory=ExactSettings, description="factsheets and what stays sharp")
+    history: HistorySettings = Field(default_factory=HistorySettings, description="closed turns drawn in blocks")
     recall: bool = Field(False, description="offer the hcr_recall tool: exact source text of imaged chunks")
     recall_rounds: int = Field(3, ge=1, le=10, description="recall rounds the router answers per request")
     models: list[ModelOverride] = Field(default_factory=list)

@@ -8,9 +8,11 @@ chunks from those move to the start of the first user message, labelled as syste
 system message keeps a pointer in their place. Tool results: an Anthropic ``tool_result`` block takes
 images, so its pages go inside it, in place; an OpenAI ``tool`` message takes none, so it keeps a
 one-line stub naming the result's id, and the pages follow the batch of tool messages in one user
-message. An imaged chunk's factsheet (its exact strings) goes as text right after its pages, or in
-the tool message beside the stub. Every other field of every message (tool calls and their ids,
-names, ``is_error``, cache markers, moved to the part that now carries their content) is kept.
+message. A history block (closed turns folded by ``router.history``) becomes one user message of
+pages in place of its turns. An imaged chunk's factsheet (its exact strings) goes as text right
+after its pages, or in the tool message beside the stub. Every other field of every message (tool
+calls and their ids, names, ``is_error``, cache markers, moved to the part that now carries their
+content) is kept.
 """
 
 from __future__ import annotations
@@ -99,8 +101,16 @@ def build_messages(
     for chunk in chunks:
         by_message.setdefault(chunk.message_index, []).append(chunk)
     routed: list[Any] = []
+    folded_until = -1
     for i, message in enumerate(messages):
         own = by_message.get(i, [])
+        if i <= folded_until:
+            continue
+        block = next((c for c in own if c.messages > 1 and c.index in pages), None)
+        if block is not None:  # a history block: its turns become one user message of pages
+            routed.append({"role": "user", "content": place.expand([block], "user", {"type": "text"})})
+            folded_until = i + block.messages - 1
+            continue
         replaced = any(m == i for m, _ in replacements)
         if replaced or any(c.index in pages for c in own):
             routed.append(place.message(i, message, own, replacements))

@@ -54,6 +54,7 @@ def route_chunk(
         index=chunk.index,
         id=chunk.id,
         message_index=chunk.message_index,
+        messages=chunk.messages,
         role=chunk.role,
         tool_name=chunk.tool_name,
         kind=chunk.kind,
