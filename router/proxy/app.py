@@ -40,6 +40,7 @@ from router.core import Router
 from router.errors import InvalidRequestError
 from router.integrations.completion import route_call
 from router.integrations.recall import Recall, acomplete, astream
+from router.integrations.recall_events import astream_events
 from router.models import RoutedRequest
 from router.policy import ModelOverride, Policy
 from router.proxy.config import ModelEntry, ProxyConfig
@@ -295,10 +296,7 @@ async def _complete(proxy: _Proxy, request: Request, wire: Wire) -> Response:
                 scope, deadline, partial(route_call, router, data, wire=wire, model=deployment)
             )
         send = {**data, **kwargs, "timeout": max(0.001, deadline - loop.time())}
-        # Recall rounds where the policy offers them; not on Anthropic streams, which pass as they come.
         recall = Recall.offered(router.policy, routed, wire) if routed is not None else None
-        if recall is not None and wire == "anthropic" and data.get("stream"):
-            recall = None
         try:
             result = await asyncio.wait_for(_send(wire, send, recall), max(0.0, deadline - loop.time()))
         except Exception as exc:
@@ -334,7 +332,8 @@ async def _send(wire: Wire, send: dict[str, Any], recall: Recall | None) -> Any:
     if not send.get("stream"):
         return await acomplete(one, send, recall)
     prepared = recall.prepare(send)
-    return astream(one, prepared, recall, first=await one(prepared))
+    rounds = astream_events if wire == "anthropic" else astream
+    return rounds(one, prepared, recall, first=await one(prepared))
 
 
 async def _dry_run(proxy: _Proxy, request: Request) -> Response:

@@ -18,7 +18,8 @@ import openai
 import pytest
 
 from router import Policy, Router, get_report, wrap
-from router.integrations.recall import RECALL_TOOL_NAME, answer
+from router.integrations.recall import RECALL_TOOL_NAME, Recall, answer
+from router.integrations.recall_events import astream_events
 from router.testing import AnthropicBackend, OpenAIBackend, ToolCalls
 from router.tools.agent_session import session_requests
 from tests.proxy.test_proxy import KEY, proxy
@@ -145,11 +146,17 @@ def test_proxy_openai_wire(tmp_path: Any, stream: bool) -> None:
         assert PLANTED in text and len(backend.requests) == 2
 
 
-def test_proxy_anthropic_wire(tmp_path: Any) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+def test_proxy_anthropic_wire(tmp_path: Any, stream: bool) -> None:
     request = with_planted_hash(session_requests("anthropic", max_chars=9000)[2])
     with AnthropicBackend(responder=scripted()) as backend, proxy(backend, policy=recall_policy(tmp_path)) as url:
         client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
-        message = client.messages.create(model="claude", max_tokens=64, **request)
+        if stream:
+            with client.messages.stream(model="claude", max_tokens=64, **request) as events:
+                message = events.get_final_message()
+        else:
+            message = client.messages.create(model="claude", max_tokens=64, **request)
+        assert [b.type for b in message.content] == ["text"]  # the recall round is not shown
         assert PLANTED in message.content[0].text and message.stop_reason == "end_turn"
         first, second = (r.body for r in backend.requests)
         assert any(t["name"] == RECALL_TOOL_NAME for t in first["tools"])
@@ -177,3 +184,43 @@ def test_wrapped_async_anthropic_client(recall_router: Router) -> None:
         message = asyncio.run(run(backend.url))
         assert PLANTED in message.content[0].text and len(backend.requests) == 2
         assert backend.requests[1].body["messages"][-2]["content"][0]["name"] == RECALL_TOOL_NAME
+
+
+def test_anthropic_events_cut_anywhere_and_a_late_recall_block_is_hidden() -> None:
+    """A text answer that also calls hcr_recall after it (and then the caller's tool): the text and the
+    caller's call reach the caller, renumbered; the recall block does not; bytes cut at odd places."""
+
+    def event(name: str, **data: Any) -> bytes:
+        return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode()
+
+    stream = b"".join([
+        event("message_start", message={"id": "m", "content": []}),
+        event("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        event("content_block_delta", index=0, delta={"type": "text_delta", "text": "Checking."}),
+        event("content_block_stop", index=0),
+        event("content_block_start", index=1, content_block={"type": "tool_use", "id": "t1", "name": RECALL_TOOL_NAME}),
+        event("content_block_delta", index=1, delta={"type": "input_json_delta", "partial_json": '{"chunk": "x"}'}),
+        event("content_block_stop", index=1),
+        event("content_block_start", index=2, content_block={"type": "tool_use", "id": "t2", "name": "lookup"}),
+        event("content_block_stop", index=2),
+        event("message_delta", delta={"stop_reason": "tool_use"}),
+        event("message_stop"),
+    ])  # fmt: skip
+
+    async def pieces() -> Any:
+        for at in range(0, len(stream), 37):
+            yield stream[at : at + 37]
+
+    async def run() -> list[dict]:
+        async def call(kwargs: dict) -> Any:
+            return pieces()
+
+        recall = Recall({"x": "source"}, "anthropic", 3)
+        out = b"".join([chunk async for chunk in astream_events(call, {"messages": []}, recall)])
+        return [json.loads(line[5:]) for line in out.decode().splitlines() if line.startswith("data:")]
+
+    seen = asyncio.run(run())
+    starts = [e for e in seen if e["type"] == "content_block_start"]
+    assert [(e["index"], e["content_block"].get("name")) for e in starts] == [(0, None), (1, "lookup")]
+    assert RECALL_TOOL_NAME not in json.dumps(seen)
+    assert seen[-2]["delta"]["stop_reason"] == "tool_use"  # the caller's own call is still there
