@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from router.errors import InvalidRequestError
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
     from router.target import Wire
 
 __all__ = [
-    "REPORT_ATTRIBUTE", "acompletion", "aroute_call", "attach_report", "completion", "get_report", "route_call",
+    "REPORT_ATTRIBUTE", "acompletion", "aroute_call", "asend_routed", "attach_report", "completion", "get_report",
+    "route_call", "send_routed",
 ]  # fmt: skip
 
 REPORT_ATTRIBUTE = "routing_report"
@@ -54,13 +56,28 @@ async def aroute_call(
 def completion(router: Router, kwargs: dict[str, Any]) -> Any:
     """``litellm.completion`` with the messages routed first (and recall rounds, where offered)."""
     from router._litellm import litellm
-    from router.integrations import recall as recalling
 
     sent, routed = route_call(router, kwargs)
+    return send_routed(router, sent, routed, litellm.completion)
+
+
+async def acompletion(router: Router, kwargs: dict[str, Any]) -> Any:
+    """``litellm.acompletion`` with the messages routed first (and recall rounds, where offered)."""
+    from router._litellm import litellm
+
+    sent, routed = await aroute_call(router, kwargs)
+    return await asend_routed(router, sent, routed, litellm.acompletion)
+
+
+def send_routed(router: Router, sent: dict[str, Any], routed: RoutedRequest, send: Callable[..., Any]) -> Any:
+    """Make the routed call with ``send`` (litellm's ``completion`` or a stand-in), answering recall
+    rounds where the policy offers them; the report rides on the response (or stream)."""
+    from router.integrations import recall as recalling
+
     recall = recalling.Recall.offered(router.policy, routed, "openai")
     if recall is None:
-        return attach_report(litellm.completion(**sent), routed.report)
-    call = functools.partial(_call, litellm.completion)
+        return attach_report(send(**sent), routed.report)
+    call = functools.partial(_call, send)
     if sent.get("stream"):
         return recalling.ReportedStream(recalling.stream(call, sent, recall), routed.report, recall)
     response = recalling.complete(call, sent, recall)
@@ -68,16 +85,16 @@ def completion(router: Router, kwargs: dict[str, Any]) -> Any:
     return attach_report(response, routed.report)
 
 
-async def acompletion(router: Router, kwargs: dict[str, Any]) -> Any:
-    """``litellm.acompletion`` with the messages routed first (and recall rounds, where offered)."""
-    from router._litellm import litellm
+async def asend_routed(
+    router: Router, sent: dict[str, Any], routed: RoutedRequest, send: Callable[..., Awaitable[Any]]
+) -> Any:
+    """``send_routed`` for ``acompletion``."""
     from router.integrations import recall as recalling
 
-    sent, routed = await aroute_call(router, kwargs)
     recall = recalling.Recall.offered(router.policy, routed, "openai")
     if recall is None:
-        return attach_report(await litellm.acompletion(**sent), routed.report)
-    call = functools.partial(_call, litellm.acompletion)
+        return attach_report(await send(**sent), routed.report)
+    call = functools.partial(_call, send)
     if sent.get("stream"):
         return recalling.ReportedStream(recalling.astream(call, sent, recall), routed.report, recall)
     response = await recalling.acomplete(call, sent, recall)

@@ -34,7 +34,7 @@ from typing import Any
 
 from router._litellm import litellm
 from router.core import Router
-from router.integrations.completion import aroute_call, attach_report, route_call
+from router.integrations.completion import aroute_call, asend_routed, route_call, send_routed
 from router.policy import Policy
 
 __all__ = ["BYPASS_KEY", "POLICY_ENV", "RoutingHook", "routing"]
@@ -172,7 +172,7 @@ def _dispatch_completion(*args: Any, **kwargs: Any) -> Any:
     if router is None:
         return original(*args, **kwargs)
     sent, routed = route_call(router, _named(args, kwargs))
-    return attach_report(original(**sent), routed.report)
+    return send_routed(router, sent, routed, original)
 
 
 async def _dispatch_acompletion(*args: Any, **kwargs: Any) -> Any:
@@ -180,4 +180,4 @@ async def _dispatch_acompletion(*args: Any, **kwargs: Any) -> Any:
     if router is None:
         return await original(*args, **kwargs)
     sent, routed = await aroute_call(router, _named(args, kwargs))
-    return attach_report(await original(**sent), routed.report)
+    return await asend_routed(router, sent, routed, original)

@@ -224,3 +224,16 @@ def test_anthropic_events_cut_anywhere_and_a_late_recall_block_is_hidden() -> No
     assert [(e["index"], e["content_block"].get("name")) for e in starts] == [(0, None), (1, "lookup")]
     assert RECALL_TOOL_NAME not in json.dumps(seen)
     assert seen[-2]["delta"]["stop_reason"] == "tool_use"  # the caller's own call is still there
+
+
+def test_routing_context_answers_recall_rounds(recall_router: Router) -> None:
+    from router._litellm import litellm
+    from router.integrations.litellm_hook import routing
+
+    request = with_planted_hash(session_requests("openai", max_chars=9000)[2])
+    with OpenAIBackend(responder=scripted()) as backend, routing(recall_router):
+        response = litellm.completion(
+            model="openai/gpt-4o", messages=request["messages"], api_base=backend.url, api_key="sk-test"
+        )
+        assert PLANTED in response.choices[0].message.content and len(backend.requests) == 2
+    assert get_report(response).recall_rounds == 1
