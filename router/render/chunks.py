@@ -28,7 +28,7 @@ from router.render.density import Density
 from router.render.layout import layout_flow, layout_mono
 from router.render.png import encode_page
 
-RENDER_VERSION = "7"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "8"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)

@@ -150,13 +150,31 @@ def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[
         share = left / len(open_columns)
         settled = {j for j in open_columns if natural[j] <= share}
         if not settled:
-            total = sum(natural[j] for j in open_columns)
-            for j in open_columns:
-                widths[j] = max(floors[j], left * natural[j] / total)
+            _share_by_natural(widths, natural, floors, open_columns, left)
             break
         left -= sum(natural[j] for j in settled)
         open_columns -= settled
     return [math.floor(w) for w in widths]
+
+
+def _share_by_natural(
+    widths: list[float], natural: list[float], floors: list[float], columns: set[int], left: float
+) -> None:
+    """Share ``left`` among ``columns`` in proportion to their natural widths, none below its floor: a
+    column held at its floor takes its floor out of what the others share (the table must not grow
+    past the page, where its right side would be cut off)."""
+    columns = set(columns)
+    while columns:
+        total = sum(natural[j] for j in columns)
+        held = {j for j in columns if left * natural[j] / total < floors[j]}
+        if not held:
+            for j in columns:
+                widths[j] = left * natural[j] / total
+            return
+        for j in held:
+            widths[j] = floors[j]
+        left -= sum(floors[j] for j in held)
+        columns -= held
 
 
 def size_tables(tokens: list[MdToken], width_px: float, em_px: float) -> None:
