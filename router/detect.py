@@ -15,6 +15,7 @@ import ast
 import configparser
 import csv
 import io
+import itertools
 import re
 from collections.abc import Callable
 
@@ -35,6 +36,8 @@ _OTHER_TRACE = re.compile(
     re.MULTILINE,
 )
 _YAML_LINE = re.compile(r"^\s*(?:#.*|- .*|-$|[\w.\-\"' ]+:(?:\s.*)?|\s*)$")
+_LINE_NUMBER = re.compile(r"^\s*(\d{1,7})(?:\t|→|│| \| )")  # cat -n, agent file views, editors
+_DEFINITION = re.compile(r"^[ \t]*(?:def |class |async def |@)", re.MULTILINE)
 _SHEBANG = re.compile(r"^#!\s*\S*?(?:env\s+)?(\w+)")
 _BINARY_RUN = re.compile(r"[A-Za-z0-9+/=_\-]{1000,}")
 _HEX_DUMP = re.compile(r"^[0-9a-f]{7,8}[: ] ?(?:[0-9a-f]{2,4} ){4,}", re.MULTILINE)
@@ -182,6 +185,23 @@ def _ini(sample: str) -> tuple[Kind, str | None] | None:
     return ("config", "ini") if parser.sections() else None
 
 
+def _numbered(text: str) -> tuple[Kind, str | None] | None:
+    """A file read with line numbers (``cat -n``, editor and agent views: ``  12→code``): code, drawn
+    with its numbers so a model can cite lines; highlighted as what the lines hold, where that is known."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 5:
+        return None
+    numbers = [_LINE_NUMBER.match(line) for line in lines]
+    if sum(m is not None for m in numbers) < 0.9 * len(lines):
+        return None
+    found = [int(m.group(1)) for m in numbers if m is not None]
+    if any(b <= a for a, b in itertools.pairwise(found)):
+        return None  # numbers must climb, as a file's lines do
+    body = "\n".join(line[m.end() :] if m else line for line, m in zip(lines, numbers, strict=True))
+    inner = _source(body) or _config(body)
+    return "code", inner[1] if inner else None
+
+
 def _source(text: str) -> tuple[Kind, str | None] | None:
     shebang = _SHEBANG.match(text)
     if shebang:
@@ -190,11 +210,22 @@ def _source(text: str) -> tuple[Kind, str | None] | None:
     lines = text.splitlines()
     if len(lines) < 5 or not re.search(r"^(?:def |class |import |from \w+ import )", text, re.MULTILINE):
         return None
-    try:
-        ast.parse(text[:_MAX_PARSE_CHARS] if len(text) <= _MAX_PARSE_CHARS else "")
-    except (SyntaxError, ValueError):
+    if len(text) > _MAX_PARSE_CHARS:
         return None
-    return "code", "python"
+    if _parses(text):
+        return "code", "python"
+    # A file read in part (a size or line limit) ends mid-statement: it is Python if everything up to
+    # one of its last definitions parses, and that is most of it.
+    starts = [m.start() for m in _DEFINITION.finditer(text) if m.start() > len(text) / 2]
+    return ("code", "python") if any(_parses(text[:cut]) for cut in starts[::-1][:4]) else None
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 # Most specific first: escape codes and diff hunks are unmistakable; records and configs parse.
@@ -202,6 +233,7 @@ _DETECTORS: tuple[Callable[[str], tuple[Kind, str | None] | None], ...] = (
     _terminal,
     _diff,
     _trace,
+    _numbered,
     _source,
     _config,
     _records,

@@ -72,7 +72,12 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "    try:\n        load(i)\n    except ValueError:\n        traceback.print_exc()\n"
     )
     traces = subprocess.run([sys.executable, "-c", failing], capture_output=True, text=True).stderr
+    numbered = subprocess.run(["cat", "-n", str(a)], capture_output=True, text=True).stdout
+    source_lines = inspect.getsource(shlex).splitlines()[:150]  # an agent's partial read: lines 1-150
+    agent_view = "\n".join(f"{n:>6}→{line}" for n, line in enumerate(source_lines, 1))
     return {
+        "cat -n": _lines_upto(numbered, 8000),
+        "agent view": agent_view,
         "diff": _lines_upto(diff, 6000),
         "terminal": terminal,
         "csv": records.getvalue(),
@@ -83,6 +88,8 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 EXPECTED = {
+    "cat -n": ("code", "python"),  # line numbers kept, highlighted as the lines they number
+    "agent view": ("code", "python"),
     "diff": ("diff", "diff"),
     "terminal": ("terminal", None),
     "csv": ("csv", "csv"),
@@ -136,6 +143,10 @@ def test_structure_is_drawn_as_printed(samples: dict[str, str], monkeypatch: pyt
     _render(samples, "csv")
     rows = seen["text"].splitlines()
     assert "lib123" in rows and "Debian, main" in rows  # one cell per line of the table's text, commas kept
+
+    _render(samples, "agent view")
+    numbers = [int(m.group(1)) for m in re.finditer(r"^\s*(\d+)→", seen["text"], re.MULTILINE)]
+    assert numbers == list(range(1, 151))  # every line drawn with its number, in order
 
     _render(samples, "config")
     comments = [line for line in seen["text"].splitlines() if line.startswith("#")]
