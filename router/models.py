@@ -122,6 +122,7 @@ class ChunkReport(BaseModel):
     cached: bool = False
     readback: ReadBack | None = Field(None, description="the fidelity guard's read-back, when it ran")
     fidelity: str | None = Field(None, description="what the fidelity guard did, when it ran or was sampled")
+    drawing: str | None = Field(None, description="what drawing changed from the source (terminal escapes applied)")
 
     @property
     def tokens_after(self) -> int:

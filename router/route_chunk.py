@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from router.errors import RenderError
 from router.exact import factsheet
 from router.fidelity.guard import FidelityGuard
+from router.kinds import KINDS
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering
 from router.policy import Policy
 from router.prompt import added_texts
 from router.render.chunks import RenderTarget
 from router.render.density import Density, get_density
+from router.render.terminal import terminal_changes
 from router.target import Target
 from router.tokens import count_tokens
 
@@ -94,4 +96,6 @@ def route_chunk(
     }
     if must_pay and (refused := policy.check_saving(chunk, rendering, label_tokens + facts_tokens)):
         return ChunkOutcome(report.model_copy(update={**outcome, "reason": refused, "pages": 0}))
-    return ChunkOutcome(report.model_copy(update={**outcome, "action": "image"}), rendering.pages, facts)
+    drawing = terminal_changes(chunk.text) if KINDS[chunk.kind].markup == "terminal" else None
+    imaged = report.model_copy(update={**outcome, "action": "image", "drawing": drawing})
+    return ChunkOutcome(imaged, rendering.pages, facts)

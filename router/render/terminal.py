@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["terminal_runs", "terminal_text"]
+__all__ = ["terminal_changes", "terminal_runs", "terminal_text"]
 
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")
 # Everything but SGR: CSI sequences (cursor, erase), OSC strings (titles, links), charset and mode switches.
@@ -28,6 +28,21 @@ _COLOURS = {
 def terminal_text(text: str) -> str:
     """What the terminal showed: escapes applied and removed, progress lines at their final state."""
     return _SGR.sub("", _collapsed(text))
+
+
+def terminal_changes(text: str) -> str | None:
+    """What drawing ``text`` as the terminal showed it changed, for the chunk's report; None if nothing."""
+    normalised = text.replace("\r\n", "\n")
+    colours = len(_SGR.findall(normalised))
+    removed = len(_OTHER_ESCAPES.findall(normalised)) + len(_CONTROL.findall(normalised))
+    redrawn = sum(1 for line in normalised.split("\n") if "\r" in line)
+    changes = [
+        f"{colours} colour codes applied" if colours else "",
+        f"{removed} other escape sequences and control characters removed" if removed else "",
+        f"{redrawn} progress lines collapsed to their final state" if redrawn else "",
+    ]
+    said = ", ".join(c for c in changes if c)
+    return f"terminal output: {said}" if said else None
 
 
 def terminal_runs(text: str) -> list[tuple[str, str | None]]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from router import Router
+from router import Policy, Router
 from router.chunking import split_text
 from router.errors import IncompleteRenderError
 from router.fidelity.readback import read_pages
@@ -198,3 +198,17 @@ def test_yaml_aliases_in_a_callers_text_are_never_expanded() -> None:
         lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]")
     text = "\n".join([*lines, "name: bomb", "kind: test", "size: huge"]) + "\n"
     assert [kind for kind, _, _, _ in split_text(text)] == ["config"]
+
+
+def test_the_report_says_what_drawing_terminal_output_changed(samples: dict[str, str]) -> None:
+    progress = "".join(f"\rdownloading {n:3d}%" for n in range(0, 101, 10)) + "\n\x1b]0;build\x07done\n"
+    text = samples["terminal"] + progress
+    policy = Policy.builtin("default").model_copy(update={"min_tokens": 50, "min_saving": 0.1})
+    routed = Router(policy).route([{"role": "user", "content": text}], model="claude-sonnet-4-5")
+    chunk = next(c for c in routed.report.chunks if c.kind == "terminal")
+    assert chunk.action == "image", chunk.reason
+    assert re.fullmatch(
+        r"terminal output: \d+ colour codes applied, [12] other escape sequences and control characters removed, "
+        r"1 progress lines collapsed to their final state",
+        chunk.drawing,
+    )
