@@ -2,8 +2,11 @@
 
 A message that mixes a short question with a pasted document is split by structure (fenced code,
 markdown tables, JSON, logs, HTML, paragraphs) so the question can stay text while the document is
-rendered. Short prose paragraphs at the head or tail of a message become chunks of their own; the
-structured middle becomes one chunk whose kind is that of its blocks (or ``markdown`` when mixed).
+rendered; in the live turn, only the question is live. Markdown is only what is markdown (headings,
+bullets, quotes, links, numbered lists of two items or more), and an indented block is code only
+when its lines carry code's punctuation: a licence's indented clauses are prose. Short prose
+paragraphs at the head or tail of a message become chunks of their own; the structured middle
+becomes one chunk whose kind is that of its blocks (or ``markdown`` when mixed).
 Chunk spans tile the text exactly, so text chunks re-assemble into the original string.
 """
 
@@ -38,7 +41,11 @@ _LOG_LINE = re.compile(
     r"|(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL)\b)"
 )
 _HTML_START = re.compile(r"^\s*<(!doctype|[a-z][a-z0-9-]*)[\s>/]", re.IGNORECASE)
-_MARKDOWN = re.compile(r"^ {0,3}(#{1,6}\s|[-*+]\s|\d+[.)]\s|>\s?)", re.MULTILINE)
+# Markdown is what is markdown: a heading, a bullet, a quote, a link, or a numbered list of two items or
+# more. A lone "0. Definitions." is a licence's section title, not a list.
+_MARKDOWN = re.compile(r"^ {0,3}(#{1,6}\s|[-*+]\s|>\s?)|\[[^\]\n]+\]\([^)\s]+\)", re.MULTILINE)
+_NUMBERED = re.compile(r"^ {0,3}\d+[.)]\s", re.MULTILINE)
+_CODE_MARKS = re.compile(r"\w\(|[{}=]|->|::|[;:{]\s*$|^\s*(?:#|//|--|\*|@)|\b(?:def|return|var|let|const|import)\b")
 _LETTER = re.compile(r"\w")
 _CJK = re.compile(r"[\u2e80-\u2fdf\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
@@ -117,6 +124,8 @@ def chunk_messages(messages: Sequence[Mapping[str, Any]], model: str) -> list[Ch
             spans = [(slot.file_kind[0], 0, len(slot.text), slot.file_kind[1])]
         for kind, start, end, language in spans:
             span = slot.text[start:end]
+            # Of a live message split around a pasted document, the question is live, not the document.
+            asks = len(spans) == 1 or (kind == "prose" and _asks(span.strip()))
             chunks.append(
                 Chunk(
                     index=len(chunks),
@@ -129,7 +138,7 @@ def chunk_messages(messages: Sequence[Mapping[str, Any]], model: str) -> list[Ch
                     age=at.age,
                     turns_after=at.turns_after,
                     answered=at.answered,
-                    live_turn=at.live_turn and slot.role == "user",
+                    live_turn=at.live_turn and slot.role == "user" and asks,
                     tool_name=slot.tool_name,
                     kind=kind,
                     language=language,
@@ -188,7 +197,11 @@ def detect_script(text: str) -> Script:
 def _is_question(text: str, block: _Block) -> bool:
     if block.kind != "prose" or block.markdown:
         return False
-    paragraph = text[block.start : block.end].strip()
+    return _asks(text[block.start : block.end].strip())
+
+
+def _asks(paragraph: str) -> bool:
+    """A question or an instruction: short, or not long and asking or introducing."""
     return len(paragraph) <= _QUESTION_SHORT_CHARS or (
         len(paragraph) <= _QUESTION_MAX_CHARS and paragraph.endswith(("?", ":", "？", "：", "。"))
     )
@@ -263,9 +276,16 @@ def _classify_paragraph(text: str, start: int, end: int) -> _Block:
         return _Block("log", start, end)
     if _HTML_START.match(lines[0]) and "</" in para:
         return _Block("html", start, end)
-    if len(lines) >= 2 and all(line.startswith(("    ", "\t")) for line in lines):
+    if len(lines) >= 2 and all(line.startswith(("    ", "\t")) for line in lines) and _reads_as_code(lines):
         return _Block("code", start, end)
-    return _Block("prose", start, end, markdown=bool(_MARKDOWN.search(para)))
+    markdown = bool(_MARKDOWN.search(para)) or len(_NUMBERED.findall(para)) >= 2
+    return _Block("prose", start, end, markdown=markdown)
+
+
+def _reads_as_code(lines: list[str]) -> bool:
+    """An indented block is code when its lines carry code's punctuation; a licence's indented
+    clauses ("a) The work must carry prominent notices ...") are sentences."""
+    return sum(bool(_CODE_MARKS.search(line)) for line in lines) >= len(lines) / 3
 
 
 def _is_json(text: str) -> bool:

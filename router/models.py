@@ -29,7 +29,9 @@ class Chunk(BaseModel):
     age: int = Field(description="messages after this one; 0 for the last message")
     turns_after: int = Field(0, description="user turns after this one; 0 in the live turn and after it")
     answered: bool = Field(False, description="an assistant message follows: the model has replied since")
-    live_turn: bool = Field(description="part of the last user message, the question being asked now")
+    live_turn: bool = Field(
+        description="the question being asked now: the last user turn, less a document pasted around its question"
+    )
     tool_name: str | None = Field(None, description="for a tool result: the name of the tool that was called")
     kind: Kind
     language: str | None = Field(None, description="code language from a fence info string")
