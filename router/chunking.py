@@ -6,7 +6,8 @@ rendered; in the live turn, only the question is live. Markdown is only what is 
 bullets, quotes, links, numbered lists of two items or more), and an indented block is code only
 when its lines carry code's punctuation: a licence's indented clauses are prose. Short prose
 paragraphs at the head or tail of a message become chunks of their own; the structured middle
-becomes one chunk whose kind is that of its blocks (or ``markdown`` when mixed).
+becomes one chunk whose kind is that of its blocks; mixed blocks are ``markdown`` where something
+says markdown (a heading, a list, a fence, a table), otherwise preformatted ``text``.
 Chunk spans tile the text exactly, so text chunks re-assemble into the original string.
 """
 
@@ -68,6 +69,7 @@ class _Block:
     end: int
     markdown: bool = False
     language: str | None = None
+    fenced: bool = False
 
 
 def validate_messages(messages: Any) -> list[Mapping[str, Any]]:
@@ -215,7 +217,9 @@ def _group_kind(group: list[_Block]) -> tuple[Kind, str | None]:
         return kind, languages.pop() if len(languages) == 1 else None
     if kinds <= {"log", "prose"} and "log" in kinds and sum(b.kind == "log" for b in group) > len(group) / 2:
         return "log", None
-    return "markdown", None
+    if any(b.markdown or b.fenced or b.kind == "table" for b in group):
+        return "markdown", None
+    return "text", None  # mixed, and nothing says markdown: drawn as it is, never reflowed as markdown
 
 
 def _blocks(text: str) -> list[_Block]:
@@ -243,7 +247,7 @@ def _blocks(text: str) -> list[_Block]:
             while j < len(lines) and not lines[j].lstrip().startswith(marker):
                 j += 1
             j = min(j, len(lines) - 1)
-            blocks.append(_Block("code", starts[i], starts[j + 1], language=fence.group(2) or None))
+            blocks.append(_Block("code", starts[i], starts[j + 1], language=fence.group(2) or None, fenced=True))
             i = j + 1
             continue
         if "|" in line and i + 1 < len(lines) and _TABLE_SEP.match(lines[i + 1]):

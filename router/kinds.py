@@ -28,6 +28,7 @@ Kind = Literal[
     "trace",
     "page",
     "history",
+    "text",
 ]
 CONTINUATION_LEGEND = "↪ starts a wrapped line"
 DIFF_LEGEND = f"{CONTINUATION_LEGEND}; each line starts with its diff marker (+ added, - removed)"
@@ -72,6 +73,7 @@ KINDS: dict[str, KindSpec] = {
         KindSpec("trace", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),
         KindSpec("page", "page", "page"),
         KindSpec("history", "flow", "markdown", legend="earlier turns of this conversation, in order"),
+        KindSpec("text", "mono", "verbatim", legend=CONTINUATION_LEGEND),  # unknown text, drawn as it is
     ]
 }  # fmt: skip
 

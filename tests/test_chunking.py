@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,16 @@ def test_invalid_messages_name_the_place(messages: object, where: str) -> None:
         validate_messages(messages)
     assert caught.value.location == where
     assert str(caught.value).startswith(where + ":")
+
+
+def test_markdown_only_where_it_is_markdown() -> None:
+    gpl = Path("/usr/share/common-licenses/GPL-3").read_text(encoding="utf-8")
+    assert {kind for kind, _, _, _ in split_text(gpl)} == {"prose"}  # numbered titles, indented clauses: prose
+    clause = "    a) The work must carry prominent notices stating that you modified\n    it, and giving a date.\n"
+    code = "    total = sum(values)\n    if total > limit:\n        raise ValueError(total)\n"
+    intro = "Some words about the change that was made last week, and why it mattered to us.\n\n"
+    assert [k for k, _, _, _ in split_text(intro + clause)][-1] == "prose"
+    assert [k for k, _, _, _ in split_text(intro + code)][-1] == "code"
+    mixed = (intro + code + "\n2024-01-02 12:00:01 ERROR queue full\n2024-01-02 12:00:02 WARN retry\n\n") * 4
+    assert "text" in [k for k, _, _, _ in split_text(mixed)]  # unknown: drawn as it is, not as markdown
+    assert "markdown" in [k for k, _, _, _ in split_text("# Notes\n\n" + mixed)]  # a heading says markdown
