@@ -171,6 +171,7 @@ def _route(args: argparse.Namespace) -> int:
         f"routed in {report.route_ms:.0f} ms{cost}",
         highlight=False,
     )
+    console().print(f"[dim]text tokens counted with {report.tokenizer}[/]", highlight=False)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         body = {**request, "model": model, "messages": routed.messages}

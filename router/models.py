@@ -159,6 +159,7 @@ class RouteReport(BaseModel):
     images: int = 0
     route_ms: float = 0.0
     recall_rounds: int = Field(0, description="hcr_recall rounds answered by the router for this request")
+    tokenizer: str = Field("", description="what text was counted with ('estimate: ...' if not the model's own)")
     chunks: list[ChunkReport] = Field(default_factory=list)
     documents: list[DocumentReport] = Field(default_factory=list)
 

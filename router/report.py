@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from router.models import ChunkReport, RouteReport
+from router.tokens import token_counter
 
 
 @functools.lru_cache(maxsize=128)
@@ -35,4 +36,5 @@ def build_report(model: str, encoder: str, vision: bool, chunks: list[ChunkRepor
         images=sum(c.pages for c in chunks if c.action == "image"),
         route_ms=route_ms,
         chunks=chunks,
+        tokenizer=token_counter(model).note,
     )
