@@ -149,8 +149,10 @@ def _route(args: argparse.Namespace) -> int:
         )
     for c in report.chunks:
         action = "[green]image[/]" if c.action == "image" else "text"
+        messages = f"{c.message_index}-{c.message_index + c.messages - 1}" if c.messages > 1 else str(c.message_index)
+        role = f"{c.role} ({c.tool_name})" if c.tool_name else c.role
         table.add_row(
-            str(c.index), str(c.message_index), c.role, c.kind, c.script, action, f"{c.text_tokens:,}",
+            str(c.index), messages, role, c.kind, c.script, action, f"{c.text_tokens:,}",
             f"{c.image_tokens:,}" if c.image_tokens else "", str(c.pages or ""),
             f"{c.render_ms:.0f}" if c.render_ms else "", c.reason,
         )  # fmt: skip
