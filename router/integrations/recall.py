@@ -251,9 +251,8 @@ async def acomplete(call: Callable[[dict[str, Any]], Awaitable[Any]], kwargs: di
 
 
 def stream(call: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any], recall: Recall) -> Iterator[Any]:
-    """An OpenAI-format stream (litellm chunks); chunks are held back only while a round is undecided."""
-    from router._litellm import litellm
-
+    """An OpenAI-format stream (litellm's or the SDK's chunks); chunks are held back only while a round
+    is undecided."""
     kwargs = recall.prepare(kwargs)
     while True:
         held: list[Any] = []
@@ -268,7 +267,7 @@ def stream(call: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any], recall
                 yield from (recall.filtered(c) for c in held)
         if verdict == "pass":
             return
-        following = recall.next_request(kwargs, litellm.stream_chunk_builder(held)) if verdict == "recall" else None
+        following = recall.next_request(kwargs, _assembled(held)) if verdict == "recall" else None
         if following is None:
             yield from (recall.filtered(c) for c in held)
             return
@@ -280,8 +279,6 @@ async def astream(
 ) -> AsyncIterator[Any]:
     """``stream`` for async calls (``litellm.acompletion``). ``first``: the first round's stream, already
     opened with ``recall.prepare(kwargs)`` (so a failing backend fails the request, not the stream)."""
-    from router._litellm import litellm
-
     if first is None:
         kwargs = recall.prepare(kwargs)
     while True:
@@ -299,12 +296,35 @@ async def astream(
                     yield recall.filtered(c)
         if verdict == "pass":
             return
-        following = recall.next_request(kwargs, litellm.stream_chunk_builder(held)) if verdict == "recall" else None
+        following = recall.next_request(kwargs, _assembled(held)) if verdict == "recall" else None
         if following is None:
             for c in held:
                 yield recall.filtered(c)
             return
         kwargs = following
+
+
+def _assembled(chunks: list[Any]) -> dict[str, Any]:
+    """The message a round's chunks spell out (its text and tool calls), as a chat completion."""
+    content: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    for chunk in chunks:
+        delta = _delta(chunk)
+        if delta is None:
+            continue
+        content.append(_get(delta, "content") or "")
+        for call in _get(delta, "tool_calls") or []:
+            entry = calls.setdefault(_get(call, "index") or 0, {"id": None, "name": "", "arguments": ""})
+            function = _get(call, "function")
+            entry["id"] = _get(call, "id") or entry["id"]
+            entry["name"] += _get(function, "name") or ""
+            entry["arguments"] += _get(function, "arguments") or ""
+    tool_calls = [
+        {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for _, c in sorted(calls.items())
+    ]
+    message = {"role": "assistant", "content": "".join(content) or None, "tool_calls": tool_calls}
+    return {"choices": [{"message": message}]}
 
 
 class ReportedStream:
@@ -323,6 +343,23 @@ class ReportedStream:
         async for chunk in self._chunks:
             yield chunk
         self.routing_report.recall_rounds = self._recall.rounds
+
+    # Used as the SDKs' streams are: ``with client.chat.completions.create(..., stream=True) as s``.
+    def __enter__(self) -> ReportedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+    async def __aenter__(self) -> ReportedStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _get(obj: Any, name: str) -> Any:

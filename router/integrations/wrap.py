@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from router.core import Router
 from router.errors import RouterError
 from router.integrations.completion import attach_report, route_call
-from router.integrations.recall import Recall, acomplete, complete
+from router.integrations.recall import Recall, ReportedStream, acomplete, astream, complete, stream
 from router.models import RouteReport
 from router.target import Wire
 
@@ -51,13 +51,15 @@ def wrap(client: ClientT, router: Router | None = None) -> ClientT:
 
 def _routed(send: Callable[..., Any], router: Router, *, wire: Wire, is_async: bool) -> Callable[..., Any]:
     """``send`` with its ``messages`` (and Anthropic ``system``) routed first, and recall rounds
-    answered where the policy offers them (calls that do not stream)."""
+    answered where the policy offers them (OpenAI calls streaming or not; Anthropic calls that do not
+    stream)."""
 
     def route(kwargs: dict[str, Any]) -> tuple[dict[str, Any], RouteReport | None, Recall | None]:
         if "messages" not in kwargs or "model" not in kwargs:
             return kwargs, None, None  # let the SDK raise its own error for a malformed call
         sent, routed = route_call(router, kwargs, wire=wire)
-        streams = sent.get("stream") or send.__name__ == "stream"
+        # Recall rounds on OpenAI streams too; Anthropic SDK streams (events as objects) get no tool.
+        streams = wire == "anthropic" and (sent.get("stream") or send.__name__ == "stream")
         return sent, routed.report, None if streams else Recall.offered(router.policy, routed, wire)
 
     if is_async:
@@ -67,6 +69,8 @@ def _routed(send: Callable[..., Any], router: Router, *, wire: Wire, is_async: b
             sent, report, recall = await asyncio.to_thread(route, kwargs)  # rendering is CPU work
             if recall is None:
                 response = await send(*args, **sent)
+            elif sent.get("stream"):
+                return ReportedStream(astream(lambda kw: send(*args, **kw), sent, recall), report, recall)  # type: ignore[arg-type]
             else:
                 response = await acomplete(lambda kw: send(*args, **kw), sent, recall)
                 report.recall_rounds = recall.rounds  # type: ignore[union-attr]
@@ -79,6 +83,8 @@ def _routed(send: Callable[..., Any], router: Router, *, wire: Wire, is_async: b
         sent, report, recall = route(kwargs)
         if recall is None:
             response = send(*args, **sent)
+        elif sent.get("stream"):
+            return ReportedStream(stream(lambda kw: send(*args, **kw), sent, recall), report, recall)  # type: ignore[arg-type]
         else:
             response = complete(lambda kw: send(*args, **kw), sent, recall)
             report.recall_rounds = recall.rounds  # type: ignore[union-attr]

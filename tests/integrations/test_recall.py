@@ -237,3 +237,20 @@ def test_routing_context_answers_recall_rounds(recall_router: Router) -> None:
         )
         assert PLANTED in response.choices[0].message.content and len(backend.requests) == 2
     assert get_report(response).recall_rounds == 1
+
+
+def test_wrapped_openai_client_streams(recall_router: Router) -> None:
+    request = with_planted_hash(session_requests("openai", max_chars=9000)[2])
+    with OpenAIBackend(responder=scripted()) as backend:
+        client = wrap(openai.OpenAI(api_key="sk-test", base_url=backend.url, max_retries=0), recall_router)
+        with client.chat.completions.create(model="gpt-4o", messages=request["messages"], stream=True) as chunks:
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert PLANTED in text and len(backend.requests) == 2
+        assert chunks.routing_report.recall_rounds == 1
+
+        async def run() -> str:
+            aclient = wrap(openai.AsyncOpenAI(api_key="sk-test", base_url=backend.url, max_retries=0), recall_router)
+            stream = await aclient.chat.completions.create(model="gpt-4o", messages=request["messages"], stream=True)
+            return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+        assert PLANTED in asyncio.run(run()) and len(backend.requests) == 4
