@@ -25,6 +25,7 @@ earlier with ``from litellm import completion``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -33,8 +34,10 @@ from contextvars import ContextVar, Token
 from typing import Any
 
 from router._litellm import litellm
+from router.chunking import chunk_messages
 from router.core import Router
 from router.integrations.completion import aroute_call, asend_routed, route_call, send_routed
+from router.integrations.recall import Recall
 from router.policy import Policy
 
 __all__ = ["BYPASS_KEY", "POLICY_ENV", "RoutingHook", "routing"]
@@ -84,14 +87,42 @@ class RoutingHook(_CustomLogger):
             return None
         model = _deployment_model(kwargs)
         if metadata.get(BYPASS_KEY) is True:  # bypass skips routing, never the checks and the URL guard
-            import asyncio
-
             await asyncio.to_thread(self.router.check, messages, model)
             return None
         sent, routed = await aroute_call(self.router, kwargs, model=model)
         if isinstance(metadata, dict):
             metadata["hcr_report"] = routed.report.summary()  # reaches LiteLLM's logging callbacks
+        recall = Recall.offered(self.router.policy, routed, "openai")
+        if recall is not None and not kwargs.get("stream"):  # the proxy answers recall rounds after the call
+            sent = recall.prepare(sent)
         return sent
+
+    async def async_post_call_success_hook(self, data: dict[str, Any], user_api_key_dict: Any, response: Any) -> Any:
+        """LiteLLM Proxy: a response that calls ``hcr_recall`` is answered here, and the model asked
+        again through the proxy's router (each call routed by the hook above) until it answers."""
+        policy = self.router.policy
+        messages = data.get("messages")
+        if not policy.recall or not isinstance(messages, list) or not getattr(response, "choices", None):
+            return None
+        # The ids the model can ask for are content ids: every chunk of the request, whatever was drawn.
+        chunks = await asyncio.to_thread(chunk_messages, messages, str(data.get("model") or ""))
+        recall = Recall({c.id: c.text for c in chunks}, "openai", policy.recall_rounds)
+        asked = {"messages": messages, **{k: data[k] for k in _FORWARDED if k in data}}
+        following = recall.next_request(asked, response)
+        if following is not None:
+            from litellm.proxy.proxy_server import llm_router
+
+            while following is not None:
+                response = await llm_router.acompletion(model=data["model"], **following)  # type: ignore[union-attr]
+                following = recall.next_request(following, response)
+        return recall.finish(response)
+
+
+# Request fields a recall round passes on to the next call (the rest of ``data`` is the proxy's own).
+_FORWARDED = (
+    "tools", "tool_choice", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
+    "response_format", "parallel_tool_calls", "user", "reasoning_effort",
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)

@@ -254,3 +254,46 @@ def test_wrapped_openai_client_streams(recall_router: Router) -> None:
             return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
         assert PLANTED in asyncio.run(run()) and len(backend.requests) == 4
+
+
+def test_litellm_proxy_callback_answers_recall_rounds(tmp_path: Any) -> None:
+    """A real LiteLLM Proxy with the hook in its config: the model's hcr_recall call is answered after
+    the call and the model asked again through the proxy's own router; the client sees one answer."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from router.testing import free_port, wait_until_up
+
+    master = "sk-hcr-test-master-key-0123456789abcdef"
+    request = with_planted_hash(session_requests("openai", max_chars=9000)[2])
+    with OpenAIBackend(responder=scripted()) as backend:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n"
+            f"      api_base: {backend.url}\n      api_key: sk-test\n"
+            "litellm_settings:\n  callbacks: router.integrations.litellm_hook.hook\n"
+            f"environment_variables:\n  HCR_POLICY: {recall_policy(tmp_path)}\n"
+            f"general_settings:\n  master_key: {master}\n",
+            encoding="utf-8",
+        )
+        port, log = free_port(), tmp_path / "proxy.log"
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        with log.open("w") as out:
+            litellm_proxy = subprocess.Popen(
+                [str(Path(sys.executable).parent / "litellm"), "--config", str(config), "--port", str(port)],
+                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            )  # fmt: skip
+            try:
+                wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", seconds=90)
+                client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=master, max_retries=0)
+                response = client.chat.completions.create(model="gpt", messages=request["messages"])
+            finally:
+                litellm_proxy.terminate()
+                litellm_proxy.wait(timeout=20)
+        assert PLANTED in (response.choices[0].message.content or ""), log.read_text()[-3000:]
+        assert response.choices[0].message.tool_calls is None
+        first, second = (r.body for r in backend.requests)
+        assert any(t["function"]["name"] == RECALL_TOOL_NAME for t in first["tools"])
+        assert PLANTED in second["messages"][-1]["content"] and "image_url" in json.dumps(second["messages"])
