@@ -1,7 +1,7 @@
 """Local HTTP backends on 127.0.0.1 that speak provider wire formats and record every request.
 
 Each server answers the way the provider does (OpenAI Chat Completions, Anthropic Messages, Gemini
-generateContent), as JSON or as a server-sent-event stream, so litellm and the official SDKs talk to
+generateContent, Bedrock Converse), as JSON or as a server-sent-event stream, so litellm and the official SDKs talk to
 it exactly as they would to the provider. The examples use them when no API key is set; the tests
 assert on ``server.requests``: what really went over the wire. They never call out anywhere.
 
@@ -261,6 +261,24 @@ class AnthropicBackend(Backend):
             event("message_stop", {}),
         ]
         return events
+
+
+class BedrockBackend(Backend):
+    """Amazon Bedrock's Converse API (``/model/{id}/converse``), answers only: litellm signs its
+    requests with whatever AWS credentials the environment holds, and this server does not check them."""
+
+    wire = "bedrock"
+
+    def is_stream(self, path: str, body: Any) -> bool:
+        return False
+
+    def reply(self, body: Any) -> dict[str, Any]:
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": str(self.answer(body))}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15},
+            "metrics": {"latencyMs": 1},
+        }
 
 
 class GeminiBackend(Backend):

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from router import Router, get_report
-from router.testing import REPLY, AnthropicBackend, GeminiBackend, OpenAIBackend
+from router.testing import REPLY, AnthropicBackend, BedrockBackend, GeminiBackend, OpenAIBackend
 from router.tools.agent_session import session_requests
 from tests.proxy.test_proxy import KEY, proxy
 
@@ -117,3 +117,28 @@ def test_proxy_openai_wire_with_the_official_client(openai_backend: OpenAIBacken
         assert response.choices[0].message.content == REPLY
     sent = openai_backend.last.body["messages"]
     assert [m["role"] for m in sent].count("user") == 3 and sent[3]["content"].startswith("[Tool result #")
+
+
+def test_bedrock_server_gets_tool_results_then_pages(
+    router: Router, openai_request: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bedrock's Converse API through litellm: toolUse and toolResult blocks stay paired, and the pages
+    of each answered result follow its toolResult in the same user turn."""
+    credentials = {"AWS_ACCESS_KEY_ID": "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION_NAME": "us-east-1"}
+    for name, value in credentials.items():
+        monkeypatch.setenv(name, value)
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+             for n in ("read_file", "bash")]  # fmt: skip
+    with BedrockBackend() as backend:
+        router.completion(
+            model="bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", messages=openai_request["messages"],
+            api_base=backend.url, max_tokens=64, tools=tools,
+        )  # fmt: skip
+        sent = backend.last.body["messages"]
+    assert backend.last.path.endswith("/converse")
+    uses = [b["toolUse"]["toolUseId"] for m in sent for b in m["content"] if "toolUse" in b]
+    results = [b["toolResult"]["toolUseId"] for m in sent for b in m["content"] if "toolResult" in b]
+    assert uses == results == ["call_0", "call_1", "call_2"]
+    log_turn = next(m for m in sent if any(b.get("toolResult", {}).get("toolUseId") == "call_1" for b in m["content"]))
+    kinds = [next(iter(b)) for b in log_turn["content"]]
+    assert kinds[0] == "toolResult" and "image" in kinds  # the answered log's pages, after its result
