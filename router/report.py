@@ -1,4 +1,4 @@
-"""Stage 6: totals and input-cost estimates for a routed request, from litellm's cost map."""
+"""Stage 6: totals and input-cost estimates for a routed request, from litellm's prices (``cost_per_token``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ def input_price(model: str) -> float | None:
     """USD per input token for ``model`` (images are billed as input tokens), or None if unknown."""
     from router._litellm import litellm
 
+    if "/" not in model and model not in litellm.model_cost:
+        return None  # a bare name litellm does not know; asking it would print its provider list
     try:
         info = litellm.get_model_info(model=model)
     except Exception:  # litellm raises for models its cost map does not hold
@@ -21,18 +23,32 @@ def input_price(model: str) -> float | None:
     return float(price) if price else None
 
 
+def input_cost(model: str, tokens: int) -> float | None:
+    """USD for ``tokens`` input tokens on ``model`` by litellm's ``cost_per_token`` (tiered prices
+    included: Gemini 2.5 Pro charges more past 200k), or None for a model without a price."""
+    price = input_price(model)
+    if price is None:
+        return None
+    from router._litellm import litellm
+
+    try:
+        prompt_cost, _ = litellm.cost_per_token(model=model, prompt_tokens=tokens, completion_tokens=0)
+    except Exception:  # a model litellm prices by other units: the flat rate
+        return tokens * price
+    return float(prompt_cost)
+
+
 def build_report(model: str, encoder: str, vision: bool, chunks: list[ChunkReport], route_ms: float) -> RouteReport:
     before = sum(c.text_tokens for c in chunks)
     after = sum(c.tokens_after for c in chunks)
-    price = input_price(model)
     return RouteReport(
         model=model,
         encoder=encoder,
         vision=vision,
         tokens_before=before,
         tokens_after=after,
-        cost_before=before * price if price is not None else None,
-        cost_after=after * price if price is not None else None,
+        cost_before=input_cost(model, before),
+        cost_after=input_cost(model, after),
         images=sum(c.pages for c in chunks if c.action == "image"),
         route_ms=route_ms,
         chunks=chunks,
