@@ -126,17 +126,24 @@ def _parser() -> argparse.ArgumentParser:
 def _route(args: argparse.Namespace) -> int:
     from router.core import Router
     from router.policy import Policy
+    from router.target import unknown_model
 
-    data: Any = json.loads(args.request.read_text(encoding="utf-8"))
+    try:
+        data: Any = json.loads(args.request.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RouterError(f"{args.request}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     request = {"messages": data} if isinstance(data, list) else data
     if not isinstance(request, dict) or "messages" not in request:
         raise RouterError(f"{args.request}: expected a chat request object with 'messages', or a list of messages")
     model = args.model or request.get("model")
     if not model:
         raise RouterError(f"{args.request}: no model given; pass --model")
+    policy = Policy.load(args.policy)
+    if not args.encoder and (problem := unknown_model(policy, str(model))):
+        raise RouterError(problem)
     for path in args.attach:
         _attach(request["messages"], path)
-    routed = Router(Policy.load(args.policy)).route(
+    routed = Router(policy).route(
         request["messages"], model=model, encoder=args.encoder, density=args.density, pages=args.pages
     )
     report = routed.report

@@ -222,6 +222,8 @@ def _guard_before_render(chunk: Chunk, *, vision: bool, min_tokens: int) -> str 
 def _supports_vision(model: str) -> bool:
     from router._litellm import litellm
 
+    if "/" not in model and model not in litellm.model_cost:
+        return False  # a bare name litellm does not know; asking it would print its provider list
     try:
         return bool(litellm.supports_vision(model=model))
     except Exception:  # litellm raises for names it cannot place; such a model gets text

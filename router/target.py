@@ -12,7 +12,7 @@ from router.density_names import DensityName
 from router.policy import Policy
 from router.providers.geometry import EncoderProfile, get_profile
 
-__all__ = ["Target", "Wire", "resolve_target"]
+__all__ = ["Target", "Wire", "resolve_target", "unknown_model"]
 
 Wire = Literal["openai", "anthropic"]
 
@@ -62,4 +62,24 @@ def resolve_target(
         wire=wire,
         max_images=min(profile.max_images, policy.max_images or profile.max_images),
         pages=pages or policy.pages,
+    )
+
+
+def unknown_model(policy: Policy, model: str) -> str | None:
+    """Why ``model`` is a name nothing knows (with the nearest known names), or None when litellm's
+    model map, a provider prefix litellm serves, or the policy's ``models:`` facts place it."""
+    import difflib
+
+    from router._litellm import litellm
+
+    if policy.override_for(model) is not None or model in litellm.model_cost:
+        return None
+    providers = {str(getattr(p, "value", p)) for p in litellm.provider_list}
+    if "/" in model and model.split("/", 1)[0].lower() in providers:
+        return None  # a provider's own deployment name (hosted_vllm/..., openai/my-model)
+    nearest = difflib.get_close_matches(model, list(litellm.model_cost), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(nearest)}?" if nearest else ""
+    return (
+        f"unknown model {model!r}: not in litellm's model map, and no policy 'models:' entry says what it is"
+        f"{hint} (for a self-hosted model, give its encoder: --encoder, or a policy 'models:' entry)"
     )

@@ -66,7 +66,13 @@ def test_profiles(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("content", "args", "message"),
     [
-        ("{not json", [], "Expecting property name"),
+        ("{not json", [], "request.json: not JSON (Expecting property name enclosed in double quotes at line 1"),
+        ('{"model": "gpt4o", "messages": [{"role": "user", "content": "hi"}]}', [], "did you mean gpt-4o"),
+        (
+            '{"model": "totally-made-up-model", "messages": [{"role": "user", "content": "hi"}]}',
+            [],
+            "unknown model 'totally-made-up-model'",
+        ),
         ('{"model": "gpt-4o"}', [], "expected a chat request object with 'messages'"),
         ('{"messages": [{"role": "user", "content": "hi"}]}', [], "no model given"),
         ('{"model": "gpt-4o", "messages": [{"role": "bot", "content": "hi"}]}', [], "messages[0].role"),
@@ -79,4 +85,13 @@ def test_route_errors_are_clear(
     path = tmp_path / "request.json"
     path.write_text(content, encoding="utf-8")
     assert main(["route", str(path), *args]) == 1
-    assert message in capsys.readouterr().err.replace("\n", "")
+    assert message in capsys.readouterr().err.replace("\n", " ").replace("  ", " ")
+
+
+def test_self_hosted_model_routes_once_its_encoder_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "request.json"
+    path.write_text('{"model": "my-vlm", "messages": [{"role": "user", "content": "hi"}]}', encoding="utf-8")
+    assert main(["route", str(path)]) == 1
+    assert main(["route", str(path), "--encoder", "qwen2.5-vl"]) == 0
+    assert main(["route", str(path), "--model", "hosted_vllm/my-vlm"]) == 0  # a provider prefix places it
+    assert "Provider List" not in capsys.readouterr().out
