@@ -43,12 +43,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (RouterError, OSError, json.JSONDecodeError) as exc:
-        err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console().print(f"[bold red]error:[/] {_plain(str(exc))}", highlight=False)
         return 1
+
+
+def _plain(text: str) -> str:
+    """``text`` as it reads, not as Rich markup: ``'hybrid-context-router[fidelity]'`` keeps its brackets."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("hybrid-context-router")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hcr", description="Hybrid text/image context router")
+    parser.add_argument("--version", action="version", version=f"hcr {_version()}")
     sub = parser.add_subparsers(title="commands")
 
     route = sub.add_parser("route", help="route a chat request; print decisions, write the routed request and pages")
@@ -157,11 +174,11 @@ def _route(args: argparse.Namespace) -> int:
     for c in report.chunks:
         action = "[green]image[/]" if c.action == "image" else "text"
         messages = f"{c.message_index}-{c.message_index + c.messages - 1}" if c.messages > 1 else str(c.message_index)
-        role = f"{c.role} ({c.tool_name})" if c.tool_name else c.role
+        role = _plain(f"{c.role} ({c.tool_name})" if c.tool_name else c.role)  # tool names are the caller's
         table.add_row(
             str(c.index), messages, role, c.kind, c.script, action, f"{c.text_tokens:,}",
             f"{c.image_tokens:,}" if c.image_tokens else "", str(c.pages or ""),
-            f"{c.render_ms:.0f}" if c.render_ms else "", c.reason,
+            f"{c.render_ms:.0f}" if c.render_ms else "", _plain(c.reason),
         )  # fmt: skip
     console().print(table)
     cost = ""
@@ -170,8 +187,8 @@ def _route(args: argparse.Namespace) -> int:
     for doc in report.documents:
         native = f"; read natively by the provider: ~{doc.native_tokens:,} tokens" if doc.native_tokens else ""
         console().print(
-            f"{doc.name}: {doc.pages_used} of {doc.pages_total} pages -> {doc.tokens_after:,} tokens{native}"
-            + (f" ({doc.note})" if doc.note else ""),
+            _plain(f"{doc.name}: {doc.pages_used} of {doc.pages_total} pages -> {doc.tokens_after:,} tokens{native}")
+            + (f" ({_plain(doc.note)})" if doc.note else ""),
             highlight=False,
         )
     console().print(
@@ -180,7 +197,7 @@ def _route(args: argparse.Namespace) -> int:
         f"routed in {report.route_ms:.0f} ms{cost}",
         highlight=False,
     )
-    console().print(f"[dim]text tokens counted with {report.tokenizer}[/]", highlight=False)
+    console().print(f"[dim]text tokens counted with {_plain(report.tokenizer)}[/]", highlight=False)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         body = {**request, "model": model, "messages": routed.messages}
@@ -331,7 +348,7 @@ def _bench(args: argparse.Namespace) -> int:
     encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
     densities = args.density or list(DENSITY_NAMES)
     for line in missing:
-        err_console().print(f"[yellow]skipped[/] {line}", highlight=False)
+        err_console().print(f"[yellow]skipped[/] {_plain(line)}", highlight=False)
     answers: Callable[[Sequence[Any]], dict[str, Any]] | None = None
     if args.backend:
         from router.core import Router

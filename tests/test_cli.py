@@ -95,3 +95,12 @@ def test_self_hosted_model_routes_once_its_encoder_is_given(tmp_path: Path, caps
     assert main(["route", str(path), "--encoder", "qwen2.5-vl"]) == 0
     assert main(["route", str(path), "--model", "hosted_vllm/my-vlm"]) == 0  # a provider prefix places it
     assert "Provider List" not in capsys.readouterr().out
+
+
+def test_version_and_brackets_in_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.startswith("hcr ")
+    missing = tmp_path / "request[fidelity].json"
+    assert main(["route", str(missing)]) == 1
+    assert "request[fidelity].json" in capsys.readouterr().err.replace("\n", "")  # not eaten as Rich markup
