@@ -24,7 +24,10 @@ from router.models import RoutedRequest, RouteReport
 from router.policy import Policy
 from router.target import Wire
 
-__all__ = ["RECALL_TOOL_NAME", "Recall", "ReportedStream", "acomplete", "answer", "astream", "complete", "stream"]
+__all__ = [
+    "RECALL_TOOL_NAME", "Recall", "ReportedStream", "StreamRound", "acomplete", "answer", "astream", "complete",
+    "stream",
+]  # fmt: skip
 
 RECALL_TOOL_NAME = "hcr_recall"
 _DESCRIPTION = (
@@ -250,26 +253,49 @@ async def acomplete(call: Callable[[dict[str, Any]], Awaitable[Any]], kwargs: di
         kwargs = following
 
 
+class StreamRound:
+    """One round of a stream: items held back until ``verdict`` decides ('pass': the model answers or
+    calls the caller's tools; 'recall': it calls ``hcr_recall``), then passed on through ``shown``
+    (which may drop an item by returning None). Serves OpenAI chunks here and Anthropic events in
+    ``recall_events``."""
+
+    def __init__(self, verdict: Callable[[Any], str | None], shown: Callable[[Any], Any]) -> None:
+        self.verdict, self.shown = verdict, shown
+        self.decided: str | None = None
+        self.held: list[Any] = []
+
+    def take(self, item: Any) -> list[Any]:
+        """What to pass on now that ``item`` has arrived."""
+        if self.decided != "pass":
+            self.held.append(item)
+            self.decided = self.verdict(item) or self.decided
+            if self.decided != "pass":
+                return []
+            released, self.held = self.held, []
+        else:
+            released = [item]
+        return [out for out in map(self.shown, released) if out is not None]
+
+    def following(self, recall: Recall, kwargs: dict[str, Any], assemble: Callable[[list[Any]], Any]) -> Any:
+        """The next call when the round called ``hcr_recall`` (and may be answered), else None."""
+        return recall.next_request(kwargs, assemble(self.held)) if self.decided == "recall" else None
+
+    def rest(self) -> list[Any]:
+        """What is still held when the round ends without another call."""
+        return [out for out in map(self.shown, self.held) if out is not None]
+
+
 def stream(call: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any], recall: Recall) -> Iterator[Any]:
     """An OpenAI-format stream (litellm's or the SDK's chunks); chunks are held back only while a round
     is undecided."""
     kwargs = recall.prepare(kwargs)
     while True:
-        held: list[Any] = []
-        verdict = None
+        round_ = StreamRound(recall.verdict, recall.filtered)
         for chunk in call(kwargs):
-            if verdict == "pass":
-                yield recall.filtered(chunk)
-                continue
-            held.append(chunk)
-            verdict = recall.verdict(chunk) or verdict
-            if verdict == "pass":
-                yield from (recall.filtered(c) for c in held)
-        if verdict == "pass":
-            return
-        following = recall.next_request(kwargs, _assembled(held)) if verdict == "recall" else None
+            yield from round_.take(chunk)
+        following = round_.following(recall, kwargs, _assembled)
         if following is None:
-            yield from (recall.filtered(c) for c in held)
+            yield from round_.rest()
             return
         kwargs = following
 
@@ -282,24 +308,15 @@ async def astream(
     if first is None:
         kwargs = recall.prepare(kwargs)
     while True:
-        held: list[Any] = []
-        verdict = None
+        round_ = StreamRound(recall.verdict, recall.filtered)
         opened, first = first if first is not None else await call(kwargs), None
         async for chunk in opened:
-            if verdict == "pass":
-                yield recall.filtered(chunk)
-                continue
-            held.append(chunk)
-            verdict = recall.verdict(chunk) or verdict
-            if verdict == "pass":
-                for c in held:
-                    yield recall.filtered(c)
-        if verdict == "pass":
-            return
-        following = recall.next_request(kwargs, _assembled(held)) if verdict == "recall" else None
+            for out in round_.take(chunk):
+                yield out
+        following = round_.following(recall, kwargs, _assembled)
         if following is None:
-            for c in held:
-                yield recall.filtered(c)
+            for out in round_.rest():
+                yield out
             return
         kwargs = following
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.integrations.recall import RECALL_TOOL_NAME, Recall
+from router.integrations.recall import RECALL_TOOL_NAME, Recall, StreamRound
 
 __all__ = ["astream_events"]
 
@@ -131,33 +131,18 @@ async def astream_events(
     if first is None:
         kwargs = recall.prepare(kwargs)
     while True:
-        parser, shown = _Parser(), _Filter()
-        held: list[_Event] = []
-        verdict = None
+        parser, round_ = _Parser(), StreamRound(_verdict, _Filter())
         opened, first = first if first is not None else await call(kwargs), None
         async for chunk in opened:
             for event in parser.feed(chunk):
-                if verdict == "pass":
-                    if (out := shown(event)) is not None:
-                        yield out
-                    continue
-                held.append(event)
-                verdict = _verdict(event) or verdict
-                if verdict == "pass":
-                    for waiting in held:
-                        if (out := shown(waiting)) is not None:
-                            yield out
-        tail = list(parser.rest())
-        if verdict == "pass":
-            for event in tail:
-                if (out := shown(event)) is not None:
+                for out in round_.take(event):
                     yield out
-            return
-        held += tail
-        following = recall.next_request(kwargs, _assemble(held)) if verdict == "recall" else None
+        for event in parser.rest():
+            for out in round_.take(event):
+                yield out
+        following = round_.following(recall, kwargs, _assemble)
         if following is None:
-            for event in held:
-                if (out := shown(event)) is not None:
-                    yield out
+            for out in round_.rest():
+                yield out
             return
         kwargs = following
