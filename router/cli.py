@@ -63,6 +63,9 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hcr", description="Hybrid text/image context router")
     parser.add_argument("--version", action="version", version=f"hcr {_version()}")
@@ -98,7 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="proxy.yaml (LiteLLM-style model_list); none = pass-through")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8088)
+    serve.add_argument("--log-level", default="info", choices=_LOG_LEVELS, help="one JSON line per request at info")
     serve.set_defaults(handler=_serve)
+
+    inspect = sub.add_parser("inspect", help="look at what 'hcr route --out' wrote, page by page, in a browser")
+    inspect.add_argument("folder", type=Path, help="an out folder, or a folder of them")
+    inspect.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1; the inspector has no key)")
+    inspect.add_argument("--port", type=int, default=8089)
+    inspect.set_defaults(handler=_inspect)
 
     calibrate = sub.add_parser(
         "calibrate", help="sweep glyph sizes per encoder family, read pages back with OCR, write a calibration table"
@@ -199,16 +209,16 @@ def _route(args: argparse.Namespace) -> int:
     )
     console().print(f"[dim]text tokens counted with {_plain(report.tokenizer)}[/]", highlight=False)
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        body = {**request, "model": model, "messages": routed.messages}
-        (args.out / "routed_request.json").write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
-        (args.out / "report.json").write_text(report.model_dump_json(indent=1), "utf-8")
-        written = 0
-        for index, pages in routed.pages.items():
-            for n, page in enumerate(pages, 1):
-                (args.out / f"chunk{index:03d}_page{n:02d}.png").write_bytes(page.png)
-                written += 1
-        console().print(f"wrote {args.out}/routed_request.json, report.json and {written} page(s)", highlight=False)
+        from router.inspector.folder import write_out
+
+        written = write_out(args.out, {**request, "model": model}, routed)
+        console().print(
+            _plain(
+                f"wrote {args.out}/routed_request.json, report.json, trace.json and {written} page(s); "
+                f"look at them with: hcr inspect {args.out}"
+            ),
+            highlight=False,
+        )
     return 0
 
 
@@ -284,8 +294,23 @@ def _serve(args: argparse.Namespace) -> int:
     from router.proxy.config import ProxyConfig
 
     config = ProxyConfig.from_yaml(args.config) if args.config else None
-    console().print(f"hcr proxy on http://{args.host}:{args.port} ({args.config or 'no config: pass-through'})")
-    serve(config, args.host, args.port)
+    where = f"http://{args.host}:{args.port}"
+    ui = "" if config is not None and not config.ui.enabled else f", inspector at {where}/ui"
+    console().print(_plain(f"hcr proxy on {where} ({args.config or 'no config: pass-through'}){ui}"), highlight=False)
+    serve(config, args.host, args.port, log_level=args.log_level)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from router.inspector.folder import inspector_app, load_traces
+
+    traces = load_traces(args.folder)
+    app = inspector_app(traces, note=f"{len(traces)} request(s) from {args.folder}")
+    console().print(_plain(f"inspector for {args.folder} on http://{args.host}:{args.port}/ui (Ctrl-C stops it)"),
+                    highlight=False)  # fmt: skip
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -176,6 +176,8 @@ class Router:
             report=report,
             pages={**rendered, **attached.pages},
             sources={c.id: c.text for c in chunks if c.index in rendered},
+            chunks=chunks,
+            factsheets={i: f for i, f in facts.items() if i in rendered},
         )
 
     def _decide(self, chunk: Chunk, target: Target, has_user: bool, sticky: set[int]) -> Decision:

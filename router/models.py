@@ -95,6 +95,7 @@ class ReadBack(BaseModel):
     identifiers_found: int
     identifier_recall: float
     missing: list[str] = Field(default_factory=list, description="the first identifiers not read back")
+    text: str = Field("", repr=False, description="what the engine read (the first 20,000 characters)")
     pages: int = 1
     ocr_ms: float = 0.0
 
@@ -198,4 +199,10 @@ class RoutedRequest(BaseModel):
     pages: dict[int, list[Page]] = Field(default_factory=dict, repr=False, description="chunk index -> pages")
     sources: dict[str, str] = Field(
         default_factory=dict, repr=False, description="chunk id -> source text, for chunks sent as images (recall)"
+    )
+    chunks: Annotated[list[Chunk], SkipValidation] = Field(
+        default_factory=list, repr=False, exclude=True, description="the chunks the request was cut into"
+    )
+    factsheets: dict[int, str] = Field(
+        default_factory=dict, repr=False, description="chunk index -> the exact strings sent as text beside its pages"
     )

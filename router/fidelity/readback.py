@@ -105,6 +105,9 @@ def visible_source(text: str, kind: Kind) -> str:
     return markup.visible_text(text, kind) if spec.layout == "mono" else text
 
 
+READ_TEXT_CHARS = 20_000  # kept with the verdict, for the inspector; bounded like every cached thing
+
+
 def score(read: str, source: str, kind: Kind, *, engine: str, pages: int = 1, ocr_ms: float = 0.0) -> ReadBack:
     """Score an OCR read-back against the chunk text it was rendered from."""
     drawn = visible_source(source, kind)
@@ -120,6 +123,7 @@ def score(read: str, source: str, kind: Kind, *, engine: str, pages: int = 1, oc
         identifiers_found=found,
         identifier_recall=round(found / total, 5) if total else 1.0,
         missing=missing[:50],
+        text=read[:READ_TEXT_CHARS],
         pages=pages,
         ocr_ms=round(ocr_ms, 1),
     )

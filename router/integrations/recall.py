@@ -117,6 +117,7 @@ class Recall:
     def __init__(self, sources: Mapping[str, str], wire: Wire, max_rounds: int) -> None:
         self.sources, self.wire, self.max_rounds = dict(sources), wire, max_rounds
         self.rounds = 0
+        self.asked: list[str] = []  # each call's arguments as the model sent them (the inspector shows them)
         self._recall_indexes: set[int] = set()  # tool-call indexes of hcr_recall in an OpenAI stream
 
     # --- the request ---------------------------------------------------------------------------------
@@ -139,6 +140,7 @@ class Recall:
         if not ours or len(ours) < len(calls) or self.rounds >= self.max_rounds:
             return None
         self.rounds += 1
+        self.asked += [(a if isinstance(a, str) else json.dumps(a, ensure_ascii=False))[:500] for _, _, a in ours]
         answers = [(call_id, answer(arguments, self.sources)) for call_id, _, arguments in ours]
         following = {**kwargs, "messages": [*kwargs["messages"], *self._continuation(response, answers)]}
         return self._without_tool(following) if self.rounds >= self.max_rounds else following

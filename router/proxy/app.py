@@ -21,9 +21,7 @@ import contextvars
 import hashlib
 import hmac
 import logging
-import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,22 +36,25 @@ from router._litellm import litellm
 from router.cache_scope import cache_scope
 from router.core import Router
 from router.errors import InvalidRequestError
+from router.inspector.app import Access, inspector_routes, mount_static
 from router.integrations.completion import route_call
 from router.integrations.recall import Recall, acomplete, astream
 from router.integrations.recall_events import astream_events
+from router.logs import json_logging
 from router.models import RoutedRequest
 from router.policy import ModelOverride, Policy
 from router.proxy.config import ModelEntry, ProxyConfig
-from router.proxy.errors import ProxyError, backend_error, error_body, register_error_handlers, wire_of
+from router.proxy.errors import ProxyError, backend_error, register_error_handlers
+from router.proxy.metrics import CONTENT_TYPE
+from router.proxy.observe import Observer, request_id_and_record
 from router.proxy.request import AnthropicMessagesRequest, OpenAIChatRequest, RouteRequest, check_fields, decode_body
 from router.proxy.streaming import HoldingStream, anthropic_events, openai_events, within
 
 __all__ = ["ProxyError", "create_app", "serve"]
 
 Wire = Literal["openai", "anthropic"]
-log = logging.getLogger("hcr.proxy")
+log = logging.getLogger("router.proxy")
 BYPASS_HEADER = "x-hcr-bypass"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class _Slot:
@@ -90,6 +91,8 @@ class _Proxy:
         self.secrets = tuple(
             str(v) for kw in self.deployments.values() for k, v in kw.items() if k != "model" and isinstance(v, str)
         )
+        fidelity = [r.fidelity.stats for r in self.routers.values()]
+        self.observer = Observer(self.config.ui, lambda: self.running, lambda: self.waiting, fidelity)
 
     def _router(self, entry: ModelEntry | None) -> Router:
         settings = self.config.general_settings
@@ -114,10 +117,18 @@ class _Proxy:
             raise ProxyError(422, f"model {model_name!r} is not served by this proxy; it serves: {served}")
         return dict(self.deployments[model_name]), self.routers[model_name]
 
-    def authorise(self, request: Request) -> str:
-        """The caller's cache scope: a digest of its key ("" when the proxy has no keys)."""
-        keys = self.config.general_settings.keys
-        if not keys:
+    def tenant_for_key(self, given: str) -> str | None:
+        """A key's tenant and cache scope (a digest of the key), or None when it is not one of ours."""
+        if not any(hmac.compare_digest(given.encode(), key.encode()) for key in self.config.general_settings.keys):
+            return None
+        return hashlib.sha256(given.encode()).hexdigest()[:16]
+
+    def authorise(self, request: Request, *, master: bool = False) -> str:
+        """The caller's cache scope ("" when the proxy has no keys); ``master``: only the master key
+        (when one is set) may call."""
+        settings = self.config.general_settings
+        if not settings.keys:
+            request.state.tenant = ""
             return ""
         given = request.headers.get("x-api-key") or ""
         bearer = request.headers.get("authorization") or ""
@@ -125,9 +136,13 @@ class _Proxy:
             given = given or bearer[7:].strip()
         if not given:
             raise ProxyError(401, "missing API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'", "auth_error")
-        if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
+        tenant = self.tenant_for_key(given)
+        if tenant is None:
             raise ProxyError(401, "invalid API key", "auth_error")
-        return hashlib.sha256(given.encode()).hexdigest()[:16]
+        if master and settings.master_key and not hmac.compare_digest(given.encode(), settings.master_key.encode()):
+            raise ProxyError(403, "only the master key may read this", "permission_error")
+        request.state.tenant = tenant
+        return tenant
 
     async def read_request(self, request: Request, contract: type[Any], deadline: float) -> dict[str, Any]:
         """The body, read within the size and time limits, decoded and checked against ``contract``."""
@@ -219,35 +234,20 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
     async def route(request: Request) -> Response:
         return await _dry_run(proxy, request)
 
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        proxy.authorise(request, master=True)
+        return Response(proxy.observer.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    if proxy.config.ui.enabled:
+        access = Access(bool(proxy.config.general_settings.keys), proxy.tenant_for_key)
+        app.include_router(inspector_routes(proxy.observer.store, access, note="live from this proxy"))
+        mount_static(app)
+
     register_error_handlers(app)
-    app.middleware("http")(_request_id_and_log)
+    app.state.observer = proxy.observer
+    app.middleware("http")(request_id_and_record)
     return app
-
-
-def _request_id(request: Request) -> str:
-    """The caller's ``x-request-id`` when it is a short plain token; a fresh one otherwise (never echoed raw)."""
-    given = request.headers.get("x-request-id") or ""
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-
-
-async def _request_id_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Give every request an id (the caller's when it is plain, never echoed raw), log one line for it,
-    and answer a bug in the proxy with a 500 in the caller's format, never a stack trace."""
-    request_id = _request_id(request)
-    request.state.request_id = request_id
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-    except Exception:  # errors the registered handlers do not know: a bug here must not kill the server
-        log.exception("request %s failed", request_id)
-        error = ProxyError(500, "internal error in the proxy", "api_error")
-        response = JSONResponse(error_body(error, wire_of(request)), status_code=500)
-    response.headers["x-hcr-request-id"] = request_id
-    log.info(
-        "%s %s %s -> %s in %.0f ms",
-        request_id, request.method, request.url.path, response.status_code, (time.perf_counter() - started) * 1000,
-    )  # fmt: skip
-    return response
 
 
 async def _models(proxy: _Proxy, request: Request) -> Response:
@@ -281,6 +281,7 @@ async def _complete(proxy: _Proxy, request: Request, wire: Wire) -> Response:
     scope = proxy.authorise(request)
     contract = AnthropicMessagesRequest if wire == "anthropic" else OpenAIChatRequest
     data = await proxy.read_request(request, contract, deadline)
+    proxy.observer.named(request, request.url.path, data["model"], wire)
     kwargs, router = proxy.target(data["model"])
     deployment = kwargs["model"]
     bypass = _bypassed(request, data)
@@ -295,19 +296,22 @@ async def _complete(proxy: _Proxy, request: Request, wire: Wire) -> Response:
             data, routed = await proxy.in_thread(
                 scope, deadline, partial(route_call, router, data, wire=wire, model=deployment)
             )
+        trace = proxy.observer.routed(request, routed, deployment)
         send = {**data, **kwargs, "timeout": max(0.001, deadline - loop.time())}
         recall = Recall.offered(router.policy, routed, wire) if routed is not None else None
+        sent = time.perf_counter()
         try:
             result = await asyncio.wait_for(_send(wire, send, recall), max(0.0, deadline - loop.time()))
         except Exception as exc:
             raise backend_error(exc, deployment, proxy.secrets) from None
+        proxy.observer.answered(trace, result, (time.perf_counter() - sent) * 1000, recall)
     except BaseException:
         slot.release()
         raise
     headers = _report_headers(routed)
     if data.get("stream"):
         events = anthropic_events if wire == "anthropic" else openai_events
-        stream = within(result, deadline, slot)
+        stream = proxy.observer.watch(within(result, deadline, slot), trace, recall)
         return HoldingStream(
             slot,
             events(stream, deployment, proxy.secrets),
@@ -340,14 +344,16 @@ async def _dry_run(proxy: _Proxy, request: Request) -> Response:
     deadline = asyncio.get_running_loop().time() + proxy.config.general_settings.timeout_s
     scope = proxy.authorise(request)
     data = await proxy.read_request(request, RouteRequest, deadline)
-    kwargs, router = proxy.target(data["model"])
     wire: Wire = data.get("wire") or "openai"
+    proxy.observer.named(request, request.url.path, data["model"], wire)
+    kwargs, router = proxy.target(data["model"])
     slot = await proxy.acquire(deadline)
     try:
         route = partial(route_call, router, data, wire=wire, model=kwargs["model"])
         sent, routed = await proxy.in_thread(scope, deadline, route)
     finally:
         slot.release()
+    proxy.observer.routed(request, routed, kwargs["model"])
     body: dict[str, Any] = {
         "model": kwargs["model"],
         "messages": sent["messages"],
@@ -358,10 +364,10 @@ async def _dry_run(proxy: _Proxy, request: Request) -> Response:
     return JSONResponse(body, headers=_report_headers(routed))
 
 
-def serve(config: ProxyConfig | None, host: str, port: int) -> None:
+def serve(config: ProxyConfig | None, host: str, port: int, *, log_level: str = "info") -> None:
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    json_logging(log_level)
     # Keep idle connections longer than clients and load balancers usually do (60 s): with uvicorn's
     # 5 s default, a client reusing a pooled connection races the server closing it (seen under load
     # as reset streams).

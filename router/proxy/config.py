@@ -16,6 +16,10 @@
       body_timeout_s: 30                        # the whole body must arrive within this
       allowed_image_hosts: [images.example.com]
       allowed_request_fields: [top_k]           # provider fields callers may send besides the documented ones
+    ui:                                         # the inspector at /ui (``ui: false`` turns it off)
+      keep_content: false                       # keep texts and pages for the inspector (else figures only)
+      max_requests: 200                         # kept per API key, newest first
+      max_content_mb: 256                       # content kept in all; the oldest loses its content first
 
 With no ``model_list`` the proxy passes each request to the model it names, with the default policy.
 """
@@ -115,11 +119,28 @@ class GeneralSettings(BaseModel):
         return [k for k in [self.master_key, *self.api_keys] if k]
 
 
+class UISettings(BaseModel):
+    """The inspector (``/ui``) and what it keeps in memory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    keep_content: bool = Field(False, description="keep chunk texts, pages and read-backs, not only figures")
+    max_requests: int = Field(200, gt=0, le=100_000, description="requests kept per API key")
+    max_content_mb: float = Field(256, gt=0, description="content kept in all, before the oldest loses its own")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switch(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+
 class ProxyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model_list: list[ModelEntry] = Field(default_factory=list)
     general_settings: GeneralSettings = Field(default_factory=GeneralSettings)
+    ui: UISettings = Field(default_factory=UISettings)
 
     @model_validator(mode="after")
     def _unique_names(self) -> ProxyConfig:

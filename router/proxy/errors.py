@@ -23,7 +23,7 @@ __all__ = ["ProxyError", "backend_error", "error_body", "provider_message", "reg
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\).*", re.DOTALL)
 _SOURCE_PATH = re.compile(r"(?:/[\w.@+-]+)+\.py\S*|File \"[^\"]*\", line \d+")
 _LIBRARY_PREFIX = re.compile(r"\blitellm\.\w+(?:Error|Exception)?:\s*|\b\w+Exception - ")
-log = logging.getLogger("hcr.proxy")
+log = logging.getLogger("router.proxy")
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
     413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
@@ -83,12 +83,14 @@ def register_error_handlers(app: FastAPI) -> None:
 
     async def proxy_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProxyError)
+        request.state.error = exc.message  # for the request's trace and log line
         if exc.status == 499:  # the client left mid-upload: nobody is there to read an answer
             log.info("%s %s: %s", request.method, request.url.path, exc.message)
             return Response(status_code=499)
         return JSONResponse(error_body(exc, wire_of(request)), status_code=exc.status)
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
+        request.state.error = str(exc)
         return JSONResponse(error_body(ProxyError(400, str(exc)), wire_of(request)), status_code=400)
 
     app.add_exception_handler(ProxyError, proxy_error)

@@ -42,7 +42,7 @@ class _Errors(logging.Handler):
 @pytest.fixture(scope="module")
 def fuzz_target() -> Iterator[tuple[TestClient, ConnectionCounter, _Errors]]:
     errors = _Errors()
-    logging.getLogger("hcr.proxy").addHandler(errors)
+    logging.getLogger("router.proxy").addHandler(errors)
     with ConnectionCounter() as listener, OpenAIBackend() as gpt, AnthropicBackend() as claude:
         entries = [
             {"model_name": "gpt", "litellm_params": {"model": "openai/gpt-4o", "api_base": gpt.url, "api_key": "up"}},
@@ -56,7 +56,7 @@ def fuzz_target() -> Iterator[tuple[TestClient, ConnectionCounter, _Errors]]:
         )
         with TestClient(create_app(config), raise_server_exceptions=False) as client:
             yield client, listener, errors
-    logging.getLogger("hcr.proxy").removeHandler(errors)
+    logging.getLogger("router.proxy").removeHandler(errors)
 
 
 _json = st.recursive(

@@ -238,7 +238,7 @@ def _raw_request(port: int, head: bytes, body: bytes, *, close: bool = False, wa
 
 
 def test_stalled_and_abandoned_uploads(openai_backend: OpenAIBackend, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="hcr.proxy")
+    caplog.set_level(logging.INFO, logger="router.proxy")
     with proxy(openai_backend, body_timeout_s=0.5) as url:
         port = int(url.rsplit(":", 1)[1])
         head = (

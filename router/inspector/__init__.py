@@ -1,0 +1,1 @@
+"""The inspector: what was sent, page by page (``hcr inspect`` on an out folder, ``/ui`` on ``hcr serve``)."""
