@@ -23,8 +23,12 @@ def config(*backends: Backend, ui: Any = None, **settings: Any) -> ProxyConfig:
     """'gpt' and/or 'claude' served from ``backends``; a master key and two tenant keys."""
     entries = []
     for backend in backends:
-        name, model = ("claude", "anthropic/claude-sonnet-4-6") if backend.wire == "anthropic" else ("gpt", "openai/gpt-4o")
-        entries.append({"model_name": name, "litellm_params": {"model": model, "api_base": backend.url, "api_key": "up"}})
+        name, model = (
+            ("claude", "anthropic/claude-sonnet-4-6") if backend.wire == "anthropic" else ("gpt", "openai/gpt-4o")
+        )
+        entries.append(
+            {"model_name": name, "litellm_params": {"model": model, "api_base": backend.url, "api_key": "up"}}
+        )
     general = {"master_key": MASTER, "api_keys": [TENANT_A, TENANT_B], **settings}
     body: dict[str, Any] = {"model_list": entries, "general_settings": general}
     if ui is not None:
