@@ -108,6 +108,15 @@ def inspector_routes(store: TraceStore, access: Access, *, prefix: str = "/ui", 
             model=model, totals=totals(store.traces(tenant)), chart=chart(totals(traces)),
         )  # fmt: skip
 
+    @routes.get(f"{prefix}/totals")
+    async def totals_part(request: Request, model: str = "") -> Response:
+        """The totals section alone: the list page swaps it in when new requests arrive."""
+        tenant = access.tenant(request)
+        if tenant is None:
+            return sign_in(request)
+        traces = store.traces(tenant, model or None)
+        return page(request, "totals.html", totals=totals(store.traces(tenant)), chart=chart(totals(traces)))
+
     @routes.get(f"{prefix}/login")
     async def login_form(request: Request) -> Response:
         return page(request, "login.html", problem="")

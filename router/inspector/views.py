@@ -105,12 +105,12 @@ def marked_words(source: str, read: str) -> list[tuple[str, bool]]:
     return marked
 
 
-def chart(totals: Totals, width: int = 560) -> dict[str, Any]:
+def chart(totals: Totals, width: int = 760) -> dict[str, Any]:
     """Bars of tokens before and after, by model and by kind, scaled to the largest 'before'."""
     label_width, bar_height, gap = 170, 14, 10
     groups = [("by model", totals.by_model), ("by kind", totals.by_kind)]
     largest = max((s.tokens_before for _, group in groups for s in group), default=0) or 1
-    scale = (width - label_width - 90) / largest
+    scale = (width - label_width - 190) / largest  # room for the figures after the bar
     rows, y = [], 0
     for title, group in groups:
         if not group:

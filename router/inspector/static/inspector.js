@@ -56,13 +56,29 @@
     body.replaceChildren(rows);
   }
 
+  let shownCount = body.querySelectorAll("tr[data-id]").length;
+
+  // New requests change the totals too: fetch the server's section and swap it in (parsed, not run).
+  async function refreshTotals() {
+    const url = new URL(table.dataset.totals, window.location.href);
+    if (table.dataset.model) url.searchParams.set("model", table.dataset.model);
+    const answer = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    if (!answer.ok) return;
+    const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").getElementById("totals");
+    const current = document.getElementById("totals");
+    if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+  }
+
   async function poll() {
     const url = new URL(table.dataset.api, window.location.href);
     if (table.dataset.model) url.searchParams.set("model", table.dataset.model);
     try {
       const answer = await fetch(url, { credentials: "same-origin", cache: "no-store" });
       if (!answer.ok) throw new Error(String(answer.status));
-      draw((await answer.json()).requests);
+      const requests = (await answer.json()).requests;
+      draw(requests);
+      if (shownCount !== requests.length) await refreshTotals();
+      shownCount = requests.length;
       if (live) live.classList.add("on");
     } catch (error) {
       if (live) live.classList.remove("on");
