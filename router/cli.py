@@ -6,7 +6,7 @@ import argparse
 import functools
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--rechoose", action="store_true", help="choose again from the measurements already in --out (no OCR)"
     )
-    calibrate.set_defaults(handler=_calibrate)
+    calibrate.set_defaults(handler=_tool("calibrate"))
 
     bench = sub.add_parser("bench", help="compression and OCR read-back on real documents; plots; answer equivalence")
     bench.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default: bench-results)")
@@ -143,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--questions", type=int, default=2, help="questions per document for --backend (default: 2; agent session: +1)"
     )
-    bench.set_defaults(handler=_bench)
+    bench.set_defaults(handler=_tool("bench"))
 
     profiles = sub.add_parser("profiles", help="list encoder families with their page geometry")
     profiles.set_defaults(handler=_profiles)
@@ -314,113 +314,16 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrate(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _tool(name: str) -> Callable[[argparse.Namespace], int]:
+    """A handler from ``router.tools.commands`` (calibration and benchmark: tooling, imported when run)."""
 
-    from router.density_names import DENSITY_NAMES
-    from router.providers.geometry import PROFILES
-    from router.render.density import TEXT_CLASSES
-    from router.tools import calibrate
+    def run(args: argparse.Namespace) -> int:
+        from router.tools import commands
 
-    encoders = args.encoder or list(PROFILES)
-    classes = args.kinds or list(TEXT_CLASSES)
-    sweep = calibrate.DEFAULT_SWEEP
-    if args.ems:
-        ems = _floats(args.ems, "--ems")
-        sweep = sweep.model_copy(update={"em_px": dict.fromkeys(TEXT_CLASSES, ems)})
-    if args.line_heights:
-        sweep = sweep.model_copy(update={"line_heights": _floats(args.line_heights, "--line-heights")})
-    if args.rechoose:
-        table = calibrate.rechoose(args.out)
-        encoders = [e for e in encoders if e in table["encoders"]]
-    else:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err_console()) as progress:
-            task = progress.add_task("calibrating", total=calibrate.steps(encoders, classes, sweep))
-            table = calibrate.calibrate(
-                args.out, encoders, classes, sweep, engine=args.engine,
-                on_step=lambda line: progress.update(task, advance=1, description=line),
-            )  # fmt: skip
-    engine = table.get("engine", "stored measurements")
-    from rich.table import Table
+        handler: Callable[[argparse.Namespace], int] = getattr(commands, name)
+        return handler(args)
 
-    result = Table(title=f"Calibration ({engine}) -> {args.out}", title_justify="left")
-    for column in ("encoder", "density", "class", "em px", "line h", "accuracy", "bar", "chars/token"):
-        result.add_column(column, justify="left" if column in ("encoder", "density", "class") else "right")
-    for encoder in encoders:
-        for density in DENSITY_NAMES:
-            for text_class in classes:
-                row = table["encoders"][encoder][density].get(text_class)
-                if row is None:  # a class this table was never calibrated for
-                    continue
-                accuracy = f"{row['accuracy']:.2%}" + ("" if row["reached"] else " [yellow](plateau)[/]")
-                result.add_row(
-                    encoder, density, text_class, f"{row['em_px']:g}", f"{row['line_height']:g}", accuracy,
-                    f"{row['bar']:.1%}", f"{row['chars_per_token']:.2f}",
-                )  # fmt: skip
-    console().print(result)
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from router.density_names import DENSITY_NAMES
-    from router.tools import bench
-    from router.tools.bench_corpus import build_corpus
-
-    documents, missing = build_corpus(quick=args.quick)
-    encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
-    densities = args.density or list(DENSITY_NAMES)
-    for line in missing:
-        err_console().print(f"[yellow]skipped[/] {_plain(line)}", highlight=False)
-    answers: Callable[[Sequence[Any]], dict[str, Any]] | None = None
-    if args.backend:
-        from router.core import Router
-        from router.policy import Policy
-        from router.tools.agent_answers import run_agent_answers
-        from router.tools.answers import run_answers
-
-        extra = {"api_base": args.api_base} if args.api_base else {}
-        policy = Policy.load(args.policy)
-        router = Router(policy)
-
-        def answers(docs: Sequence[Any]) -> dict[str, Any]:
-            found = run_answers(docs, args.backend, router=router, per_document=args.questions, **extra)
-            agent = run_agent_answers(args.backend, policy=policy, count=args.questions + 1, **extra)
-            return {**found, "agent": agent}
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console()) as progress:
-        task = progress.add_task("benchmark", total=bench.steps(documents, encoders, densities))
-        result = bench.run_bench(
-            args.out, quick=args.quick, encoders=encoders, densities=densities, engine=args.engine,
-            documents=documents, missing=missing, answers=answers,
-            on_step=lambda line: progress.update(task, advance=1, description=line),
-        )  # fmt: skip
-    from router.tools.bench_report import markdown
-
-    console().print(markdown(result).split("All measurements:")[0].rstrip(), highlight=False)
-    if result.answers:
-        from router.tools.agent_answers import agent_answers_markdown
-        from router.tools.answers import answers_markdown
-
-        console().print("\n".join(answers_markdown(result.answers)), highlight=False)
-        console().print("\n".join(agent_answers_markdown(result.answers["agent"])), highlight=False)
-    console().print(
-        f"wrote {args.out}/bench.json, bench.md, {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}", highlight=False
-    )
-    return 0
-
-
-def _floats(text: str, option: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise RouterError(f"{option}: expected comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise RouterError(f"{option}: no values given")
-    return values
+    return run
 
 
 def _profiles(args: argparse.Namespace) -> int:

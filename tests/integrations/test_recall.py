@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -133,6 +134,15 @@ def recall_policy(tmp_path: Any) -> str:
     return str(path)
 
 
+def assert_inspected_recall(url: str) -> None:
+    """The inspector shows the round: what the model asked for, and the report's round count."""
+    auth = {"authorization": f"Bearer {KEY}"}
+    latest = httpx.get(f"{url}/ui/api/requests", headers=auth).json()["requests"][0]
+    page = httpx.get(url + latest["url"], headers=auth).text
+    assert "Recall calls" in page and "build-fix" in page
+    assert re.search(r"<dt>recall rounds</dt><dd>1</dd>", page)
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_proxy_openai_wire(tmp_path: Any, stream: bool) -> None:
     request = with_planted_hash(session_requests("openai", max_chars=9000)[2])
@@ -144,6 +154,7 @@ def test_proxy_openai_wire(tmp_path: Any, stream: bool) -> None:
         else:
             text = client.chat.completions.create(model="gpt", messages=request["messages"]).choices[0].message.content
         assert PLANTED in text and len(backend.requests) == 2
+        assert_inspected_recall(url)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -162,6 +173,7 @@ def test_proxy_anthropic_wire(tmp_path: Any, stream: bool) -> None:
         assert any(t["name"] == RECALL_TOOL_NAME for t in first["tools"])
         result = second["messages"][-1]["content"][0]
         assert result["type"] == "tool_result" and PLANTED in result["content"]
+        assert_inspected_recall(url)
 
 
 def test_wrapped_openai_client(recall_router: Router) -> None:
@@ -246,6 +258,7 @@ def test_wrapped_openai_client_streams(recall_router: Router) -> None:
         with client.chat.completions.create(model="gpt-4o", messages=request["messages"], stream=True) as chunks:
             text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert PLANTED in text and len(backend.requests) == 2
+        assert_inspected_recall(url)
         assert chunks.routing_report.recall_rounds == 1
 
         async def run() -> str:

@@ -1,0 +1,121 @@
+"""``hcr calibrate`` and ``hcr bench``: the tooling commands (OCR sweeps, benchmarks), run from ``router.cli``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from router.cli import _plain, console, err_console
+from router.errors import RouterError
+
+__all__ = ["bench", "calibrate"]
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from router.density_names import DENSITY_NAMES
+    from router.providers.geometry import PROFILES
+    from router.render.density import TEXT_CLASSES
+    from router.tools import calibrate
+
+    encoders = args.encoder or list(PROFILES)
+    classes = args.kinds or list(TEXT_CLASSES)
+    sweep = calibrate.DEFAULT_SWEEP
+    if args.ems:
+        ems = _floats(args.ems, "--ems")
+        sweep = sweep.model_copy(update={"em_px": dict.fromkeys(TEXT_CLASSES, ems)})
+    if args.line_heights:
+        sweep = sweep.model_copy(update={"line_heights": _floats(args.line_heights, "--line-heights")})
+    if args.rechoose:
+        table = calibrate.rechoose(args.out)
+        encoders = [e for e in encoders if e in table["encoders"]]
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err_console()) as progress:
+            task = progress.add_task("calibrating", total=calibrate.steps(encoders, classes, sweep))
+            table = calibrate.calibrate(
+                args.out, encoders, classes, sweep, engine=args.engine,
+                on_step=lambda line: progress.update(task, advance=1, description=line),
+            )  # fmt: skip
+    engine = table.get("engine", "stored measurements")
+    from rich.table import Table
+
+    result = Table(title=f"Calibration ({engine}) -> {args.out}", title_justify="left")
+    for column in ("encoder", "density", "class", "em px", "line h", "accuracy", "bar", "chars/token"):
+        result.add_column(column, justify="left" if column in ("encoder", "density", "class") else "right")
+    for encoder in encoders:
+        for density in DENSITY_NAMES:
+            for text_class in classes:
+                row = table["encoders"][encoder][density].get(text_class)
+                if row is None:  # a class this table was never calibrated for
+                    continue
+                accuracy = f"{row['accuracy']:.2%}" + ("" if row["reached"] else " [yellow](plateau)[/]")
+                result.add_row(
+                    encoder, density, text_class, f"{row['em_px']:g}", f"{row['line_height']:g}", accuracy,
+                    f"{row['bar']:.1%}", f"{row['chars_per_token']:.2f}",
+                )  # fmt: skip
+    console().print(result)
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from router.density_names import DENSITY_NAMES
+    from router.tools import bench
+    from router.tools.bench_corpus import build_corpus
+
+    documents, missing = build_corpus(quick=args.quick)
+    encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
+    densities = args.density or list(DENSITY_NAMES)
+    for line in missing:
+        err_console().print(f"[yellow]skipped[/] {_plain(line)}", highlight=False)
+    answers: Callable[[Sequence[Any]], dict[str, Any]] | None = None
+    if args.backend:
+        from router.core import Router
+        from router.policy import Policy
+        from router.tools.agent_answers import run_agent_answers
+        from router.tools.answers import run_answers
+
+        extra = {"api_base": args.api_base} if args.api_base else {}
+        policy = Policy.load(args.policy)
+        router = Router(policy)
+
+        def answers(docs: Sequence[Any]) -> dict[str, Any]:
+            found = run_answers(docs, args.backend, router=router, per_document=args.questions, **extra)
+            agent = run_agent_answers(args.backend, policy=policy, count=args.questions + 1, **extra)
+            return {**found, "agent": agent}
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console()) as progress:
+        task = progress.add_task("benchmark", total=bench.steps(documents, encoders, densities))
+        result = bench.run_bench(
+            args.out, quick=args.quick, encoders=encoders, densities=densities, engine=args.engine,
+            documents=documents, missing=missing, answers=answers,
+            on_step=lambda line: progress.update(task, advance=1, description=line),
+        )  # fmt: skip
+    from router.tools.bench_report import markdown
+
+    console().print(markdown(result).split("All measurements:")[0].rstrip(), highlight=False)
+    if result.answers:
+        from router.tools.agent_answers import agent_answers_markdown
+        from router.tools.answers import answers_markdown
+
+        console().print("\n".join(answers_markdown(result.answers)), highlight=False)
+        console().print("\n".join(agent_answers_markdown(result.answers["agent"])), highlight=False)
+    console().print(
+        f"wrote {args.out}/bench.json, bench.md, {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}", highlight=False
+    )
+    return 0
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise RouterError(f"{option}: expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise RouterError(f"{option}: no values given")
+    return values
