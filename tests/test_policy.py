@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import zipfile
 import sys
 from pathlib import Path
 
@@ -137,6 +138,9 @@ def test_default_policy_loads_from_an_installed_wheel(tmp_path: Path) -> None:
         capture_output=True,
     )
     wheel = next(tmp_path.glob("*.whl"))
+    shipped = set(zipfile.ZipFile(wheel).namelist())  # the inspector's pages and assets ship too
+    for name in ("templates/requests.html", "templates/request.html", "static/inspector.js", "static/inspector.css"):
+        assert f"router/inspector/{name}" in shipped, name
     # Import the package from the wheel itself (a zip), not from the checkout.
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import router; "
