@@ -67,16 +67,19 @@ class LitellmParams(BaseModel):
 
 
 class ModelEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One deployment; entries sharing a ``model_name`` are one group, load-balanced by litellm's Router."""
+
+    model_config = ConfigDict(extra="allow")  # LiteLLM's other entry keys: ignored, named in one log line
 
     model_name: str
     litellm_params: LitellmParams
+    model_info: dict[str, Any] = Field(default_factory=dict, description="passed to litellm's Router as it is")
     policy: str | None = None
     encoder: EncoderName | None = None
 
 
 class GeneralSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")  # LiteLLM Proxy's own settings (database_url...): ignored, logged
 
     master_key: str | None = None
     api_keys: list[str] = Field(default_factory=list)
@@ -136,19 +139,63 @@ class UISettings(BaseModel):
 
 
 class ProxyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A LiteLLM Proxy ``config.yaml`` as it is, plus hcr's own keys (``policy``, ``encoder``, ``ui``)."""
+
+    model_config = ConfigDict(extra="allow")  # environment_variables, callback settings...: ignored, logged
 
     model_list: list[ModelEntry] = Field(default_factory=list)
     general_settings: GeneralSettings = Field(default_factory=GeneralSettings)
+    litellm_settings: dict[str, Any] = Field(default_factory=dict, description="Router-level keys are used")
+    router_settings: dict[str, Any] = Field(default_factory=dict, description="passed to litellm's Router")
     ui: UISettings = Field(default_factory=UISettings)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> ProxyConfig:
-        names = [m.model_name for m in self.model_list]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"model_name used more than once: {', '.join(duplicates)}")
+    def _known_models_read_alike(self) -> ProxyConfig:
+        """Every deployment's model is one the router can place, and a group's deployments read images
+        with one encoder family (routing happens once, before the Router picks a deployment)."""
+        if not self.model_list:
+            return self
+        from router.policy import Policy
+        from router.target import resolve_target, unknown_model
+
+        policies: dict[str, Policy] = {}
+        families: dict[str, dict[str, str]] = {}
+        for i, entry in enumerate(self.model_list):
+            name = entry.policy or self.general_settings.policy
+            policy = policies.get(name) or policies.setdefault(name, Policy.load(name))
+            model = entry.litellm_params.model
+            if entry.encoder is None:
+                problem = unknown_model(policy, model)
+                if problem is not None:
+                    raise ValueError(f"model_list[{i}] ({entry.model_name}): {problem.split(' (for a self')[0]} "
+                                     "(for a self-hosted model, give the entry an 'encoder:')")  # fmt: skip
+            family = entry.encoder or resolve_target(policy, model).profile.name
+            families.setdefault(entry.model_name, {})[model] = family
+        for group, entries in self.groups().items():
+            if len({e.policy for e in entries}) > 1:
+                raise ValueError(f"the deployments of {group!r} name different policies; give them one")
+        for group, members in families.items():
+            if len(set(members.values())) > 1:
+                read = ", ".join(f"{model} reads as {family}" for model, family in members.items())
+                raise ValueError(
+                    f"the deployments of {group!r} read images differently ({read}); routing is done once per "
+                    "request, so give them one 'encoder:' or serve them under different names"
+                )
         return self
+
+    def groups(self) -> dict[str, list[ModelEntry]]:
+        """Deployments by model name, in config order."""
+        grouped: dict[str, list[ModelEntry]] = {}
+        for entry in self.model_list:
+            grouped.setdefault(entry.model_name, []).append(entry)
+        return grouped
+
+    def ignored_keys(self) -> list[str]:
+        """Keys of the file hcr does not use (LiteLLM Proxy's own): logged once at start, never refused."""
+        keys = [*(self.model_extra or {}), *(f"general_settings.{k}" for k in self.general_settings.model_extra or {})]
+        for i, entry in enumerate(self.model_list):
+            keys += [f"model_list[{i}].{k}" for k in entry.model_extra or {}]
+        return keys
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ProxyConfig:

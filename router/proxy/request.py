@@ -123,6 +123,16 @@ class AnthropicMessagesRequest(_Contract):
     context_management: dict[str, Any] | None = None
 
 
+class AnthropicCountTokensRequest(_Contract):
+    """``POST /v1/messages/count_tokens``: what Anthropic's count takes (no ``max_tokens``)."""
+
+    system: str | list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: dict[str, Any] | None = None
+    thinking: dict[str, Any] | None = None
+    context_management: dict[str, Any] | None = None
+
+
 class RouteRequest(OpenAIChatRequest):
     """``POST /v1/route``: a dry run of either wire format's request."""
 
