@@ -24,7 +24,7 @@ with provider("anthropic") as local, tempfile.TemporaryDirectory() as folder:
     )
     config = Path(folder) / "config.yaml"
     config.write_text(
-        "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-sonnet-4-5\n"
+        "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-sonnet-4-6\n"
         + upstream
         + "litellm_settings:\n  callbacks: router.integrations.litellm_hook.hook\n"
         + f"general_settings:\n  master_key: {MASTER_KEY}\n"

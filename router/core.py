@@ -46,7 +46,7 @@ class Router:
     """Routes chat requests into mixed text/image prompts and calls any backend through litellm.
 
     >>> router = Router()                          # the shipped default policy
-    >>> routed = router.route(messages, model="claude-sonnet-4-5")
+    >>> routed = router.route(messages, model="claude-sonnet-4-6")
     >>> routed.messages, routed.report.tokens_after
     >>> response = router.completion(model="gpt-4o", messages=messages)
     >>> response.routing_report

@@ -69,7 +69,7 @@ def test_anthropic_tool_results_hold_their_pages(anthropic_turns: list[dict]) ->
     log_result = request["messages"][4]["content"][0]  # dpkg's log, read with bash and answered since
     log_result["cache_control"] = {"type": "ephemeral"}
     log_result["is_error"] = False
-    routed = Router().route(request["messages"], model="claude-sonnet-4-5", system=request["system"], wire="anthropic")
+    routed = Router().route(request["messages"], model="claude-sonnet-4-6", system=request["system"], wire="anthropic")
     assert routed.system == request["system"]
     block = routed.messages[4]["content"][0]
     assert block["type"] == "tool_result" and block["tool_use_id"] == "toolu_1"
@@ -89,7 +89,7 @@ def test_block_list_results_keep_their_other_blocks(anthropic_turns: list[dict])
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="
     screenshot = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}
     result["content"] = [{"type": "text", "text": result["content"]}, screenshot]
-    routed = Router().route(request["messages"], model="claude-sonnet-4-5", system=request["system"], wire="anthropic")
+    routed = Router().route(request["messages"], model="claude-sonnet-4-6", system=request["system"], wire="anthropic")
     content = routed.messages[4]["content"][0]["content"]
     assert content[-1] == screenshot and len(images_of(content)) > 1
 

@@ -42,7 +42,7 @@ def test_every_example_routes(example: str, tmp_path: Path, capsys: pytest.Captu
 
 
 def test_route_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["route", str(EXAMPLES / "code_review.json"), "--model", "claude-sonnet-4-5", "--density", "dense"]
+    args = ["route", str(EXAMPLES / "code_review.json"), "--model", "claude-sonnet-4-6", "--density", "dense"]
     assert main([*args, "--policy", "text-only"]) == 0
     assert "0 image(s)" in capsys.readouterr().out
     assert main([*args, "--encoder", "gemini-2"]) == 0

@@ -28,7 +28,7 @@ def image_parts(content: object) -> list[dict]:
 def test_document_is_rendered_and_the_question_stays_text(router: Router, english_prose: str) -> None:
     question = "Which freedoms does the preamble list?"
     messages = [{"role": "user", "content": f"Read this:\n\n{english_prose}\n\n{question}"}]
-    routed = router.route(messages, model="claude-sonnet-4-5")
+    routed = router.route(messages, model="claude-sonnet-4-6")
     content = routed.messages[0]["content"]
     assert [p["type"] for p in content][:2] == ["text", "text"]
     # Text chunks keep their exact text; the short opening paragraph stays text with "Read this:".
@@ -73,7 +73,7 @@ def test_render_failure_sends_the_chunk_as_text(router: Router, english_prose: s
     lone_surrogate = json.loads('"\\ud800"')  # as JSON allows
     broken = english_prose[:middle] + lone_surrogate + english_prose[middle:]
     messages = [{"role": "user", "content": broken + "\n\nSummarise."}]
-    routed = router.route(messages, model="claude-sonnet-4-5")
+    routed = router.route(messages, model="claude-sonnet-4-6")
     failed = [c for c in routed.report.chunks if c.reason.startswith("guard:render-failed")]
     assert failed and failed[0].action == "text"
     assert routed.messages[0] is messages[0]  # nothing dropped: the message goes as it came
@@ -120,7 +120,7 @@ def test_assistant_turns_and_unanswered_tool_results_stay_text(router: Router, e
 
 def test_small_gain_is_refused_by_min_saving(english_prose: str) -> None:
     policy = Policy.from_yaml_text("min_tokens: 0\nmin_saving: 50\nrules:\n  - {name: all, action: image}\n")
-    routed = Router(policy).route([{"role": "user", "content": english_prose}], model="claude-sonnet-4-5")
+    routed = Router(policy).route([{"role": "user", "content": english_prose}], model="claude-sonnet-4-6")
     chunk = routed.report.chunks[0]
     assert chunk.action == "text" and chunk.reason.startswith("guard:min-saving") and chunk.image_tokens > 0
     assert routed.report.tokens_after == routed.report.tokens_before
@@ -144,7 +144,7 @@ def test_image_limit_sends_the_least_saving_chunks_back_to_text(english_prose: s
 def test_cache_control_marker_moves_to_the_last_replacing_part(router: Router, english_prose: str) -> None:
     marker = {"type": "ephemeral"}
     messages = [{"role": "user", "content": [{"type": "text", "text": english_prose * 2, "cache_control": marker}]}]
-    routed = router.route(messages, model="claude-sonnet-4-5")
+    routed = router.route(messages, model="claude-sonnet-4-6")
     content = routed.messages[0]["content"]
     assert content[-1]["cache_control"] == marker
     assert sum("cache_control" in p for p in content) == 1
@@ -158,7 +158,7 @@ def test_remote_image_urls_are_refused_where_litellm_would_fetch_them(router: Ro
         ]}
     ]  # fmt: skip
     with pytest.raises(UnsafeURLError) as caught:
-        router.route(messages, model="claude-sonnet-4-5")
+        router.route(messages, model="claude-sonnet-4-6")
     assert caught.value.location == "messages[0].content[1].image_url.url"
     assert router.route(messages, model="gpt-4o").messages[0] is messages[0]  # OpenAI fetches URLs itself
 

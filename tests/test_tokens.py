@@ -26,7 +26,7 @@ def test_gpt_4o_chinese_is_not_counted_as_cl100k(chinese_prose: str) -> None:
 
 
 def test_claude_names_count_alike_and_say_they_estimate(chinese_prose: str) -> None:
-    names = ["claude-sonnet-4-5", "anthropic/claude-sonnet-4-5", "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0"]
+    names = ["claude-sonnet-4-6", "anthropic/claude-sonnet-4-6", "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0"]
     assert len({count_tokens(chinese_prose, n) for n in names}) == 1
     for name in names:
         assert not token_counter(name).exact and "Anthropic's tokenizer is not public" in token_counter(name).note

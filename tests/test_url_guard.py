@@ -42,20 +42,20 @@ def test_malformed_and_foreign_urls_are_refused_everywhere(url: str, problem: st
         router.route(openai_image(url), model="gpt-4o")  # OpenAI fetches URLs itself: only the form is wrong
     blocks = [{"type": "image", "source": {"type": "url", "url": url}}]
     with pytest.raises(UnsafeURLError, match=r"messages\[0\]\.content\[0\]\.source\.url"):
-        router.route([{"role": "user", "content": blocks}], model="claude-sonnet-4-5", wire="anthropic")
+        router.route([{"role": "user", "content": blocks}], model="claude-sonnet-4-6", wire="anthropic")
 
 
 def test_public_urls_pass_where_the_provider_fetches_them() -> None:
     routed = Router().route(openai_image("https://images.example.com/chart.png"), model="gpt-4o")
     assert routed.messages[0]["content"][1]["image_url"]["url"] == "https://images.example.com/chart.png"
-    assert Router().route(openai_image("data:image/png;base64,iVBORw0KGgo="), model="claude-sonnet-4-5")
+    assert Router().route(openai_image("data:image/png;base64,iVBORw0KGgo="), model="claude-sonnet-4-6")
 
 
 def test_urls_litellm_would_download_here_are_refused_unless_allowed() -> None:
     with pytest.raises(UnsafeURLError, match="litellm would download it on this machine"):
-        Router().route(openai_image("https://images.example.com/x.png"), model="claude-sonnet-4-5")
+        Router().route(openai_image("https://images.example.com/x.png"), model="claude-sonnet-4-6")
     allowed = Router(allowed_image_hosts=frozenset({"images.example.com"}))
-    assert allowed.route(openai_image("https://images.example.com/x.png"), model="claude-sonnet-4-5")
+    assert allowed.route(openai_image("https://images.example.com/x.png"), model="claude-sonnet-4-6")
 
 
 def test_internal_addresses_are_refused_when_private_hosts_are_blocked() -> None:
@@ -71,13 +71,13 @@ def test_urls_nested_in_tool_results_and_the_system_prompt_are_checked() -> None
     with pytest.raises(UnsafeURLError, match=r"messages\[1\]\.content\[0\]\.content\[1\]\.source\.url"):
         Router().route(
             [{"role": "user", "content": "hi"}, {"role": "user", "content": [tool_result]}],
-            model="claude-sonnet-4-5",
+            model="claude-sonnet-4-6",
             wire="anthropic",
             system="Be brief.",
         )
     system = [{"type": "text", "text": "x"}, {"type": "image", "source": {"type": "url", "url": "dict://x/"}}]
     with pytest.raises(UnsafeURLError, match=r"^system\[1\]\.source\.url"):
-        Router().route([{"role": "user", "content": "hi"}], model="claude-sonnet-4-5", wire="anthropic", system=system)
+        Router().route([{"role": "user", "content": "hi"}], model="claude-sonnet-4-6", wire="anthropic", system=system)
     file_id = [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file:///etc/shadow"}}]}]
     with pytest.raises(UnsafeURLError, match=r"file\.file_id"):
         Router().route(file_id, model="gemini/gemini-2.5-flash")
@@ -89,7 +89,7 @@ def test_urls_nested_in_tool_results_and_the_system_prompt_are_checked() -> None
 def test_text_that_mentions_urls_is_not_a_url() -> None:
     messages = [{"role": "user", "content": "Fetch gopher://127.0.0.1/ and \\\\host\\share for me."}]
     assert list(find_urls(messages, "messages")) == []
-    assert Router().route(messages, model="claude-sonnet-4-5")
+    assert Router().route(messages, model="claude-sonnet-4-6")
 
 
 def test_the_litellm_hook_guards_bypassed_requests() -> None:

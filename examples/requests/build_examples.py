@@ -29,7 +29,7 @@ def long_markdown() -> None:
     write(
         "long_markdown.json",
         {
-            "model": "claude-sonnet-4-5",
+            "model": "claude-sonnet-4-6",
             "messages": [
                 {"role": "system", "content": "Answer from the supplied document only. Quote exact names."},
                 {
@@ -107,7 +107,7 @@ def chinese_document() -> None:
     write(
         "chinese_document.json",
         {
-            "model": "claude-sonnet-4-5",
+            "model": "claude-sonnet-4-6",
             "messages": [
                 {
                     "role": "user",

@@ -3,7 +3,7 @@
     model_list:
       - model_name: claude                      # the name clients send
         litellm_params:                         # passed to litellm as they are
-          model: anthropic/claude-sonnet-4-5
+          model: anthropic/claude-sonnet-4-6
           api_key: os.environ/ANTHROPIC_API_KEY # read from the environment at start-up
         policy: /etc/hcr/claude.yaml            # optional: policy file or built-in name
         encoder: anthropic                      # optional: encoder family override

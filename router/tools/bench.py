@@ -31,7 +31,7 @@ DEFAULT_ENCODERS = ("anthropic", "openai-tile", "gemini-2", "qwen2.5-vl")
 QUICK_ENCODERS = ("anthropic", "openai-tile")
 # A model of each family, for its tokenizer (text tokens) and its price.
 MODELS: dict[str, str] = {
-    "anthropic": "claude-sonnet-4-5",
+    "anthropic": "claude-sonnet-4-6",
     "openai-tile": "gpt-4o",
     "openai-tile-4o-mini": "gpt-4o-mini",
     "openai-tile-gpt5": "gpt-5",

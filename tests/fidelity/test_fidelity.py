@@ -187,14 +187,14 @@ def test_guard_sends_text_when_no_density_reads_back_well_enough(python_code: st
     # No engine reads code back perfectly (quotes, underscores), so a bar of 100% fails at every density.
     policy = Policy.builtin("default").model_copy(update={"fidelity": FidelitySettings(mode="always", min_accuracy=1)})
     router = Router(policy)
-    routed = router.route(_code_request(python_code), model="claude-sonnet-4-5")
+    routed = router.route(_code_request(python_code), model="claude-sonnet-4-6")
     code = routed.report.chunks[0]
     tried = ", ".join(rf"{name} [\d.]+%" for name in distinct_settings("code", "anthropic"))
     assert code.action == "text" and re.fullmatch(rf"guard:fidelity: read back {tried}, under 100\.0%", code.reason)
     assert code.readback is not None and code.fidelity == code.reason
     # The next turn resends the same code: the verdicts are remembered, nothing is read again.
     checked = router.fidelity.stats.checked
-    again = router.route(_code_request(python_code), model="claude-sonnet-4-5").report.chunks[0]
+    again = router.route(_code_request(python_code), model="claude-sonnet-4-6").report.chunks[0]
     assert again.reason == code.reason and router.fidelity.stats.checked == checked
     assert routed.messages[0]["content"].startswith("```python")  # the text itself, unchanged
 

@@ -62,7 +62,7 @@ def test_anthropic_server_gets_pages_after_the_results(
 ) -> None:
     """OpenAI-shaped history sent to Claude through litellm: the results and their pages share a user turn."""
     router.completion(
-        model="anthropic/claude-sonnet-4-5", messages=openai_request["messages"], api_base=anthropic_backend.url,
+        model="anthropic/claude-sonnet-4-6", messages=openai_request["messages"], api_base=anthropic_backend.url,
         api_key="sk-ant-test", max_tokens=64,
     )  # fmt: skip
     sent = anthropic_backend.last.body["messages"]

@@ -93,7 +93,7 @@ def test_openai_wire(router: Router, openai_backend: OpenAIBackend, english_pros
 
 def test_anthropic_wire(router: Router, anthropic_backend: AnthropicBackend, english_prose: str) -> None:
     response = router.completion(
-        model="anthropic/claude-sonnet-4-5",
+        model="anthropic/claude-sonnet-4-6",
         messages=request(english_prose),
         api_base=anthropic_backend.url,
         api_key="sk-ant-test",
@@ -135,7 +135,7 @@ def test_gemini_wire(router: Router, gemini_backend: GeminiBackend, english_pros
     ("backend_class", "model"),
     [
         (OpenAIBackend, "openai/gpt-4o"),
-        (AnthropicBackend, "anthropic/claude-sonnet-4-5"),
+        (AnthropicBackend, "anthropic/claude-sonnet-4-6"),
         (GeminiBackend, "gemini/gemini-2.5-flash"),
     ],
 )

@@ -46,7 +46,7 @@ def test_callback_routes_acompletion_for_the_deployment_model(
     messages = long_request(english_prose)
     response = asyncio.run(
         litellm.acompletion(
-            model="anthropic/claude-sonnet-4-5", messages=messages, api_base=anthropic_backend.url, api_key="k"
+            model="anthropic/claude-sonnet-4-6", messages=messages, api_base=anthropic_backend.url, api_key="k"
         )
     )
     assert response.choices[0].message.content == REPLY
@@ -128,7 +128,7 @@ def test_litellm_proxy_plugin(tmp_path: Path, anthropic_backend: AnthropicBacken
         f"""model_list:
   - model_name: claude
     litellm_params:
-      model: anthropic/claude-sonnet-4-5
+      model: anthropic/claude-sonnet-4-6
       api_base: {anthropic_backend.url}
       api_key: sk-ant-test
 litellm_settings:
@@ -161,5 +161,5 @@ general_settings:
             proxy.terminate()
             proxy.wait(timeout=20)
     body = anthropic_backend.last.body
-    assert body["model"] == "claude-sonnet-4-5"
+    assert body["model"] == "claude-sonnet-4-6"
     assert has_images(body), log.read_text()[-2000:]

@@ -190,7 +190,7 @@ def test_wrapped_async_anthropic_client(recall_router: Router) -> None:
 
     async def run(url: str) -> anthropic.types.Message:
         client = wrap(anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=url, max_retries=0), recall_router)
-        return await client.messages.create(model="claude-sonnet-4-5", max_tokens=64, **request)
+        return await client.messages.create(model="claude-sonnet-4-6", max_tokens=64, **request)
 
     with AnthropicBackend(responder=scripted()) as backend:
         message = asyncio.run(run(backend.url))

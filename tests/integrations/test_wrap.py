@@ -69,7 +69,7 @@ def test_anthropic_client(router: Router, anthropic_backend: AnthropicBackend, e
     assert isinstance(wrapped, anthropic.Anthropic)
     system = "Answer from the licence.\n\n" + english_prose
     message = wrapped.messages.create(
-        model="claude-sonnet-4-5", max_tokens=64, system=system, messages=user_turn(english_prose)
+        model="claude-sonnet-4-6", max_tokens=64, system=system, messages=user_turn(english_prose)
     )
     assert isinstance(message, anthropic.types.Message) and message.content[0].text == REPLY
     assert message.routing_report.encoder == "anthropic"
@@ -81,7 +81,7 @@ def test_anthropic_client(router: Router, anthropic_backend: AnthropicBackend, e
     assert len(images) >= 2 and all(b["source"]["media_type"] == "image/png" for b in images)
     assert blocks[-1]["text"].endswith(QUESTION)
 
-    with wrapped.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=user_turn(english_prose)) as stream:
+    with wrapped.messages.stream(model="claude-sonnet-4-6", max_tokens=64, messages=user_turn(english_prose)) as stream:
         assert "".join(stream.text_stream) == REPLY
     assert any(b["type"] == "image" for b in anthropic_backend.last.body["messages"][0]["content"])
 
@@ -90,7 +90,7 @@ def test_async_anthropic_client(router: Router, anthropic_backend: AnthropicBack
     async def run() -> str:
         wrapped = wrap(anthropic.AsyncAnthropic(api_key="k", base_url=anthropic_backend.url), router)
         message = await wrapped.messages.create(
-            model="claude-sonnet-4-5", max_tokens=32, messages=user_turn(english_prose)
+            model="claude-sonnet-4-6", max_tokens=32, messages=user_turn(english_prose)
         )
         return message.content[0].text
 

@@ -70,7 +70,8 @@ def test_strip_beats_square_on_tile_models() -> None:
         ("o4-mini", "openai-patch-o4-mini"),
         ("gpt-5", "openai-tile-gpt5"),
         ("gpt-5-mini", "openai-patch-mini"),
-        ("claude-sonnet-4-5", "anthropic"),
+        ("claude-sonnet-4-6", "anthropic"),
+        ("claude-sonnet-4-5", "anthropic"),  # retired on 2026-11-30; the name still routes
         ("anthropic/some-private-deployment", "anthropic"),
         ("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic"),
         ("gemini/gemini-2.5-flash", "gemini-2"),

@@ -28,7 +28,7 @@ def test_count_tokens_answers_the_routed_count_without_calling_the_backend(
             json={"model": "claude", "wire": "anthropic", "messages": messages, "system": "Be brief."},
         ).json()["report"]
     assert not anthropic_backend.requests  # counted here: no backend call
-    tools = count_tokens(json.dumps(TOOLS), "anthropic/claude-sonnet-4-5")
+    tools = count_tokens(json.dumps(TOOLS), "anthropic/claude-sonnet-4-6")
     assert counted.input_tokens == dry["tokens_after"] + tools
     assert dry["images"] >= 1 and counted.input_tokens < dry["tokens_before"] / 2
 

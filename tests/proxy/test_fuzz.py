@@ -48,7 +48,7 @@ def fuzz_target() -> Iterator[tuple[TestClient, ConnectionCounter, _Errors]]:
             {"model_name": "gpt", "litellm_params": {"model": "openai/gpt-4o", "api_base": gpt.url, "api_key": "up"}},
             {
                 "model_name": "claude",
-                "litellm_params": {"model": "anthropic/claude-sonnet-4-5", "api_base": claude.url, "api_key": "up"},
+                "litellm_params": {"model": "anthropic/claude-sonnet-4-6", "api_base": claude.url, "api_key": "up"},
             },
         ]
         config = ProxyConfig.model_validate(

@@ -29,7 +29,7 @@ def proxy(*backends: Backend, params: dict | None = None, **settings: object) ->
     entries = []
     for backend in backends:
         name, model = (
-            ("claude", "anthropic/claude-sonnet-4-5") if backend.wire == "anthropic" else ("gpt", "openai/gpt-4o")
+            ("claude", "anthropic/claude-sonnet-4-6") if backend.wire == "anthropic" else ("gpt", "openai/gpt-4o")
         )
         entries.append(
             {
@@ -123,7 +123,7 @@ def test_anthropic_sdk_round_trip(anthropic_backend: AnthropicBackend, english_p
         )  # fmt: skip
         assert message.content[0].text == REPLY
         sent = anthropic_backend.last.body
-        assert sent["model"] == "claude-sonnet-4-5" and sent["system"] in (
+        assert sent["model"] == "claude-sonnet-4-6" and sent["system"] in (
             "Answer briefly.",
             [{"type": "text", "text": "Answer briefly."}],
         )

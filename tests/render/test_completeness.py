@@ -104,7 +104,7 @@ def test_a_broken_renderer_sends_the_chunk_as_text(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(render_module, "layout_flow", losing_flow)
     document = english_prose.replace("freedom", "freedom (broken-renderer)", 1)  # not in the render cache
     text = f"Read this:\n\n{document}\n\nWhat does it say?"
-    routed = Router().route([{"role": "user", "content": text}], model="claude-sonnet-4-5")
+    routed = Router().route([{"role": "user", "content": text}], model="claude-sonnet-4-6")
     prose = [c for c in routed.report.chunks if c.text_tokens > 200]
     assert prose and all(c.action == "text" and c.reason.startswith("guard:incomplete:") for c in prose)
     assert routed.messages[0]["content"] == text
@@ -170,7 +170,7 @@ def test_fuzzed_markdown_loses_nothing(blocks: list[str], narrow: bool) -> None:
         render_text(text, "markdown", "latin", None, target)
     except IncompleteRenderError:
         pass
-    model = "gpt-4o" if narrow else "claude-sonnet-4-5"
+    model = "gpt-4o" if narrow else "claude-sonnet-4-6"
     messages = [{"role": "user", "content": text + "\nSummarise the notes above."}]
     routed = Router().route(messages, model=model)
     content = routed.messages[0]["content"]

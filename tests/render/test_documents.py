@@ -88,7 +88,7 @@ def test_pages_of_each_kind(router: Router) -> None:
         rotated = text_page(doc, GPL[3000:5000])
         rotated.set_rotation(90)
 
-    routed = router.route(attach(pdf(build)), model="claude-sonnet-4-5")
+    routed = router.route(attach(pdf(build)), model="claude-sonnet-4-6")
     reports = page_reports(routed)
     looks = [r.reason.rsplit("(", 1)[1].split(" page")[0] for r in reports]
     assert looks == ["text", "tables", "scanned", "text", "text"]
@@ -127,7 +127,7 @@ def test_anthropic_document_blocks(router: Router) -> None:
         "title": "scan.pdf",
     }
     messages = [{"role": "user", "content": [block, {"type": "text", "text": "What does it say?"}]}]
-    routed = router.route(messages, model="claude-sonnet-4-5", wire="anthropic")
+    routed = router.route(messages, model="claude-sonnet-4-6", wire="anthropic")
     blocks = routed.messages[0]["content"]
     assert blocks[0]["text"] == "[Attached document scan.pdf: 2 of 2 pages follow]"
     assert [b["type"] for b in blocks].count("image") == 2 and blocks[-1]["text"] == "What does it say?"
@@ -156,7 +156,7 @@ def test_page_ranges_and_limits(router: Router) -> None:
 
 def test_huge_page_is_tiled_within_bounds(router: Router) -> None:
     data = pdf(lambda doc: text_page(doc, GPL[:20000], width=2000, height=14400))
-    routed = router.route(attach(data), model="claude-sonnet-4-5")
+    routed = router.route(attach(data), model="claude-sonnet-4-6")
     profile = get_profile("anthropic")
     report = page_reports(routed)[0]
     assert report.action == "image" and 1 <= report.pages <= MAX_TILES_PER_PAGE
@@ -181,7 +181,7 @@ def test_decompression_bomb_page_is_not_decoded(router: Router) -> None:
         doc.update_stream(contents, b"q 500 0 0 700 50 50 cm /Im1 Do Q", new=True)
         doc.xref_set_key(page.xref, "Contents", f"{contents} 0 R")
 
-    routed = router.route(attach(pdf(build)), model="claude-sonnet-4-5")
+    routed = router.route(attach(pdf(build)), model="claude-sonnet-4-6")
     report = page_reports(routed)[0]
     assert report.action == "text" and "too large to decode safely" in report.reason
 
@@ -243,7 +243,7 @@ def test_other_formats_open_too(router: Router) -> None:
     messages = [
         {"role": "user", "content": [{"type": "file", "file": text_file}, {"type": "file", "file": image_file}]}
     ]
-    routed = router.route(messages, model="claude-sonnet-4-5")
+    routed = router.route(messages, model="claude-sonnet-4-6")
     names = [(d.name, d.pages_used) for d in routed.report.documents]
     assert names[0][0] == "notes.txt" and names[0][1] >= 1 and names[1] == ("scan.png", 1)
     assert page_reports(routed)[-1].action == "image"  # an image document is a scanned page
@@ -261,10 +261,10 @@ def ask(data, media):
 router = Router()
 small = pymupdf.open()
 small.new_page().insert_text((72, 72), "A small page, routed first so imports and fonts are loaded.")
-router.route(ask(small.tobytes(), "application/pdf"), model="claude-sonnet-4-5")
+router.route(ask(small.tobytes(), "application/pdf"), model="claude-sonnet-4-6")
 messages = ask(open(sys.argv[1], "rb").read(), sys.argv[2])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-routed = router.route(messages, model="claude-sonnet-4-5")
+routed = router.route(messages, model="claude-sonnet-4-6")
 grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024
 pages = [c.model_dump() for c in routed.report.chunks if c.kind == "page"]
 print(json.dumps({"grown_mb": grown, "pages": pages}))
@@ -338,10 +338,10 @@ def test_pages_honour_the_requested_density_and_the_fidelity_guard() -> None:
 
     data = pdf(table_page)  # a page with a ruled table always goes as an image
     for density in ("dense", "exact"):
-        page = page_reports(Router().route(attach(data), model="claude-sonnet-4-5", density=density))[0]
+        page = page_reports(Router().route(attach(data), model="claude-sonnet-4-6", density=density))[0]
         assert page.action == "image" and page.density == density
     dense, exact = (
-        page_reports(Router().route(attach(data), model="claude-sonnet-4-5", density=d))[0] for d in ("dense", "exact")
+        page_reports(Router().route(attach(data), model="claude-sonnet-4-6", density=d))[0] for d in ("dense", "exact")
     )
     assert exact.image_tokens > dense.image_tokens  # larger glyphs: the density really changed the drawing
 

@@ -185,7 +185,7 @@ def test_a_renderer_that_draws_the_escapes_is_caught(samples: dict[str, str], mo
 def test_binary_like_text_stays_text() -> None:
     blob = base64.b64encode(bytes(range(256)) * 40).decode()
     text = f"The attachment, base64:\n\n{blob}\n\nWhat is it?"
-    routed = Router().route([{"role": "user", "content": text}], model="claude-sonnet-4-5")
+    routed = Router().route([{"role": "user", "content": text}], model="claude-sonnet-4-6")
     assert routed.messages[0]["content"] == text
     assert any(c.reason.startswith("guard:binary-like") for c in routed.report.chunks)
 
@@ -204,7 +204,7 @@ def test_the_report_says_what_drawing_terminal_output_changed(samples: dict[str,
     progress = "".join(f"\rdownloading {n:3d}%" for n in range(0, 101, 10)) + "\n\x1b]0;build\x07done\n"
     text = samples["terminal"] + progress
     policy = Policy.builtin("default").model_copy(update={"min_tokens": 50, "min_saving": 0.1})
-    routed = Router(policy).route([{"role": "user", "content": text}], model="claude-sonnet-4-5")
+    routed = Router(policy).route([{"role": "user", "content": text}], model="claude-sonnet-4-6")
     chunk = next(c for c in routed.report.chunks if c.kind == "terminal")
     assert chunk.action == "image", chunk.reason
     assert re.fullmatch(
