@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import zipfile
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest

@@ -39,12 +39,15 @@ from router.core import Router
 from router.integrations.completion import aroute_call, asend_routed, route_call, send_routed
 from router.integrations.recall import Recall
 from router.policy import Policy
+from router.target import Wire
 
 __all__ = ["BYPASS_KEY", "POLICY_ENV", "RoutingHook", "routing"]
 
 POLICY_ENV = "HCR_POLICY"
 BYPASS_KEY = "hcr_bypass"  # metadata flag that sends one request unrouted
-_ROUTED_CALLS = frozenset({"acompletion", "completion"})
+# Call types routed, and the wire format of their messages: chat completions, and Anthropic Messages
+# (``/v1/messages`` on LiteLLM Proxy: how Claude Code talks to it).
+_ROUTED_CALLS: dict[str, Wire] = {"acompletion": "openai", "completion": "openai", "anthropic_messages": "anthropic"}
 # litellm's module is imported through router._litellm (offline switches first); its callback base
 # class is reached from there rather than by an import that could run before the switches are set.
 _CustomLogger: Any = litellm.integrations.custom_logger.CustomLogger
@@ -80,19 +83,20 @@ class RoutingHook(_CustomLogger):
             return self._router
 
     async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any] | None:
-        name = getattr(call_type, "value", call_type)
+        wire = _ROUTED_CALLS.get(str(getattr(call_type, "value", call_type)))
         messages = kwargs.get("messages")
         metadata = kwargs.get("metadata") or kwargs.get("litellm_metadata") or {}
-        if name not in _ROUTED_CALLS or not isinstance(messages, list):
+        if wire is None or not isinstance(messages, list):
             return None
         model = _deployment_model(kwargs)
+        system = kwargs.get("system") if wire == "anthropic" else None
         if metadata.get(BYPASS_KEY) is True:  # bypass skips routing, never the checks and the URL guard
-            await asyncio.to_thread(self.router.check, messages, model)
+            await asyncio.to_thread(self.router.check, messages, model, system=system, wire=wire)
             return None
-        sent, routed = await aroute_call(self.router, kwargs, model=model)
+        sent, routed = await aroute_call(self.router, kwargs, wire=wire, model=model)
         if isinstance(metadata, dict):
             metadata["hcr_report"] = routed.report.summary()  # reaches LiteLLM's logging callbacks
-        recall = Recall.offered(self.router.policy, routed, "openai")
+        recall = Recall.offered(self.router.policy, routed, "openai") if wire == "openai" else None
         if recall is not None and not kwargs.get("stream"):  # the proxy answers recall rounds after the call
             sent = recall.prepare(sent)
         return sent

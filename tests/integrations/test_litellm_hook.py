@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import litellm
 import openai
 import pytest
@@ -157,9 +158,20 @@ general_settings:
             client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=MASTER_KEY, max_retries=0)
             response = client.chat.completions.create(model="claude", messages=long_request(english_prose))
             assert response.choices[0].message.content == REPLY
+            body = anthropic_backend.last.body
+            assert body["model"] == "claude-sonnet-4-6"
+            assert has_images(body), log.read_text()[-2000:]
+
+            # Claude Code's way in: Anthropic Messages on LiteLLM Proxy's /v1/messages, streaming too.
+            claude = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key=MASTER_KEY, max_retries=0)
+            turn = [{"role": "user", "content": [{"type": "text", "text": long_request(english_prose)[0]["content"]}]}]
+            message = claude.messages.create(model="claude", max_tokens=50, system="Be brief.", messages=turn)
+            assert message.content[0].text == REPLY
+            sent = anthropic_backend.last.body
+            assert has_images(sent) and sent["system"] == "Be brief.", log.read_text()[-2000:]
+            with claude.messages.stream(model="claude", max_tokens=50, messages=turn) as stream:
+                assert stream.get_final_text() == REPLY
+            assert has_images(anthropic_backend.last.body) and anthropic_backend.last.body["stream"] is True
         finally:
             proxy.terminate()
             proxy.wait(timeout=20)
-    body = anthropic_backend.last.body
-    assert body["model"] == "claude-sonnet-4-6"
-    assert has_images(body), log.read_text()[-2000:]

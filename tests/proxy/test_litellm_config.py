@@ -106,7 +106,7 @@ def test_deployments_of_one_group_must_read_images_alike(tmp_path: Path) -> None
             {"model_name": "chat", "litellm_params": {"model": "anthropic/claude-sonnet-4-6"}},
         ]
     }
-    with pytest.raises(ValueError, match="'chat'.*openai-tile.*anthropic"):
+    with pytest.raises(ValueError, match=r"'chat'.*openai-tile.*anthropic"):
         ProxyConfig.model_validate(mixed)
     mixed["model_list"][1]["encoder"] = "openai-tile"  # the operator says how that group reads images
     ProxyConfig.model_validate(mixed)
