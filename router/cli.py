@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 from router.density_names import DENSITY_NAMES
 from router.errors import RouterError
-from router.kinds import KINDS, RENDERABLE_KINDS, kind_for_extension
+from router.kinds import RENDERABLE_KINDS
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,11 +40,23 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    _configure_logging(args)
     try:
         return args.handler(args)
     except (RouterError, OSError, json.JSONDecodeError) as exc:
         err_console().print(f"[bold red]error:[/] {_plain(str(exc))}", highlight=False)
         return 1
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """``--log-level``, else ``-v``/``-vv``; ``hcr serve`` logs one JSON line per request at info."""
+    from router.logs import json_logging, text_logging
+
+    level = args.log_level or {0: None, 1: "info"}.get(args.verbose, "debug")
+    if args.handler is _serve:
+        json_logging(level or "info")
+    else:
+        text_logging(level or "warning")
 
 
 def _plain(text: str) -> str:
@@ -66,227 +78,99 @@ def _version() -> str:
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+def _common() -> argparse.ArgumentParser:
+    """Options every command takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    common.add_argument("--log-level", choices=_LOG_LEVELS, help="log level of the 'router' loggers on stderr")
+    return common
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hcr", description="Hybrid text/image context router")
     parser.add_argument("--version", action="version", version=f"hcr {_version()}")
     sub = parser.add_subparsers(title="commands")
+    common = [_common()]
+    as_json = "print one JSON document on stdout instead of tables (for scripts)"
 
-    route = sub.add_parser("route", help="route a chat request; print decisions, write the routed request and pages")
+    route = sub.add_parser("route", parents=common, help="route a chat request: decisions, routed request, pages",
+                           description="Route a chat request as the proxy would; no backend is called.")  # fmt: skip
     route.add_argument("request", type=Path, help="JSON file: an OpenAI chat request or a list of messages")
     route.add_argument("--model", help="target model (default: the request's 'model')")
     route.add_argument("--policy", default="default", help="policy YAML path or built-in name (default: default)")
     route.add_argument("--encoder", help="encoder family override (see 'hcr profiles')")
     route.add_argument("--density", choices=DENSITY_NAMES, help="density override")
-    route.add_argument("--out", type=Path, help="folder for routed_request.json and the PNG pages")
-    route.add_argument(
-        "--attach",
-        type=Path,
-        action="append",
-        default=[],
-        help="attach a file (PDF, XPS, EPUB...) to the last user message",
-    )
+    route.add_argument("--out", type=Path, help="folder for the routed request, report, trace and PNG pages")
+    route.add_argument("--attach", type=Path, action="append", default=[],
+                       help="attach a file (PDF, XPS, EPUB...) to the last user message (repeatable)")  # fmt: skip
     route.add_argument("--pages", help='page range read from attached documents, e.g. "1-5,9"')
-    route.set_defaults(handler=_route)
+    route.add_argument("--json", action="store_true", help=as_json)
+    route.set_defaults(handler=_lazy("router.commands", "route"))
 
-    render = sub.add_parser("render", help="render a file into pages for a model's encoder")
-    render.add_argument("file", type=Path)
-    render.add_argument("--model", required=True)
-    render.add_argument("--density", default="balanced", choices=DENSITY_NAMES)
+    render = sub.add_parser("render", parents=common, help="render a file into pages for a model's encoder",
+                            description="Draw one file as the router would draw it as a chunk.")  # fmt: skip
+    render.add_argument("file", type=Path, help="a text file: code, markdown, JSON, a log, CSV, a diff...")
+    render.add_argument("--model", required=True, help="the model the pages are for (its encoder's geometry)")
+    render.add_argument("--density", default="balanced", choices=DENSITY_NAMES, help="(default: balanced)")
     render.add_argument("--kind", choices=RENDERABLE_KINDS, help="how to draw the file (default: guessed)")
-    render.add_argument("--encoder", help="encoder family override")
-    render.add_argument("--out", type=Path, required=True)
-    render.set_defaults(handler=_render)
+    render.add_argument("--encoder", help="encoder family override (see 'hcr profiles')")
+    render.add_argument("--out", type=Path, required=True, help="folder for the PNG pages")
+    render.add_argument("--json", action="store_true", help=as_json)
+    render.set_defaults(handler=_lazy("router.commands", "render"))
 
-    serve = sub.add_parser("serve", help="run the OpenAI- and Anthropic-compatible routing proxy")
-    serve.add_argument("--config", type=Path, help="proxy.yaml (LiteLLM-style model_list); none = pass-through")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8088)
-    serve.add_argument("--log-level", default="info", choices=_LOG_LEVELS, help="one JSON line per request at info")
+    serve = sub.add_parser("serve", parents=common, help="run the OpenAI- and Anthropic-compatible routing proxy")
+    serve.add_argument("--config", type=Path, help="a LiteLLM Proxy config.yaml (model_list...); none = pass-through")
+    serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8088, help="(default: 8088)")
     serve.set_defaults(handler=_serve)
 
-    inspect = sub.add_parser("inspect", help="look at what 'hcr route --out' wrote, page by page, in a browser")
+    inspect = sub.add_parser("inspect", parents=common,
+                             help="look at what 'hcr route --out' wrote, page by page, in a browser")  # fmt: skip
     inspect.add_argument("folder", type=Path, help="an out folder, or a folder of them")
     inspect.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1; the inspector has no key)")
-    inspect.add_argument("--port", type=int, default=8089)
+    inspect.add_argument("--port", type=int, default=8089, help="(default: 8089)")
     inspect.set_defaults(handler=_inspect)
 
     calibrate = sub.add_parser(
-        "calibrate", help="sweep glyph sizes per encoder family, read pages back with OCR, write a calibration table"
-    )
+        "calibrate", parents=common,
+        help="sweep glyph sizes per encoder family, read pages back with OCR, write a calibration table",
+        description="Needs the 'fidelity' extra (OCR). The full sweep reads thousands of pages back: hours on "
+        "2 cores; one family and class with --ems takes minutes. The time left is shown as it runs.",
+    )  # fmt: skip
     calibrate.add_argument("--encoder", action="append", help="encoder family (repeatable; default: all)")
     calibrate.add_argument("--kinds", nargs="+", choices=["latin", "cjk", "mono"], help="text classes (default: all)")
-    calibrate.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"])
+    calibrate.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"], help="OCR engine")
     calibrate.add_argument("--ems", help="comma-separated em sizes in px for every class (default: the full sweep)")
     calibrate.add_argument("--line-heights", help="comma-separated line heights (default: 1.1,1.2,1.3)")
-    calibrate.add_argument(
-        "--out",
-        type=Path,
-        default=Path("calibration.json"),
-        help="table to write or update (default: ./calibration.json)",
-    )
-    calibrate.add_argument(
-        "--rechoose", action="store_true", help="choose again from the measurements already in --out (no OCR)"
-    )
-    calibrate.set_defaults(handler=_tool("calibrate"))
+    calibrate.add_argument("--out", type=Path, default=Path("calibration.json"),
+                           help="table to write or update (default: ./calibration.json)")  # fmt: skip
+    calibrate.add_argument("--rechoose", action="store_true",
+                           help="choose again from the measurements already in --out (no OCR)")  # fmt: skip
+    calibrate.set_defaults(handler=_lazy("router.tools.commands", "calibrate"))
 
-    bench = sub.add_parser("bench", help="compression and OCR read-back on real documents; plots; answer equivalence")
+    bench = sub.add_parser(
+        "bench", parents=common, help="compression and OCR read-back on real documents; plots; answer equivalence",
+        description="Needs the 'bench' extra (OCR and plots). A full run took 25 min on 2 cores; --quick a few "
+        "minutes. The time left is shown as it runs.",
+    )  # fmt: skip
     bench.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default: bench-results)")
     bench.add_argument("--quick", action="store_true", help="two documents, two encoder families")
     bench.add_argument("--encoder", action="append", help="encoder family (repeatable)")
-    bench.add_argument("--density", action="append", choices=DENSITY_NAMES, help="(repeatable)")
-    bench.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"])
-    bench.add_argument(
-        "--backend", metavar="MODEL", help="also ask MODEL questions as text and routed (API key from env)"
-    )
+    bench.add_argument("--density", action="append", choices=DENSITY_NAMES, help="density (repeatable)")
+    bench.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"], help="OCR engine")
+    bench.add_argument("--backend", metavar="MODEL",
+                       help="also ask MODEL questions as text and routed (API key from env)")  # fmt: skip
     bench.add_argument("--api-base", help="base URL for --backend (a local vLLM or gateway)")
     bench.add_argument("--policy", default="default", help="policy for the routed arm of --backend")
-    bench.add_argument(
-        "--questions", type=int, default=2, help="questions per document for --backend (default: 2; agent session: +1)"
-    )
-    bench.set_defaults(handler=_tool("bench"))
+    bench.add_argument("--questions", type=int, default=2,
+                       help="questions per document for --backend (default: 2; agent session: +1)")  # fmt: skip
+    bench.add_argument("--json", action="store_true", help=as_json)
+    bench.set_defaults(handler=_lazy("router.tools.commands", "bench"))
 
-    profiles = sub.add_parser("profiles", help="list encoder families with their page geometry")
+    profiles = sub.add_parser("profiles", parents=common, help="list encoder families with their page geometry")
+    profiles.add_argument("--json", action="store_true", help=as_json)
     profiles.set_defaults(handler=_profiles)
     return parser
-
-
-def _route(args: argparse.Namespace) -> int:
-    from router.core import Router
-    from router.policy import Policy
-    from router.target import unknown_model
-
-    try:
-        data: Any = json.loads(args.request.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RouterError(f"{args.request}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    request = {"messages": data} if isinstance(data, list) else data
-    if not isinstance(request, dict) or "messages" not in request:
-        raise RouterError(f"{args.request}: expected a chat request object with 'messages', or a list of messages")
-    model = args.model or request.get("model")
-    if not model:
-        raise RouterError(f"{args.request}: no model given; pass --model")
-    policy = Policy.load(args.policy)
-    if not args.encoder and (problem := unknown_model(policy, str(model))):
-        raise RouterError(problem)
-    for path in args.attach:
-        _attach(request["messages"], path)
-    routed = Router(policy).route(
-        request["messages"], model=model, encoder=args.encoder, density=args.density, pages=args.pages
-    )
-    report = routed.report
-    from rich.table import Table
-
-    table = Table(title=f"Routing for {model} (encoder {report.encoder})", title_justify="left")
-    for column in ("#", "msg", "role", "kind", "script", "action", "text tok", "image tok", "pages", "ms", "reason"):
-        table.add_column(
-            column, justify="right" if column in ("#", "msg", "text tok", "image tok", "pages", "ms") else "left"
-        )
-    for c in report.chunks:
-        action = "[green]image[/]" if c.action == "image" else "text"
-        messages = f"{c.message_index}-{c.message_index + c.messages - 1}" if c.messages > 1 else str(c.message_index)
-        role = _plain(f"{c.role} ({c.tool_name})" if c.tool_name else c.role)  # tool names are the caller's
-        table.add_row(
-            str(c.index), messages, role, c.kind, c.script, action, f"{c.text_tokens:,}",
-            f"{c.image_tokens:,}" if c.image_tokens else "", str(c.pages or ""),
-            f"{c.render_ms:.0f}" if c.render_ms else "", _plain(c.reason),
-        )  # fmt: skip
-    console().print(table)
-    cost = ""
-    if report.cost_before is not None and report.cost_after is not None:
-        cost = f"   input cost ${report.cost_before:.4f} -> ${report.cost_after:.4f}"
-    for doc in report.documents:
-        native = f"; read natively by the provider: ~{doc.native_tokens:,} tokens" if doc.native_tokens else ""
-        console().print(
-            _plain(f"{doc.name}: {doc.pages_used} of {doc.pages_total} pages -> {doc.tokens_after:,} tokens{native}")
-            + (f" ({_plain(doc.note)})" if doc.note else ""),
-            highlight=False,
-        )
-    console().print(
-        f"[bold]tokens {report.tokens_before:,} -> {report.tokens_after:,}[/] "
-        f"({report.compression:.2f}x, {report.tokens_saved:,} saved), {report.images} image(s), "
-        f"routed in {report.route_ms:.0f} ms{cost}",
-        highlight=False,
-    )
-    console().print(f"[dim]text tokens counted with {_plain(report.tokenizer)}[/]", highlight=False)
-    if args.out:
-        from router.inspector.folder import write_out
-
-        written = write_out(args.out, {**request, "model": model}, routed)
-        console().print(
-            _plain(
-                f"wrote {args.out}/routed_request.json, report.json, trace.json and {written} page(s); "
-                f"look at them with: hcr inspect {args.out}"
-            ),
-            highlight=False,
-        )
-    return 0
-
-
-def _attach(messages: list[Any], path: Path) -> None:
-    """Add ``path`` as an OpenAI file part to the last user message."""
-    import base64
-    import mimetypes
-
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    part = {"type": "file", "file": {"filename": path.name, "file_data": f"data:{media_type};base64,{data}"}}
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            content = message.get("content")
-            message["content"] = (
-                [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-            ) + [part]
-            return
-    messages.append({"role": "user", "content": [part]})
-
-
-def _render(args: argparse.Namespace) -> int:
-    from router.chunking import detect_script
-    from router.policy import Policy
-    from router.providers.geometry import get_profile
-    from router.render.chunks import RenderTarget, render_text
-    from router.render.density import get_density
-    from router.tokens import count_tokens
-
-    text = args.file.read_text(encoding="utf-8")
-    if not text.strip():
-        raise RouterError(f"{args.file}: the file is empty")
-    kind, language = args.kind, None
-    if kind is None:
-        kind, language = _guess_kind(args.file, text)
-    profile = get_profile(args.encoder) if args.encoder else Policy.builtin("default").encoder_for(args.model)
-    rendering = render_text(
-        text, kind, detect_script(text), language, RenderTarget(profile, get_density(args.density, profile.name))
-    )
-    args.out.mkdir(parents=True, exist_ok=True)
-    for n, page in enumerate(rendering.pages, 1):
-        (args.out / f"{args.file.stem}_page{n:02d}.png").write_bytes(page.png)
-    tokens = count_tokens(text, args.model)
-    console().print(
-        f"{args.file}: {kind}{f' ({language})' if language else ''}, {len(rendering.pages)} page(s) "
-        f"for {profile.name}, {rendering.columns} column(s); {tokens:,} text tokens -> "
-        f"{rendering.image_tokens:,} image tokens ({tokens / max(rendering.image_tokens, 1):.2f}x); "
-        f"layout {rendering.render_ms:.0f} ms, PNG {rendering.encode_ms:.0f} ms -> {args.out}/",
-        highlight=False,
-    )
-    return 0
-
-
-def _guess_kind(path: Path, text: str) -> tuple[str, str | None]:
-    from pygments.lexers import get_lexer_for_filename
-    from pygments.util import ClassNotFound
-
-    from router.chunking import split_text
-
-    kind = kind_for_extension(path.suffix)
-    if kind is not None and not KINDS[kind].by_language:
-        return kind, None
-    try:
-        lexer = get_lexer_for_filename(path.name)
-        return kind or "code", lexer.aliases[0] if lexer.aliases else None
-    except ClassNotFound:
-        spans = split_text(text)
-        return (spans[0][0], spans[0][3]) if len(spans) == 1 else ("markdown", None)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -297,7 +181,7 @@ def _serve(args: argparse.Namespace) -> int:
     where = f"http://{args.host}:{args.port}"
     ui = "" if config is not None and not config.ui.enabled else f", inspector at {where}/ui"
     console().print(_plain(f"hcr proxy on {where} ({args.config or 'no config: pass-through'}){ui}"), highlight=False)
-    serve(config, args.host, args.port, log_level=args.log_level)
+    serve(config, args.host, args.port)
     return 0
 
 
@@ -314,16 +198,21 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tool(name: str) -> Callable[[argparse.Namespace], int]:
-    """A handler from ``router.tools.commands`` (calibration and benchmark: tooling, imported when run)."""
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A handler imported when its command runs (``hcr --help`` stays fast)."""
 
     def run(args: argparse.Namespace) -> int:
-        from router.tools import commands
+        import importlib
 
-        handler: Callable[[argparse.Namespace], int] = getattr(commands, name)
+        handler: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), name)
         return handler(args)
 
     return run
+
+
+def emit_json(data: Any) -> None:
+    """``--json`` output: one JSON document on stdout, nothing else there."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
 
 
 def _profiles(args: argparse.Namespace) -> int:
@@ -331,6 +220,9 @@ def _profiles(args: argparse.Namespace) -> int:
 
     from router.providers.geometry import PROFILES
 
+    if args.json:
+        emit_json([p.model_dump(mode="json") for p in PROFILES.values()])
+        return 0
     table = Table(title="Encoder families", title_justify="left")
     for column in ("family", "page (px)", "tokens/page", "px/token", "max images", "billing"):
         table.add_column(

@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-__all__ = ["JsonFormatter", "json_logging"]
+__all__ = ["JsonFormatter", "json_logging", "text_logging"]
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,3 +38,12 @@ def json_logging(level: str = "info") -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+def text_logging(level: str = "warning") -> None:
+    """Plain lines on stderr for the ``router`` loggers, at ``level`` (the CLI's commands but serve)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("router")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())

@@ -23,6 +23,19 @@ GPL = Path("/usr/share/common-licenses/GPL-3")
 DEBIAN_REFERENCE_ZH = Path("/usr/share/doc/debian-reference-zh-cn/docs/debian-reference.zh-cn.txt.gz")
 
 
+@pytest.fixture(autouse=True)
+def _router_logging_restored() -> Iterator[None]:
+    """``hcr`` commands run in-process set up the 'router' loggers as a user's shell would; each test
+    starts from, and leaves, the state pytest's log capture expects."""
+    import logging
+
+    logger = logging.getLogger("router")
+    saved = (logger.level, list(logger.handlers), logger.propagate)
+    yield
+    logger.handlers[:], logger.propagate = saved[1], saved[2]
+    logger.setLevel(saved[0])  # (clears logging's cached levels)
+
+
 @pytest.fixture(scope="session")
 def english_prose() -> str:
     """The GPL-3 preamble (Debian base-files), hard-wrapped English prose."""

@@ -104,3 +104,61 @@ def test_version_and_brackets_in_errors(tmp_path: Path, capsys: pytest.CaptureFi
     missing = tmp_path / "request[fidelity].json"
     assert main(["route", str(missing)]) == 1
     assert "request[fidelity].json" in capsys.readouterr().err.replace("\n", "")  # not eaten as Rich markup
+
+
+def test_json_outputs_parse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["route", str(EXAMPLES / "long_chat.json"), "--json"]) == 0
+    routed = json.loads(capsys.readouterr().out)
+    assert routed["report"]["tokens_after"] < routed["report"]["tokens_before"] and routed["out"] is None
+
+    assert main(["profiles", "--json"]) == 0
+    families = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+    assert families["anthropic"]["page_width"] > 0 and "gemini-2" in families
+
+    source = tmp_path / "shlex_like.py"
+    source.write_text("\n".join(f"def f{i}(x):\n    return x * {i}  # step {i}\n" for i in range(300)))
+    assert main(["render", str(source), "--model", "gpt-4o", "--out", str(tmp_path / "pages"), "--json"]) == 0
+    drawn = json.loads(capsys.readouterr().out)
+    assert drawn["kind"] == "code" and drawn["language"] == "python" and drawn["warning"] is None
+    assert [p["file"] for p in drawn["pages"]] == sorted(p.name for p in (tmp_path / "pages").iterdir())
+
+
+def test_render_warns_when_the_pages_cost_more_than_the_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = tmp_path / "note.md"
+    short.write_text("# Note\n\nShip it on Friday.\n")
+    assert main(["render", str(short), "--model", "gpt-4o", "--out", str(tmp_path)]) == 0
+    assert "the pages cost more than the text" in " ".join(capsys.readouterr().err.split())
+
+
+def test_every_command_explains_its_options() -> None:
+    hcr = shutil.which("hcr") or str(Path(sys.executable).parent / "hcr")
+    for command in ("route", "render", "serve", "inspect", "calibrate", "bench", "profiles"):
+        shown = subprocess.run([hcr, command, "--help"], capture_output=True, text=True, check=True).stdout
+        options = [line.split()[0] for line in shown.splitlines() if line.strip().startswith("--")]
+        undocumented = [line for line in shown.splitlines() if line.strip().startswith("--") and len(line.split()) < 2]
+        assert options and not undocumented, (command, undocumented)
+        assert "--log-level" in shown and "-v, --verbose" in shown
+
+
+def test_log_level_and_verbose(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    assert main(["profiles", "--log-level", "debug"]) == 0
+    assert logging.getLogger("router").level == logging.DEBUG
+    assert main(["profiles", "-v"]) == 0
+    assert logging.getLogger("router").level == logging.INFO
+    assert main(["profiles"]) == 0
+    assert logging.getLogger("router").level == logging.WARNING
+
+
+def test_bench_says_which_extra_it_needs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert main(["bench", "--quick", "--out", "unused"]) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert "hcr bench needs the 'bench' extra (matplotlib missing)" in said
+    assert "pip install 'hybrid-context-router[bench]'" in said  # brackets kept (not read as Rich markup)

@@ -31,7 +31,6 @@ from router.inspector.app import Access, inspector_routes, mount_static
 from router.integrations.completion import route_call
 from router.integrations.recall import Recall, acomplete, astream
 from router.integrations.recall_events import astream_events
-from router.logs import json_logging
 from router.models import RoutedRequest
 from router.proxy.config import ProxyConfig
 from router.proxy.errors import ProxyError, backend_error, register_error_handlers
@@ -240,10 +239,10 @@ async def _count_tokens(proxy: ProxyState, request: Request) -> Response:
     return JSONResponse({"input_tokens": counted}, headers=_report_headers(routed))
 
 
-def serve(config: ProxyConfig | None, host: str, port: int, *, log_level: str = "info") -> None:
+def serve(config: ProxyConfig | None, host: str, port: int) -> None:
+    """Run the proxy (logging is set up by the caller: ``hcr serve`` writes JSON lines)."""
     import uvicorn
 
-    json_logging(log_level)
     # Keep idle connections longer than clients and load balancers usually do (60 s): with uvicorn's
     # 5 s default, a client reusing a pooled connection races the server closing it (seen under load
     # as reset streams).

@@ -13,13 +13,22 @@ __all__ = ["bench", "calibrate"]
 
 
 def calibrate(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from router.density_names import DENSITY_NAMES
     from router.providers.geometry import PROFILES
     from router.render.density import TEXT_CLASSES
     from router.tools import calibrate
 
+    if not args.rechoose:
+        _needs("calibrate", "fidelity", ["rapidocr_onnxruntime", "rapidfuzz"])
     encoders = args.encoder or list(PROFILES)
     classes = args.kinds or list(TEXT_CLASSES)
     sweep = calibrate.DEFAULT_SWEEP
@@ -32,7 +41,8 @@ def calibrate(args: argparse.Namespace) -> int:
         table = calibrate.rechoose(args.out)
         encoders = [e for e in encoders if e in table["encoders"]]
     else:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn())  # fmt: skip
         with Progress(*columns, console=err_console()) as progress:
             task = progress.add_task("calibrating", total=calibrate.steps(encoders, classes, sweep))
             table = calibrate.calibrate(
@@ -61,12 +71,20 @@ def calibrate(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from router.density_names import DENSITY_NAMES
     from router.tools import bench
     from router.tools.bench_corpus import build_corpus
 
+    _needs("bench", "bench", ["rapidocr_onnxruntime", "rapidfuzz", "matplotlib"])
     documents, missing = build_corpus(quick=args.quick)
     encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
     densities = args.density or list(DENSITY_NAMES)
@@ -88,14 +106,26 @@ def bench(args: argparse.Namespace) -> int:
             agent = run_agent_answers(args.backend, policy=policy, count=args.questions + 1, **extra)
             return {**found, "agent": agent}
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=err_console()) as progress:
-        task = progress.add_task("benchmark", total=bench.steps(documents, encoders, densities))
+        steps = bench.steps(documents, encoders, densities)
+        err_console().print(
+            f"{len(documents)} documents x {len(encoders)} encoder families x {len(densities)} densities: {steps} "
+            "renderings read back with OCR (a full run took 25 min on 2 cores)",
+            highlight=False,
+        )
+        task = progress.add_task("benchmark", total=steps)
         result = bench.run_bench(
             args.out, quick=args.quick, encoders=encoders, densities=densities, engine=args.engine,
             documents=documents, missing=missing, answers=answers,
             on_step=lambda line: progress.update(task, advance=1, description=line),
         )  # fmt: skip
+    if args.json:
+        from router.cli import emit_json
+
+        emit_json(result.model_dump(mode="json"))
+        return 0
     from router.tools.bench_report import markdown
 
     console().print(markdown(result).split("All measurements:")[0].rstrip(), highlight=False)
@@ -109,6 +139,18 @@ def bench(args: argparse.Namespace) -> int:
         f"wrote {args.out}/bench.json, bench.md, {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}", highlight=False
     )
     return 0
+
+
+def _needs(command: str, extra: str, modules: list[str]) -> None:
+    """Say up front which extra a command needs, before any work is done."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RouterError(
+            f"hcr {command} needs the '{extra}' extra ({', '.join(missing)} missing): "
+            f"pip install 'hybrid-context-router[{extra}]'"
+        )
 
 
 def _floats(text: str, option: str) -> list[float]:
