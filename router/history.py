@@ -99,7 +99,7 @@ def _plain_turn(message: Mapping[str, Any]) -> bool:
     """A user or assistant message of plain text only: nothing a block could not carry over."""
     if message.get("role") not in _SPEAKERS or message.get("tool_calls") or message.get("function_call"):
         return False
-    if set(message) - {"role", "content", "name"}:
+    if {k for k in message if not k.startswith("_hcr")} - {"role", "content", "name"}:  # (_hcr: our own tags)
         return False
     content = message.get("content")
     if isinstance(content, str):

@@ -107,7 +107,7 @@ class Backend:
                     self.send_header("cache-control", "no-cache")
                     self.send_header("transfer-encoding", "chunked")
                     self.end_headers()
-                    for n, event in enumerate(backend.stream_events(body)):
+                    for n, event in enumerate(backend.stream_events_for(self.path, body)):
                         if backend.drop_after is not None and n >= backend.drop_after:
                             self.close_connection = True  # no terminating chunk: the stream is cut
                             self.wfile.flush()
@@ -118,7 +118,7 @@ class Backend:
                         self.wfile.flush()
                     self.wfile.write(b"0\r\n\r\n")
                     return
-                self._send_json(200, backend.reply(body))
+                self._send_json(200, backend.reply_for(self.path, body))
 
             def _send_json(self, status: int, data: Any) -> None:
                 payload = json.dumps(data).encode()
@@ -159,6 +159,13 @@ class Backend:
 
     def reply(self, body: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def reply_for(self, path: str, body: Any) -> dict[str, Any]:
+        """The reply for a request to ``path`` (providers with more than one endpoint look at it)."""
+        return self.reply(body)
+
+    def stream_events_for(self, path: str, body: Any) -> list[str]:
+        return self.stream_events(body)
 
     def error(self, status: int) -> dict[str, Any]:
         return {"error": {"message": f"simulated failure {status}", "type": "server_error", "code": status}}
@@ -213,6 +220,55 @@ class OpenAIBackend(Backend):
             events.append(chunk({}, "stop"))
         events.append("data: [DONE]\n\n")
         return events
+
+    # The Responses API (POST /v1/responses): one assistant message with the answer.
+
+    def reply_for(self, path: str, body: Any) -> dict[str, Any]:
+        return self.response(body) if path.rstrip("/").endswith("/responses") else self.reply(body)
+
+    def stream_events_for(self, path: str, body: Any) -> list[str]:
+        if not path.rstrip("/").endswith("/responses"):
+            return self.stream_events(body)
+        done = self.response(body)
+        message, text = done["output"][0], done["output"][0]["content"][0]["text"]
+        opened = {**done, "status": "in_progress", "output": []}
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("response.created", {"response": opened}),
+            ("response.in_progress", {"response": opened}),
+            ("response.output_item.added", {"output_index": 0, "item": {**message, "status": "in_progress",
+                                                                         "content": []}}),
+            ("response.content_part.added", {"item_id": message["id"], "output_index": 0, "content_index": 0,
+                                             "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ]  # fmt: skip
+        for i, word in enumerate(text.split(" ")):
+            delta = {"item_id": message["id"], "output_index": 0, "content_index": 0, "logprobs": [],
+                     "delta": word if i == 0 else " " + word}  # fmt: skip
+            events.append(("response.output_text.delta", delta))
+        events += [
+            ("response.output_text.done", {"item_id": message["id"], "output_index": 0, "content_index": 0,
+                                           "text": text, "logprobs": []}),
+            ("response.content_part.done", {"item_id": message["id"], "output_index": 0, "content_index": 0,
+                                            "part": message["content"][0]}),
+            ("response.output_item.done", {"output_index": 0, "item": message}),
+            ("response.completed", {"response": done}),
+        ]  # fmt: skip
+        return [
+            f"event: {name}\ndata: {json.dumps({'type': name, 'sequence_number': n, **data})}\n\n"
+            for n, (name, data) in enumerate(events)
+        ]
+
+    def response(self, body: Any) -> dict[str, Any]:
+        answer = self.answer(body)
+        text = answer if isinstance(answer, str) else REPLY
+        message = {"id": "msg_test", "type": "message", "status": "completed", "role": "assistant",
+                   "content": [{"type": "output_text", "text": text, "annotations": []}]}  # fmt: skip
+        return {
+            "id": "resp_test", "object": "response", "created_at": int(time.time()), "status": "completed",
+            "model": body.get("model", "test"), "output": [message], "parallel_tool_calls": True,
+            "tool_choice": "auto", "tools": [], "text": {"format": {"type": "text"}},
+            "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
+                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
+        }  # fmt: skip
 
 
 class AnthropicBackend(Backend):

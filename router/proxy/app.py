@@ -27,6 +27,7 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from router.core import Router
 from router.inspector.app import Access, inspector_routes, mount_static
 from router.integrations.completion import route_call
 from router.integrations.recall import Recall, acomplete, astream
@@ -40,15 +41,20 @@ from router.proxy.request import (
     AnthropicCountTokensRequest,
     AnthropicMessagesRequest,
     OpenAIChatRequest,
+    OpenAIResponsesRequest,
     RouteRequest,
 )
 from router.proxy.state import ProxyState
-from router.proxy.streaming import HoldingStream, anthropic_events, openai_events, within
+from router.proxy.streaming import HoldingStream, anthropic_events, openai_events, responses_events, within
+from router.responses import check_responses, route_responses
 from router.tokens import count_tokens
 
 __all__ = ["ProxyError", "create_app", "serve"]
 
 Wire = Literal["openai", "anthropic"]
+Endpoint = Literal["openai", "anthropic", "responses"]  # the chat wires, and the Responses API
+_CONTRACTS: dict[str, type[Any]] = {"openai": OpenAIChatRequest, "anthropic": AnthropicMessagesRequest,
+                                    "responses": OpenAIResponsesRequest}  # fmt: skip
 log = logging.getLogger("router.proxy")
 BYPASS_HEADER = "x-hcr-bypass"
 
@@ -81,6 +87,10 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
     @app.post("/v1/messages")
     async def messages(request: Request) -> Response:
         return await _complete(proxy, request, "anthropic")
+
+    @app.post("/v1/responses")
+    async def responses(request: Request) -> Response:
+        return await _complete(proxy, request, "responses")
 
     @app.post("/v1/messages/count_tokens")
     async def count_tokens(request: Request) -> Response:
@@ -139,32 +149,29 @@ def _bypassed(request: Request, data: dict[str, Any]) -> bool:
     return in_body or request.headers.get(BYPASS_HEADER, "").strip().lower() in ("1", "true", "yes")
 
 
-async def _complete(proxy: ProxyState, request: Request, wire: Wire) -> Response:
+async def _complete(proxy: ProxyState, request: Request, endpoint: Endpoint) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + proxy.config.general_settings.timeout_s
     scope = proxy.authorise(request)
-    contract = AnthropicMessagesRequest if wire == "anthropic" else OpenAIChatRequest
-    data = await proxy.read_request(request, contract, deadline)
+    data = await proxy.read_request(request, _CONTRACTS[endpoint], deadline)
+    wire: Wire = "anthropic" if endpoint == "anthropic" else "openai"  # Responses input is routed as chat
     proxy.observer.named(request, request.url.path, data["model"], wire)
     deployment, router = proxy.target(data["model"])
     bypass = _bypassed(request, data)
-    system = data.get("system") if wire == "anthropic" else None
     slot = await proxy.acquire(deadline)
     try:
         routed = None
         if bypass:
-            check = partial(router.check, data["messages"], deployment, system=system, wire=wire)
-            await proxy.in_thread(scope, deadline, check)
+            await proxy.in_thread(scope, deadline, partial(_check, router, data, endpoint, deployment))
         else:
-            data, routed = await proxy.in_thread(
-                scope, deadline, partial(route_call, router, data, wire=wire, model=deployment)
-            )
+            data, routed = await proxy.in_thread(scope, deadline, partial(_route, router, data, endpoint, deployment))
         trace = proxy.observer.routed(request, routed, deployment)
         send = {**data, "timeout": max(0.001, deadline - loop.time())}  # the deployment's settings: litellm's
-        recall = Recall.offered(router.policy, routed, wire) if routed is not None else None
+        offered = routed is not None and endpoint != "responses"  # (recall rounds: the chat wires)
+        recall = Recall.offered(router.policy, routed, wire) if offered and routed is not None else None
         sent = time.perf_counter()
         try:
-            call = proxy.deployments.call(wire)
+            call = proxy.deployments.call(endpoint)
             result = await asyncio.wait_for(_send(call, send, recall, wire), max(0.0, deadline - loop.time()))
         except Exception as exc:
             raise backend_error(exc, deployment, proxy.secrets) from None
@@ -174,7 +181,7 @@ async def _complete(proxy: ProxyState, request: Request, wire: Wire) -> Response
         raise
     headers = _report_headers(routed)
     if data.get("stream"):
-        events = anthropic_events if wire == "anthropic" else openai_events
+        events = {"anthropic": anthropic_events, "responses": responses_events}.get(endpoint, openai_events)
         stream = proxy.observer.watch(within(result, deadline, slot), trace, recall)
         return HoldingStream(
             slot,
@@ -185,6 +192,19 @@ async def _complete(proxy: ProxyState, request: Request, wire: Wire) -> Response
     slot.release()
     body = result if isinstance(result, dict) else result.model_dump(exclude_none=True)
     return JSONResponse(body, headers=headers)
+
+
+def _route(router: Router, data: dict[str, Any], endpoint: Endpoint, model: str) -> tuple[dict[str, Any], Any]:
+    if endpoint == "responses":
+        return route_responses(router, data, model=model)
+    return route_call(router, data, wire=endpoint, model=model)
+
+
+def _check(router: Router, data: dict[str, Any], endpoint: Endpoint, model: str) -> None:
+    """What a bypassed request still goes through: the shape check and the URL guard."""
+    if endpoint == "responses":
+        return check_responses(router, data, model=model)
+    return router.check(data["messages"], model, system=data.get("system"), wire=endpoint)
 
 
 async def _send(call: Callable[..., Awaitable[Any]], send: dict[str, Any], recall: Recall | None, wire: Wire) -> Any:

@@ -23,7 +23,7 @@ from router.proxy.config import ProxyConfig
 __all__ = ["Deployments"]
 
 log = logging.getLogger("router.proxy")
-Wire = Literal["openai", "anthropic"]
+Wire = Literal["openai", "anthropic", "responses"]
 
 # litellm_settings keys that configure the Router (LiteLLM Proxy passes these to its Router too) ...
 _ROUTER_KEYS = {"num_retries", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
@@ -93,5 +93,7 @@ class Deployments:
         from router._litellm import litellm
 
         if self.router is not None:
-            return self.router.aanthropic_messages if wire == "anthropic" else self.router.acompletion
-        return litellm.anthropic.messages.acreate if wire == "anthropic" else litellm.acompletion
+            calls = {"anthropic": self.router.aanthropic_messages, "responses": self.router.aresponses}
+            return calls.get(wire, self.router.acompletion)
+        direct = {"anthropic": litellm.anthropic.messages.acreate, "responses": litellm.aresponses}
+        return direct.get(wire, litellm.acompletion)

@@ -30,7 +30,7 @@ __all__ = ["Observer", "request_id_and_record"]
 
 log = logging.getLogger("router.proxy")
 API_PATHS = frozenset(
-    {"/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/route", "/v1/models"}
+    {"/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/responses", "/v1/route", "/v1/models"}
 )  # counted by endpoint
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

@@ -22,8 +22,10 @@ from router.errors import InvalidRequestError
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "AnthropicCountTokensRequest",
     "AnthropicMessagesRequest",
     "OpenAIChatRequest",
+    "OpenAIResponsesRequest",
     "RouteRequest",
     "check_fields",
     "decode_body",
@@ -35,15 +37,18 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _Number = float  # strict mode still takes JSON integers for floats
 
 
-class _Contract(BaseModel):
+class _Common(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     model: Annotated[str, Field(min_length=1, max_length=256)]
-    messages: list[Any]
     stream: bool | None = None
     temperature: _Number | None = None
     top_p: _Number | None = None
     hcr_bypass: bool | None = Field(None, description="the proxy's own: send this request unrouted")
+
+
+class _Contract(_Common):
+    messages: list[Any]
 
 
 class _StreamOptions(BaseModel):
@@ -133,6 +138,48 @@ class AnthropicCountTokensRequest(_Contract):
     context_management: dict[str, Any] | None = None
 
 
+# Responses tools that run at the provider or in the caller's own client; never ``mcp`` (a server the
+# call would make someone connect to on the caller's say).
+_RESPONSES_TOOLS = frozenset(
+    {"function", "custom", "web_search", "web_search_preview", "file_search", "code_interpreter",
+     "image_generation", "local_shell", "shell", "apply_patch"}
+)  # fmt: skip
+
+
+class OpenAIResponsesRequest(_Common):
+    """The documented request fields of the OpenAI Responses API (``POST /v1/responses``)."""
+
+    input: str | list[Any]
+    instructions: str | None = None
+    background: bool | None = None
+    include: list[str] | None = None
+    max_output_tokens: Annotated[int, Field(gt=0)] | None = None
+    max_tool_calls: Annotated[int, Field(gt=0)] | None = None
+    metadata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] | None = None
+    parallel_tool_calls: bool | None = None
+    previous_response_id: Annotated[str, Field(max_length=256)] | None = None
+    prompt_cache_key: str | None = None
+    reasoning: dict[str, Any] | None = None
+    safety_identifier: str | None = None
+    service_tier: str | None = None
+    store: bool | None = None
+    stream_options: dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
+    truncation: str | None = None
+    user: str | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        for i, tool in enumerate(value or []):
+            if tool.get("type") not in _RESPONSES_TOOLS:
+                raise ValueError(f"tools[{i}]: type {tool.get('type')!r} is not accepted here")
+        return value
+
+
 class RouteRequest(OpenAIChatRequest):
     """``POST /v1/route``: a dry run of either wire format's request."""
 
@@ -181,7 +228,7 @@ def _check_values(data: dict[str, Any]) -> None:
                 stack.append((value, child_path, depth + 1))
 
 
-def check_fields(data: dict[str, Any], contract: type[_Contract], allowed_extra: frozenset[str]) -> None:
+def check_fields(data: dict[str, Any], contract: type[_Common], allowed_extra: frozenset[str]) -> None:
     """Refuse fields outside ``contract`` (and the operator's ``allowed_extra``) and values of the wrong type."""
     unknown = sorted(k for k in data if k not in contract.model_fields and k not in allowed_extra)
     if unknown:

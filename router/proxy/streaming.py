@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from router.proxy.errors import backend_error, error_body
 
-__all__ = ["HoldingStream", "Releasable", "anthropic_events", "openai_events", "within"]
+__all__ = ["HoldingStream", "Releasable", "anthropic_events", "openai_events", "responses_events", "within"]
 
 
 class Releasable(Protocol):
@@ -72,3 +72,17 @@ async def anthropic_events(
     except Exception as exc:
         error = backend_error(exc, deployment, secrets)
         yield b"event: error\ndata: " + json.dumps(error_body(error, "anthropic")).encode() + b"\n\n"
+
+
+async def responses_events(
+    stream: AsyncIterator[Any], deployment: str, secrets: tuple[str, ...]
+) -> AsyncIterator[bytes]:
+    """Responses API events as OpenAI sends them: ``event: TYPE`` then the event as JSON."""
+    try:
+        async for event in stream:
+            data = event.model_dump_json(exclude_none=True) if hasattr(event, "model_dump_json") else json.dumps(event)
+            kind = getattr(event, "type", None) or (event.get("type") if isinstance(event, dict) else "message")
+            yield f"event: {kind}\ndata: ".encode() + data.encode() + b"\n\n"
+    except Exception as exc:
+        error = backend_error(exc, deployment, secrets)
+        yield b"event: error\ndata: " + json.dumps({"type": "error", **error_body(error, "openai")}).encode() + b"\n\n"
