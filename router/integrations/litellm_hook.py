@@ -1,7 +1,8 @@
 """LiteLLM integration: a callback for LiteLLM Proxy and ``litellm.acompletion``, and a context
 manager / decorator for code that calls ``litellm.completion`` directly.
 
-LiteLLM Proxy (``config.yaml``)::
+Routed call types: chat completions, Anthropic Messages (``/v1/messages``: Claude Code) and the
+Responses API (``/v1/responses``: Codex). LiteLLM Proxy (``config.yaml``)::
 
     litellm_settings:
       callbacks: router.integrations.litellm_hook.hook
@@ -39,6 +40,7 @@ from router.core import Router
 from router.integrations.completion import aroute_call, asend_routed, route_call, send_routed
 from router.integrations.recall import Recall
 from router.policy import Policy
+from router.responses import check_responses, route_responses
 from router.target import Wire
 
 __all__ = ["BYPASS_KEY", "POLICY_ENV", "RoutingHook", "routing"]
@@ -47,6 +49,7 @@ POLICY_ENV = "HCR_POLICY"
 BYPASS_KEY = "hcr_bypass"  # metadata flag that sends one request unrouted
 # Call types routed, and the wire format of their messages: chat completions, and Anthropic Messages
 # (``/v1/messages`` on LiteLLM Proxy: how Claude Code talks to it).
+_RESPONSES_CALLS = frozenset({"responses", "aresponses"})
 _ROUTED_CALLS: dict[str, Wire] = {"acompletion": "openai", "completion": "openai", "anthropic_messages": "anthropic"}
 # litellm's module is imported through router._litellm (offline switches first); its callback base
 # class is reached from there rather than by an import that could run before the switches are set.
@@ -83,7 +86,10 @@ class RoutingHook(_CustomLogger):
             return self._router
 
     async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any] | None:
-        wire = _ROUTED_CALLS.get(str(getattr(call_type, "value", call_type)))
+        name = str(getattr(call_type, "value", call_type))
+        if name in _RESPONSES_CALLS:
+            return await self._route_responses(kwargs)
+        wire = _ROUTED_CALLS.get(name)
         messages = kwargs.get("messages")
         metadata = kwargs.get("metadata") or kwargs.get("litellm_metadata") or {}
         if wire is None or not isinstance(messages, list):
@@ -100,6 +106,21 @@ class RoutingHook(_CustomLogger):
         if recall is not None and not kwargs.get("stream"):  # the proxy answers recall rounds after the call
             sent = recall.prepare(sent)
         return sent
+
+    async def _route_responses(self, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """The Responses API (``/v1/responses`` on LiteLLM Proxy: how Codex talks): its input items
+        routed as chat, then turned back into items."""
+        if not isinstance(kwargs.get("input"), (str, list)):
+            return None
+        model = _deployment_model(kwargs)
+        metadata = kwargs.get("metadata") or kwargs.get("litellm_metadata") or {}
+        if isinstance(metadata, dict) and metadata.get(BYPASS_KEY) is True:
+            await asyncio.to_thread(check_responses, self.router, kwargs, model=model)
+            return None
+        sent, routed = await asyncio.to_thread(route_responses, self.router, kwargs, model=model)
+        if isinstance(metadata, dict):
+            metadata["hcr_report"] = routed.report.summary()
+        return sent if routed.pages else None
 
     async def async_post_call_success_hook(self, data: dict[str, Any], user_api_key_dict: Any, response: Any) -> Any:
         """LiteLLM Proxy: a response that calls ``hcr_recall`` is answered here, and the model asked

@@ -118,7 +118,9 @@ def test_routing_nests_and_stays_in_its_context(openai_backend: OpenAIBackend, e
     assert litellm.completion is original
 
 
-def test_litellm_proxy_plugin(tmp_path: Path, anthropic_backend: AnthropicBackend, english_prose: str) -> None:
+def test_litellm_proxy_plugin(
+    tmp_path: Path, anthropic_backend: AnthropicBackend, openai_backend: OpenAIBackend, english_prose: str
+) -> None:
     """LiteLLM Proxy loads the hook from its config; the openai client talks to the proxy."""
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -132,6 +134,11 @@ def test_litellm_proxy_plugin(tmp_path: Path, anthropic_backend: AnthropicBacken
       model: anthropic/claude-sonnet-4-6
       api_base: {anthropic_backend.url}
       api_key: sk-ant-test
+  - model_name: gpt
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: {openai_backend.url}
+      api_key: sk-test
 litellm_settings:
   callbacks: router.integrations.litellm_hook.hook
 environment_variables:
@@ -172,6 +179,13 @@ general_settings:
             with claude.messages.stream(model="claude", max_tokens=50, messages=turn) as stream:
                 assert stream.get_final_text() == REPLY
             assert has_images(anthropic_backend.last.body) and anthropic_backend.last.body["stream"] is True
+
+            # Codex's way in: the Responses API on LiteLLM Proxy's /v1/responses.
+            answer = client.responses.create(model="gpt", input=long_request(english_prose)[0]["content"])
+            assert answer.output_text == REPLY
+            items = openai_backend.last.body["input"]
+            assert openai_backend.last.path.endswith("/responses"), log.read_text()[-2000:]
+            assert any(p["type"] == "input_image" for p in items[0]["content"]), log.read_text()[-2000:]
         finally:
             proxy.terminate()
             proxy.wait(timeout=20)
