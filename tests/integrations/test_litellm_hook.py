@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -118,17 +119,11 @@ def test_routing_nests_and_stays_in_its_context(openai_backend: OpenAIBackend, e
     assert litellm.completion is original
 
 
-def test_litellm_proxy_plugin(
-    tmp_path: Path, anthropic_backend: AnthropicBackend, openai_backend: OpenAIBackend, english_prose: str
-) -> None:
-    """LiteLLM Proxy loads the hook from its config; the openai client talks to the proxy."""
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(
-        "name: proxy-test\nmin_tokens: 100\nrules:\n  - {name: long, when: {min_tokens: 100}, action: image}\n"
-    )
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"""model_list:
+POLICY = "name: proxy-test\nmin_tokens: 100\nrules:\n  - {name: long, when: {min_tokens: 100}, action: image}\n"
+
+
+def deployments(anthropic_backend: AnthropicBackend, openai_backend: OpenAIBackend) -> str:
+    return f"""model_list:
   - model_name: claude
     litellm_params:
       model: anthropic/claude-sonnet-4-6
@@ -139,15 +134,16 @@ def test_litellm_proxy_plugin(
       model: openai/gpt-4o
       api_base: {openai_backend.url}
       api_key: sk-test
-litellm_settings:
-  callbacks: router.integrations.litellm_hook.hook
-environment_variables:
-  HCR_POLICY: {policy}
 general_settings:
   master_key: {MASTER_KEY}
-""",
-        encoding="utf-8",
-    )
+"""
+
+
+@contextlib.contextmanager
+def litellm_proxy(tmp_path: Path, config_text: str) -> Iterator[tuple[str, Path]]:
+    """A real LiteLLM Proxy process on 127.0.0.1 with ``config_text``: its URL and its log file."""
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text, encoding="utf-8")
     port = free_port()
     litellm_cli = Path(sys.executable).parent / "litellm"
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -162,30 +158,76 @@ general_settings:
                 wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", seconds=90)
             except RuntimeError:
                 pytest.fail("LiteLLM Proxy did not start:\n" + log.read_text()[-3000:])
-            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=MASTER_KEY, max_retries=0)
-            response = client.chat.completions.create(model="claude", messages=long_request(english_prose))
-            assert response.choices[0].message.content == REPLY
-            body = anthropic_backend.last.body
-            assert body["model"] == "claude-sonnet-4-6"
-            assert has_images(body), log.read_text()[-2000:]
-
-            # Claude Code's way in: Anthropic Messages on LiteLLM Proxy's /v1/messages, streaming too.
-            claude = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key=MASTER_KEY, max_retries=0)
-            turn = [{"role": "user", "content": [{"type": "text", "text": long_request(english_prose)[0]["content"]}]}]
-            message = claude.messages.create(model="claude", max_tokens=50, system="Be brief.", messages=turn)
-            assert message.content[0].text == REPLY
-            sent = anthropic_backend.last.body
-            assert has_images(sent) and sent["system"] == "Be brief.", log.read_text()[-2000:]
-            with claude.messages.stream(model="claude", max_tokens=50, messages=turn) as stream:
-                assert stream.get_final_text() == REPLY
-            assert has_images(anthropic_backend.last.body) and anthropic_backend.last.body["stream"] is True
-
-            # Codex's way in: the Responses API on LiteLLM Proxy's /v1/responses.
-            answer = client.responses.create(model="gpt", input=long_request(english_prose)[0]["content"])
-            assert answer.output_text == REPLY
-            items = openai_backend.last.body["input"]
-            assert openai_backend.last.path.endswith("/responses"), log.read_text()[-2000:]
-            assert any(p["type"] == "input_image" for p in items[0]["content"]), log.read_text()[-2000:]
+            yield f"http://127.0.0.1:{port}", log
         finally:
             proxy.terminate()
             proxy.wait(timeout=20)
+
+
+def test_litellm_proxy_plugin(
+    tmp_path: Path, anthropic_backend: AnthropicBackend, openai_backend: OpenAIBackend, english_prose: str
+) -> None:
+    """LiteLLM Proxy loads the hook from its config; the official SDKs talk to the proxy."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    config = deployments(anthropic_backend, openai_backend) + (
+        "litellm_settings:\n  callbacks: router.integrations.litellm_hook.hook\n"
+        f"environment_variables:\n  HCR_POLICY: {policy}\n"
+    )
+    with litellm_proxy(tmp_path, config) as (url, log):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0)
+        response = client.chat.completions.create(model="claude", messages=long_request(english_prose))
+        assert response.choices[0].message.content == REPLY
+        body = anthropic_backend.last.body
+        assert body["model"] == "claude-sonnet-4-6"
+        assert has_images(body), log.read_text()[-2000:]
+
+        # Claude Code's way in: Anthropic Messages on LiteLLM Proxy's /v1/messages, streaming too.
+        claude = anthropic.Anthropic(base_url=url, api_key=MASTER_KEY, max_retries=0)
+        turn = [{"role": "user", "content": [{"type": "text", "text": long_request(english_prose)[0]["content"]}]}]
+        message = claude.messages.create(model="claude", max_tokens=50, system="Be brief.", messages=turn)
+        assert message.content[0].text == REPLY
+        sent = anthropic_backend.last.body
+        assert has_images(sent) and sent["system"] == "Be brief.", log.read_text()[-2000:]
+        with claude.messages.stream(model="claude", max_tokens=50, messages=turn) as stream:
+            assert stream.get_final_text() == REPLY
+        assert has_images(anthropic_backend.last.body) and anthropic_backend.last.body["stream"] is True
+
+        # Codex's way in: the Responses API on LiteLLM Proxy's /v1/responses.
+        answer = client.responses.create(model="gpt", input=long_request(english_prose)[0]["content"])
+        assert answer.output_text == REPLY
+        items = openai_backend.last.body["input"]
+        assert openai_backend.last.path.endswith("/responses"), log.read_text()[-2000:]
+        assert any(p["type"] == "input_image" for p in items[0]["content"]), log.read_text()[-2000:]
+
+
+def test_litellm_proxy_guardrail(
+    tmp_path: Path, anthropic_backend: AnthropicBackend, openai_backend: OpenAIBackend, english_prose: str
+) -> None:
+    """As a guardrail, off by default: only requests (or keys) that name it are routed, with the policy
+    its config gives."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    config = (
+        deployments(anthropic_backend, openai_backend)
+        + f"""guardrails:
+  - guardrail_name: hcr
+    litellm_params:
+      guardrail: router.integrations.litellm_guardrail.RoutingGuardrail
+      mode: pre_call
+      default_on: false
+      policy: {policy}
+"""
+    )
+    with litellm_proxy(tmp_path, config) as (url, log):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0)
+        client.chat.completions.create(model="gpt", messages=long_request(english_prose))
+        assert not has_images(openai_backend.last.body)  # not asked for: passed as it came
+        client.chat.completions.create(
+            model="gpt", messages=long_request(english_prose), extra_body={"guardrails": ["hcr"]}
+        )
+        assert has_images(openai_backend.last.body), log.read_text()[-3000:]
+        claude = anthropic.Anthropic(base_url=url, api_key=MASTER_KEY, max_retries=0)
+        turn = [{"role": "user", "content": long_request(english_prose)[0]["content"]}]
+        claude.messages.create(model="claude", max_tokens=50, messages=turn, extra_body={"guardrails": ["hcr"]})
+        assert has_images(anthropic_backend.last.body), log.read_text()[-3000:]
