@@ -167,6 +167,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help=as_json)
     bench.set_defaults(handler=_lazy("router.tools.commands", "bench"))
 
+    stats = sub.add_parser("stats", parents=common, help="savings in tokens and money from the proxy's event log")
+    stats.add_argument("log", type=Path, nargs="?", default=None,
+                       help="an event log (default: where hcr serve writes: ~/.local/state/hcr/...)")  # fmt: skip
+    stats.add_argument("--by", choices=["model", "day", "key"], default="model", help="group by (default: model)")
+    stats.add_argument("--json", action="store_true", help=as_json)
+    stats.set_defaults(handler=_lazy("router.tools.commands", "stats"))
+
     profiles = sub.add_parser("profiles", parents=common, help="list encoder families with their page geometry")
     profiles.add_argument("--json", action="store_true", help=as_json)
     profiles.set_defaults(handler=_profiles)

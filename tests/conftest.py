@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # tests that import litellm themselves stay offline
+if "XDG_STATE_HOME" not in os.environ:  # proxies under test keep their event logs out of the user's home
+    import tempfile
+
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="hcr-test-state-")
 
 import gzip
 import http

@@ -39,6 +39,7 @@ from router.chunking import chunk_messages
 from router.core import Router
 from router.integrations.completion import aroute_call, asend_routed, route_call, send_routed
 from router.integrations.recall import Recall
+from router.models import RouteReport
 from router.policy import Policy
 from router.responses import check_responses, route_responses
 from router.target import Wire
@@ -102,6 +103,7 @@ class RoutingHook(_CustomLogger):
         sent, routed = await aroute_call(self.router, kwargs, wire=wire, model=model)
         if isinstance(metadata, dict):
             metadata["hcr_report"] = routed.report.summary()  # reaches LiteLLM's logging callbacks
+        _record_savings(sent, routed.report)
         recall = Recall.offered(self.router.policy, routed, "openai") if wire == "openai" else None
         if recall is not None and not kwargs.get("stream"):  # the proxy answers recall rounds after the call
             sent = recall.prepare(sent)
@@ -120,6 +122,7 @@ class RoutingHook(_CustomLogger):
         sent, routed = await asyncio.to_thread(route_responses, self.router, kwargs, model=model)
         if isinstance(metadata, dict):
             metadata["hcr_report"] = routed.report.summary()
+        _record_savings(sent, routed.report)
         return sent if routed.pages else None
 
     async def async_post_call_success_hook(self, data: dict[str, Any], user_api_key_dict: Any, response: Any) -> Any:
@@ -141,6 +144,19 @@ class RoutingHook(_CustomLogger):
                 response = await llm_router.acompletion(model=data["model"], **following)  # type: ignore[union-attr]
                 following = recall.next_request(following, response)
         return recall.finish(response)
+
+
+def _record_savings(kwargs: dict[str, Any], report: RouteReport) -> None:
+    """The saving where LiteLLM's spend tracking reads compression savings (``compression_savings`` in
+    the request's LiteLLM metadata), so it shows in LiteLLM's own spend logs. The metadata dict is
+    updated in place: LiteLLM's logging holds the same object."""
+    savings = {"tokens_before": report.tokens_before, "tokens_after": report.tokens_after,
+               "tokens_saved": report.tokens_before - report.tokens_after, "source": "hcr"}  # fmt: skip
+    existing = kwargs.get("litellm_metadata")
+    if isinstance(existing, dict):
+        existing["compression_savings"] = savings
+    else:
+        kwargs["litellm_metadata"] = {"compression_savings": savings}
 
 
 # Request fields a recall round passes on to the next call (the rest of ``data`` is the proxy's own).

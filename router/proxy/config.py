@@ -16,6 +16,7 @@
       body_timeout_s: 30                        # the whole body must arrive within this
       allowed_image_hosts: [images.example.com]
       allowed_request_fields: [top_k]           # provider fields callers may send besides the documented ones
+      event_log: /var/log/hcr/events.jsonl      # one JSON line per request (default ~/.local/state/hcr/events.jsonl)
     ui:                                         # the inspector at /ui (``ui: false`` turns it off)
       keep_content: false                       # keep texts and pages for the inspector (else figures only)
       max_requests: 200                         # kept per API key, newest first
@@ -78,6 +79,12 @@ class ModelEntry(BaseModel):
     encoder: EncoderName | None = None
 
 
+def default_event_log() -> str:
+    """``$XDG_STATE_HOME/hcr/events.jsonl`` (``~/.local/state/hcr/events.jsonl``): where ``hcr stats`` looks."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(state, "hcr", "events.jsonl")
+
+
 class GeneralSettings(BaseModel):
     model_config = ConfigDict(extra="allow")  # LiteLLM Proxy's own settings (database_url...): ignored, logged
 
@@ -92,6 +99,10 @@ class GeneralSettings(BaseModel):
     allowed_image_hosts: list[str] = Field(default_factory=list)
     allowed_request_fields: list[str] = Field(
         default_factory=list, description="provider fields callers may send besides the documented ones"
+    )
+    event_log: str | None = Field(
+        default_factory=lambda: default_event_log(),
+        description="append one JSON line per request here (hcr stats reads it); null: no event log",
     )
 
     @field_validator("allowed_request_fields")

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from router.events import EventLog, event_of
 from router.fidelity.guard import FidelityStats
 from router.inspector.store import TraceStore
 from router.inspector.trace import Trace, billed_input_tokens, trace_of
@@ -62,8 +63,12 @@ async def request_id_and_record(request: Request, call_next: Callable[[Request],
 
 
 class Observer:
-    def __init__(self, ui: UISettings, running: Any, waiting: Any, fidelity: Iterable[FidelityStats]) -> None:
+    def __init__(self, ui: UISettings, running: Any, waiting: Any, fidelity: Iterable[FidelityStats],
+                 event_log: str | None = None) -> None:  # fmt: skip
         self.ui = ui
+        self.events = EventLog(event_log) if event_log else None
+        self._streaming: dict[int, str | None] = {}  # traces of open streams -> their key, once answered
+        self._image_bytes: dict[int, int] = {}
         self.store = TraceStore(ui.max_requests, int(ui.max_content_mb * 1024 * 1024))
         stats = list(fidelity)
         self.metrics = ProxyMetrics(running, waiting, lambda: stats)
@@ -95,16 +100,36 @@ class Observer:
             trace.recall = list(recall.asked)
             trace.report.recall_rounds = recall.rounds
 
-    async def watch(self, stream: AsyncIterator[Any], trace: Trace, recall: Any) -> AsyncIterator[Any]:
-        """``stream`` passed through; its usage (where the backend sends it) and recall calls noted."""
-        try:
-            async for item in stream:
-                billed = _usage_of(item)
-                if billed is not None:
-                    trace.billed_input_tokens = billed
-                yield item
-        finally:
-            self._recalled(trace, recall)
+    def watch(self, stream: AsyncIterator[Any], trace: Trace, recall: Any) -> AsyncIterator[Any]:
+        """``stream`` passed through; its usage (where the backend sends it) and recall calls noted, and
+        the request's event written when it ends (not when its headers go)."""
+        if len(self._streaming) > 10_000:  # streams whose body never started (the client left first)
+            self._streaming.clear()
+            self._image_bytes.clear()
+        self._streaming[id(trace)] = None
+
+        async def passed() -> AsyncIterator[Any]:
+            try:
+                async for item in stream:
+                    billed = _usage_of(item)
+                    if billed is not None:
+                        trace.billed_input_tokens = billed
+                    yield item
+            finally:
+                self._recalled(trace, recall)
+                key = self._streaming.pop(id(trace), None)
+                if key is not None:
+                    self._write_event(trace, key)
+
+        return passed()
+
+    def _write_event(self, trace: Trace, key: str) -> None:
+        image_bytes = self._image_bytes.pop(id(trace), 0)
+        if self.events is not None:
+            try:
+                self.events.write(event_of(trace, key=key, image_bytes=image_bytes))
+            except OSError:  # a full disk must not fail requests
+                log.exception("could not write the event log %s", self.events.path)
 
     def finish(self, request: Request, tenant: str | None, status: int, total_ms: float) -> None:
         """Close the request's record: store its trace for its tenant, count it, log one line."""
@@ -117,9 +142,15 @@ class Observer:
             trace.status, trace.total_ms = status, round(total_ms, 1)
             if status >= 400 and trace.error is None:
                 trace.error = getattr(request.state, "error", None) or f"HTTP {status}"
-            self.metrics.observe(trace, getattr(request.state, "image_bytes", 0))
+            image_bytes = getattr(request.state, "image_bytes", 0)
+            self.metrics.observe(trace, image_bytes)
             if self.ui.enabled and tenant is not None:
                 self.store.add(tenant, trace)
+            self._image_bytes[id(trace)] = image_bytes
+            if id(trace) in self._streaming:  # written when the stream ends, with its usage
+                self._streaming[id(trace)] = tenant or ""
+            else:
+                self._write_event(trace, tenant or "")
             fields |= _figures(trace)
         message = f"{fields['request_id']} {request.method} {request.url.path} -> {status} in {total_ms:.0f} ms"
         log.info(message, extra={"fields": fields})

@@ -60,7 +60,8 @@ class ProxyState:
         self.routers[""] = self._router([])
         self.secrets = self.deployments.secrets
         fidelity = [r.fidelity.stats for r in self.routers.values()]
-        self.observer = Observer(self.config.ui, lambda: self.running, lambda: self.waiting, fidelity)
+        self.observer = Observer(self.config.ui, lambda: self.running, lambda: self.waiting, fidelity,
+                                 event_log=settings.event_log)  # fmt: skip
 
     def _router(self, group: list[ModelEntry]) -> Router:
         """The router of one model group (its deployments share policy and encoder family)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from router.cli import _plain, console, err_console
@@ -161,3 +162,44 @@ def _floats(text: str, option: str) -> list[float]:
     if not values:
         raise RouterError(f"{option}: no values given")
     return values
+
+
+def stats(args: argparse.Namespace) -> int:
+    from router.events import read_events
+    from router.tools.stats import summarise
+
+    if args.log is None:
+        from router.proxy.config import default_event_log
+
+        args.log = Path(default_event_log())
+    groups, total = summarise(read_events(args.log), by=args.by)
+    if args.json:
+        from router.cli import emit_json
+
+        def figures(group: Any) -> dict[str, Any]:
+            return {**group.model_dump(), "saved": group.saved, "saved_share": round(group.saved_share, 4),
+                    "money_saved": round(group.money_saved, 6),
+                    "billed_vs_estimate": group.billed_vs_estimate}  # fmt: skip
+
+        emit_json({"by": args.by, "groups": [figures(g) for g in groups], "total": figures(total)})
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"Savings by {args.by} from {args.log}", title_justify="left")
+    for column in ("", "requests", "routed", "tokens before", "after", "saved", "cost before", "after", "saved $",
+                   "billed / estimate"):  # fmt: skip
+        table.add_column(column, justify="left" if not column else "right")
+    for group in [*groups, total]:
+        style = "red" if group.saved < 0 else ("bold" if group is total else None)
+        ratio = group.billed_vs_estimate
+        table.add_row(
+            _plain(group.name), f"{group.requests:,}", f"{group.routed:,}", f"{group.tokens_before:,}",
+            f"{group.tokens_after:,}", f"{group.saved:,} ({group.saved_share:.0%})", f"${group.cost_before:.4f}",
+            f"${group.cost_after:.4f}", f"${group.money_saved:.4f}",
+            f"{ratio:.3f} ({group.billed_requests:,} req)" if ratio is not None else "",
+            style=style, end_section=group is groups[-1] if groups else False,
+        )  # fmt: skip
+    console().print(table)
+    if total.unpriced:
+        console().print(f"[dim]{total.unpriced:,} routed request(s) had no price and are not in the money columns[/]")
+    return 0
