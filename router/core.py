@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from router.attachments import route_attachments
+from router.cache_gate import cache_prices, cached_chunks, gate
 from router.chunking import chunk_messages, validate_messages
 from router.density_names import DensityName
 from router.errors import InvalidRequestError
@@ -151,10 +152,13 @@ class Router:
             messages, target, self.policy, self.fidelity, first_index=len(chunks), make_image=make_image
         )
         self._enforce_image_limits(messages, target, reports, rendered, attached.images, sticky)
+        self._count_the_cache(messages, chunks, target, reports, rendered, sticky)
         for chunk in chunks:
             if chunk.index in rendered:
                 done = reports[chunk.index]
                 self.memory.remember(chunk, target.model, target.profile.name, done.density or "", done.reason)
+            else:
+                self.memory.remember_text(chunk, target.model, target.profile.name)
         reports += attached.reports
 
         if rendered or attached.replacements:
@@ -191,6 +195,30 @@ class Router:
         if decision.action == "image" and chunk.role in ("system", "developer") and not has_user:
             return Decision(action="text", reason="guard:no-user-message: nowhere to attach images")
         return decision
+
+    def _count_the_cache(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        chunks: Sequence[Chunk],
+        target: Target,
+        reports: list[ChunkReport],
+        rendered: dict[int, list[Page]],
+        sticky: set[int],
+    ) -> None:
+        """Chunks the provider holds cached as text stay text unless drawing them pays with the cache
+        counted (``router.cache_gate``)."""
+        if not rendered or not self.policy.cache.aware:
+            return
+        prices = cache_prices(target.model)
+        if prices is None:
+            return
+        model, encoder = target.model, target.profile.name
+        cached = cached_chunks(
+            chunks, messages, lambda c: self.memory.sent_as_text(c, model, encoder),
+            explicit=target.profile.explicit_cache,
+        ) - sticky  # fmt: skip
+        if cached & set(rendered):
+            gate(chunks, reports, rendered, cached=cached, prices=prices, turns=self.policy.cache.expected_turns)
 
     def _enforce_image_limits(
         self,

@@ -6,8 +6,9 @@ turns since) would otherwise flip an old chunk back and forth as the conversatio
 image limits would push different chunks out as more images arrive. So once a chunk has gone as an
 image, this memory says so for the same text at the same place (message, part, offset) for the same
 model and encoder, and the router keeps it an image; renderings are deterministic and cached, so
-the pages are byte-identical. Text decisions are not remembered: a chunk that was text because the
-model was still acting on it may become an image once, when it is old.
+the pages are byte-identical. Text sends are remembered too, but not made sticky: a chunk that was
+text because the model was still acting on it may become an image once it is old, if drawing it
+still pays with the provider's cache of it counted (``router.cache_gate``).
 
 Bounded (least recently used entries go first), per cache scope: the proxy keeps one per API key.
 """
@@ -29,7 +30,7 @@ _Key = tuple[str, str, str, int, int, int, int, bytes]
 class DecisionMemory:
     def __init__(self, max_entries: int = 100_000) -> None:
         self.max_entries = max_entries
-        self._items: OrderedDict[_Key, tuple[str, str]] = OrderedDict()
+        self._items: OrderedDict[_Key, tuple[str, str] | None] = OrderedDict()  # None: sent as text
         self._lock = threading.Lock()
 
     def recalled(self, chunk: Chunk, model: str, encoder: str) -> tuple[str, str] | None:
@@ -41,9 +42,26 @@ class DecisionMemory:
                 self._items.move_to_end(key)
             return found
 
-    def remember(self, chunk: Chunk, model: str, encoder: str, density: str, reason: str) -> None:
+    def sent_as_text(self, chunk: Chunk, model: str, encoder: str) -> bool:
+        """Whether this chunk went as text in an earlier request (so the provider may hold it cached)."""
+        key = _key(chunk, model, encoder)
         with self._lock:
-            self._items[_key(chunk, model, encoder)] = (density, reason)
+            return key in self._items and self._items[key] is None
+
+    def remember(self, chunk: Chunk, model: str, encoder: str, density: str, reason: str) -> None:
+        self._put(_key(chunk, model, encoder), (density, reason))
+
+    def remember_text(self, chunk: Chunk, model: str, encoder: str) -> None:
+        key = _key(chunk, model, encoder)
+        with self._lock:
+            known = key in self._items
+        if not known:  # an image decision is never overwritten: it stays sticky
+            self._put(key, None)
+
+    def _put(self, key: _Key, value: tuple[str, str] | None) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 

@@ -126,6 +126,7 @@ class ChunkReport(BaseModel):
     readback: ReadBack | None = Field(None, description="the fidelity guard's read-back, when it ran")
     fidelity: str | None = Field(None, description="what the fidelity guard did, when it ran or was sampled")
     drawing: str | None = Field(None, description="what drawing changed from the source (terminal escapes applied)")
+    cache: str | None = Field(None, description="for a chunk the provider held cached as text: which way it went, why")
 
     @property
     def tokens_after(self) -> int:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from router._yaml import load_yaml_file, load_yaml_text
+from router.cache_gate import CacheSettings
 from router.density_names import DensityName
 from router.detect import looks_binary
 from router.errors import PolicyError
@@ -121,6 +122,7 @@ class Policy(BaseModel):
     fidelity: FidelitySettings = Field(default_factory=FidelitySettings, description="read-back guard")
     exact: ExactSettings = Field(default_factory=ExactSettings, description="factsheets and what stays sharp")
     history: HistorySettings = Field(default_factory=HistorySettings, description="closed turns drawn in blocks")
+    cache: CacheSettings = Field(default_factory=CacheSettings, description="the prompt cache counted in decisions")
     recall: bool = Field(False, description="offer the hcr_recall tool: exact source text of imaged chunks")
     recall_rounds: int = Field(3, ge=1, le=10, description="recall rounds the router answers per request")
     models: list[ModelOverride] = Field(default_factory=list)

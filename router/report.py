@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from router.models import ChunkReport, RouteReport
 from router.tokens import token_counter
 
 
 @functools.lru_cache(maxsize=128)
-def input_price(model: str) -> float | None:
-    """USD per input token for ``model`` (images are billed as input tokens), or None if unknown."""
+def model_info(model: str) -> dict[str, Any] | None:
+    """litellm's facts and prices for ``model``, or None where its cost map does not hold it."""
     from router._litellm import litellm
 
     if "/" not in model and model not in litellm.model_cost:
         return None  # a bare name litellm does not know; asking it would print its provider list
     try:
-        info = litellm.get_model_info(model=model)
+        return dict(litellm.get_model_info(model=model))
     except Exception:  # litellm raises for models its cost map does not hold
         return None
-    price = info.get("input_cost_per_token")
+
+
+def input_price(model: str) -> float | None:
+    """USD per input token for ``model`` (images are billed as input tokens), or None if unknown."""
+    price = (model_info(model) or {}).get("input_cost_per_token")
     return float(price) if price else None
 
 

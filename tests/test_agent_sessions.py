@@ -69,7 +69,17 @@ def test_anthropic_tool_results_hold_their_pages(anthropic_turns: list[dict]) ->
     log_result = request["messages"][4]["content"][0]  # dpkg's log, read with bash and answered since
     log_result["cache_control"] = {"type": "ephemeral"}
     log_result["is_error"] = False
-    routed = Router().route(request["messages"], model="claude-sonnet-4-6", system=request["system"], wire="anthropic")
+    # The caller marked the log as a cached prefix: on Claude (reads at 0.1x) it stays text, since
+    # drawing it would rewrite the cache from there (router.cache_gate) ...
+    kept = Router().route(request["messages"], model="claude-sonnet-4-6", system=request["system"], wire="anthropic")
+    gated = [c for c in kept.report.chunks if c.role == "tool"][1]
+    assert gated.action == "text" and gated.reason.startswith("guard:cache:") and gated.cache.startswith("kept warm")
+    assert kept.messages[4] is request["messages"][4]
+    # ... and without the cache counted, the pages go inside the tool_result, the marker kept.
+    uncached = Policy.builtin("default").model_copy(update={"cache": {"aware": False}})
+    routed = Router(Policy.model_validate(uncached.model_dump())).route(
+        request["messages"], model="claude-sonnet-4-6", system=request["system"], wire="anthropic"
+    )
     assert routed.system == request["system"]
     block = routed.messages[4]["content"][0]
     assert block["type"] == "tool_result" and block["tool_use_id"] == "toolu_1"

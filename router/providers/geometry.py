@@ -69,6 +69,9 @@ class EncoderProfile(BaseModel):
         None, description="image tokens per page when the provider reads a PDF itself; None: no PDF input"
     )
     native_pdf_adds_text: bool = Field(False, description="the provider also bills each page's extracted text")
+    explicit_cache: bool = Field(
+        False, description="the provider caches a prompt prefix only where the caller marks it (cache_control)"
+    )
 
     def visible_size(self, width: int, height: int) -> tuple[int, int]:
         """The size the provider resizes a ``width`` x ``height`` image to before encoding it."""
@@ -227,7 +230,7 @@ PROFILES: dict[str, EncoderProfile] = {
         EncoderProfile(name="anthropic", description="Claude: w*h/750, long edge <= 1568, about 1.19 MP",
                        formula="anthropic", page_width=768, page_height=1536, max_long_edge=1568,
                        max_pixels=1092 * 1092, max_images=100, max_image_bytes=5 * _MB,
-                       max_request_bytes=32 * _MB),
+                       max_request_bytes=32 * _MB, explicit_cache=True),
         EncoderProfile(name="gemini-2", description="Gemini 2.x: 258 per 768x768 tile",
                        formula="gemini_tile", page_width=768, page_height=1536, tile_px=768, tile_tokens=258,
                        max_images=3000, max_image_bytes=7 * _MB, max_request_bytes=20 * _MB),
