@@ -35,7 +35,7 @@ from router.tools.agent_session import session_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {  # family -> (model, wire the agent speaks)
-    "anthropic": ("claude-sonnet-4-5", "anthropic"),
+    "anthropic": ("claude-sonnet-4-6", "anthropic"),
     "openai-tile": ("gpt-4o", "openai"),
     "gemini-2": ("gemini/gemini-2.5-flash", "openai"),
     "qwen2.5-vl": ("hosted_vllm/Qwen/Qwen2.5-VL-7B-Instruct", "openai"),
