@@ -151,7 +151,7 @@ class Router:
         attached = route_attachments(
             messages, target, self.policy, self.fidelity, first_index=len(chunks), make_image=make_image
         )
-        self._enforce_image_limits(messages, target, reports, rendered, attached.images, sticky)
+        self._enforce_image_limits(messages, chunks, target, reports, rendered, attached.images, sticky)
         self._count_the_cache(messages, chunks, target, reports, rendered, sticky)
         for chunk in chunks:
             if chunk.index in rendered:
@@ -223,14 +223,17 @@ class Router:
     def _enforce_image_limits(
         self,
         messages: Sequence[Mapping[str, Any]],
+        chunks: Sequence[Chunk],
         target: Target,
         reports: list[ChunkReport],
         pages: dict[int, list[Page]],
         document_images: int = 0,
         sticky: frozenset[int] | set[int] = frozenset(),
     ) -> None:
-        """Send the least-saving chunks back to text until images and bytes fit the provider's limits;
-        chunks sent as images before go last, so earlier turns keep their bytes (and the cache)."""
+        """Send the least profitable groups back to text until images and bytes fit the budget (the
+        provider's limits, and the policy's ``max_image_bytes``). A group is what one text holds (a
+        message part, a tool result): drawn whole or not at all. Groups sent as images before go
+        last, so earlier turns keep their bytes (and the cache). Nothing is dropped: text stays."""
         existing = document_images + sum(
             1
             for m in messages
@@ -241,30 +244,30 @@ class Router:
         profile = target.profile
         max_images = target.max_images - existing
         # base64 grows bytes by 4/3; leave a quarter of the request for everything else.
-        max_bytes = profile.max_request_bytes * 0.75 * 0.75
+        max_bytes = min(profile.max_request_bytes * 0.75 * 0.75, self.policy.max_image_bytes)
+        groups: dict[tuple[int, int, int], list[int]] = {}
+        for chunk in chunks:
+            if chunk.index in pages:
+                place = (chunk.message_index, _or_minus(chunk.part_index), _or_minus(chunk.sub_index))
+                groups.setdefault(place, []).append(chunk.index)
 
-        def totals() -> tuple[int, int]:
-            return sum(len(p) for p in pages.values()), sum(len(pg.png) for ps in pages.values() for pg in ps)
+        def profit(group: list[int]) -> tuple[bool, float]:
+            saved = sum(reports[i].text_tokens - reports[i].tokens_after for i in group)
+            return any(i in sticky for i in group), saved / max(sum(reports[i].pages for i in group), 1)
 
-        by_saving = sorted(
-            (r for r in reports if r.action == "image"),
-            key=lambda r: (r.index in sticky, (r.text_tokens - r.tokens_after) / max(r.pages, 1)),
-        )
-        for report in by_saving:
-            count, size = totals()
-            too_big = [pg for pg in pages[report.index] if len(pg.png) > profile.max_image_bytes]
+        for group in sorted(groups.values(), key=profit):
+            count = sum(len(p) for p in pages.values())
+            size = sum(len(pg.png) for ps in pages.values() for pg in ps)
+            too_big = any(len(pg.png) > profile.max_image_bytes for i in group for pg in pages[i])
             if count <= max_images and size <= max_bytes and not too_big:
                 continue
-            del pages[report.index]
-            reports[report.index] = report.model_copy(
-                update={
-                    "action": "text",
-                    "pages": 0,
-                    "reason": f"guard:image-limit: at most {max_images + existing} images, "
-                    f"{profile.max_image_bytes // 1024} KiB each and {int(max_bytes) // 1024} KiB of PNG per "
-                    f"request for {profile.name}",
-                }
+            reason = (
+                f"guard:image-limit: at most {max_images + existing} images, {profile.max_image_bytes // 1024} KiB "
+                f"each and {int(max_bytes) // 1024} KiB of PNG per request for {profile.name}"
             )
+            for index in group:
+                del pages[index]
+                reports[index] = reports[index].model_copy(update={"action": "text", "pages": 0, "reason": reason})
 
     # --- calling ---------------------------------------------------------------------------------
 
@@ -279,6 +282,10 @@ class Router:
         from router.integrations.completion import acompletion
 
         return await acompletion(self, kwargs)
+
+
+def _or_minus(index: int | None) -> int:
+    return -1 if index is None else index
 
 
 def _draw_chunk(chunk: Chunk, target: Target, density: Density) -> Rendering:

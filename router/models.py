@@ -162,6 +162,9 @@ class RouteReport(BaseModel):
     route_ms: float = 0.0
     recall_rounds: int = Field(0, description="hcr_recall rounds answered by the router for this request")
     tokenizer: str = Field("", description="what text was counted with ('estimate: ...' if not the model's own)")
+    billed_input_tokens: int | None = Field(
+        None, description="input tokens the backend billed (its usage), beside the estimate; None: not reported"
+    )
     chunks: list[ChunkReport] = Field(default_factory=list)
     documents: list[DocumentReport] = Field(default_factory=list)
 
@@ -186,6 +189,7 @@ class RouteReport(BaseModel):
             "route_ms": round(self.route_ms, 2),
             "cost_before": self.cost_before,
             "cost_after": self.cost_after,
+            "billed_input_tokens": self.billed_input_tokens,
         }
 
 

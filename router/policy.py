@@ -117,6 +117,9 @@ class Policy(BaseModel):
     min_saving: float = Field(1.25, gt=0, description="text tokens must be >= min_saving x image tokens")
     min_tokens: int = Field(300, ge=0, description="chunks with fewer text tokens stay text")
     max_images: int | None = Field(None, gt=0, description="cap below the encoder's own limit")
+    max_image_bytes: int = Field(
+        18 * 1024 * 1024, gt=0, description="decoded PNG bytes per request, all pages together (and the provider's)"
+    )
     max_pages: int = Field(100, gt=0, description="pages read from one attached document; the rest are cut")
     pages: str | None = Field(None, description='page range read from attached documents, e.g. "1-5,9"')
     fidelity: FidelitySettings = Field(default_factory=FidelitySettings, description="read-back guard")

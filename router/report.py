@@ -59,3 +59,19 @@ def build_report(model: str, encoder: str, vision: bool, chunks: list[ChunkRepor
         chunks=chunks,
         tokenizer=token_counter(model).note,
     )
+
+
+def billed_input_tokens(response: Any) -> int | None:
+    """Input tokens billed, from a response's ``usage`` (OpenAI or Anthropic shape), cached reads included."""
+    usage = response.get("usage") if isinstance(response, dict) else getattr(response, "usage", None)
+    if usage is None:
+        return None
+
+    def field(name: str) -> int:
+        value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+        return value if isinstance(value, int) else 0
+
+    if field("prompt_tokens"):
+        return field("prompt_tokens")
+    anthropic = field("input_tokens") + field("cache_read_input_tokens") + field("cache_creation_input_tokens")
+    return anthropic or None

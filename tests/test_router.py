@@ -182,3 +182,24 @@ def test_routed_request_is_valid_for_the_openai_client(router: Router, english_p
     routed: RoutedRequest = router.route([{"role": "user", "content": english_prose + "\n\nWhy?"}], model="gpt-4o")
     adapter = TypeAdapter(list[ChatCompletionMessageParam])
     adapter.validate_python(routed.messages, strict=True)
+
+
+def test_budgets_send_whole_groups_back_to_text(english_prose: str, python_code: str) -> None:
+    """Over the byte budget, the least profitable part goes back to text, whole; nothing is lost."""
+    half = len(english_prose) // 2
+    document = f"{english_prose[:half]}\n\n```python\n{python_code[:2500]}\n```"
+    messages = [{"role": "user", "content": document}, {"role": "user", "content": english_prose[half:]}]
+    rules = "min_tokens: 0\nmin_saving: 1.01\nrules:\n  - {name: all, action: image}\n"
+    drawn = Router(Policy.from_yaml_text(rules)).route(messages, model="gpt-4o")
+    imaged = {c.index: c.message_index for c in drawn.report.chunks if c.action == "image"}
+    assert set(imaged.values()) == {0, 1}
+    size = sum(len(p.png) for pages in drawn.pages.values() for p in pages)
+
+    tight = Router(Policy.from_yaml_text(f"max_image_bytes: {size - 1}\n" + rules)).route(messages, model="gpt-4o")
+    actions = {m: {tight.report.chunks[i].action for i, at in imaged.items() if at == m} for m in (0, 1)}
+    assert sorted(map(sorted, actions.values())) == [["image"], ["text"]]  # one part drawn, the other not
+    kept = next(m for m, a in actions.items() if a == {"text"})
+    assert tight.messages[kept] is messages[kept]  # nothing lost: the text goes as it came
+    reverted = [tight.report.chunks[i] for i, at in imaged.items() if at == kept]
+    assert all(c.reason.startswith("guard:image-limit") and f"{(size - 1) // 1024} KiB of PNG" in c.reason
+               for c in reverted)  # fmt: skip

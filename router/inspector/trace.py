@@ -9,13 +9,13 @@ each chunk's source text, the pages as sent, the factsheets and what OCR read ba
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from router.models import RoutedRequest, RouteReport
 
-__all__ = ["PageView", "Trace", "TraceContent", "billed_input_tokens", "strip_content", "trace_of"]
+__all__ = ["PageView", "Trace", "TraceContent", "strip_content", "trace_of"]
 
 
 class PageView(BaseModel):
@@ -91,19 +91,3 @@ def strip_content(trace: Trace) -> Trace:
             if chunk.readback is not None:
                 chunk.readback = chunk.readback.model_copy(update={"text": "", "missing": []})
     return trace
-
-
-def billed_input_tokens(response: Any) -> int | None:
-    """Input tokens billed, from a response's ``usage`` (OpenAI or Anthropic shape), cached reads included."""
-    usage = response.get("usage") if isinstance(response, dict) else getattr(response, "usage", None)
-    if usage is None:
-        return None
-
-    def field(name: str) -> int:
-        value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
-        return value if isinstance(value, int) else 0
-
-    if field("prompt_tokens"):
-        return field("prompt_tokens")
-    anthropic = field("input_tokens") + field("cache_read_input_tokens") + field("cache_creation_input_tokens")
-    return anthropic or None

@@ -107,7 +107,13 @@ def _call(send: Any, kwargs: dict[str, Any]) -> Any:
 
 
 def attach_report(response: Any, report: RouteReport) -> Any:
-    """Make the report reachable as ``response.routing_report`` without changing the response type."""
+    """Make the report reachable as ``response.routing_report`` without changing the response type;
+    the input tokens the backend billed go beside the estimate where the response reports them."""
+    from router.report import billed_input_tokens
+
+    billed = billed_input_tokens(response) if not _is_stream(response) else None
+    if billed is not None:
+        report.billed_input_tokens = billed
     try:
         # object.__setattr__ bypasses pydantic, so SDK models do not dump the report as a field.
         object.__setattr__(response, REPORT_ATTRIBUTE, report)
@@ -117,6 +123,11 @@ def attach_report(response: Any, report: RouteReport) -> Any:
     if isinstance(hidden, dict):
         hidden[REPORT_ATTRIBUTE] = report
     return response
+
+
+def _is_stream(response: Any) -> bool:
+    """A stream (its usage, if any, comes at its end); models are iterable too, so not ``__iter__``."""
+    return hasattr(response, "__next__") or hasattr(response, "__anext__")
 
 
 def get_report(response: Any) -> RouteReport | None:

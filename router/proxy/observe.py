@@ -21,11 +21,12 @@ from starlette.responses import JSONResponse, Response
 from router.events import EventLog, event_of
 from router.fidelity.guard import FidelityStats
 from router.inspector.store import TraceStore
-from router.inspector.trace import Trace, billed_input_tokens, trace_of
+from router.inspector.trace import Trace, trace_of
 from router.models import RoutedRequest
 from router.proxy.config import UISettings
 from router.proxy.errors import ProxyError, error_body, wire_of
 from router.proxy.metrics import ProxyMetrics
+from router.report import billed_input_tokens
 
 __all__ = ["Observer", "request_id_and_record"]
 
@@ -93,6 +94,8 @@ class Observer:
     def answered(self, trace: Trace, response: Any, backend_ms: float, recall: Any) -> None:
         trace.backend_ms = round(backend_ms, 1)
         trace.billed_input_tokens = billed_input_tokens(response)
+        if trace.report is not None:
+            trace.report.billed_input_tokens = trace.billed_input_tokens
         self._recalled(trace, recall)
 
     def _recalled(self, trace: Trace, recall: Any) -> None:

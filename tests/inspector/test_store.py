@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from router import Router
 from router.inspector.store import TraceStore, totals
-from router.inspector.trace import Trace, TraceContent, billed_input_tokens, trace_of
+from router.inspector.trace import Trace, TraceContent, trace_of
 from router.inspector.views import chart, marked_words, timeline
 from router.models import RoutedRequest
+from router.report import billed_input_tokens
 
 
 def routed_licence(prose: str) -> RoutedRequest:

@@ -70,6 +70,8 @@ def test_openai_wire(router: Router, openai_backend: OpenAIBackend, english_pros
     assert response.choices[0].message.content == REPLY
     report = get_report(response)
     assert report is response.routing_report and report.images >= 1
+    assert report.billed_input_tokens == 10  # the backend's usage, beside the estimate
+    assert report.summary()["billed_input_tokens"] == 10
 
     body = openai_backend.last.body
     assert openai_backend.last.path.endswith("/chat/completions")
@@ -101,6 +103,7 @@ def test_anthropic_wire(router: Router, anthropic_backend: AnthropicBackend, eng
         tools=TOOLS,
     )
     assert response.choices[0].message.content == REPLY and response.routing_report.encoder == "anthropic"
+    assert response.routing_report.billed_input_tokens == 10  # Anthropic's input_tokens, through litellm
     body = anthropic_backend.last.body
     assert anthropic_backend.last.path == "/v1/messages"
     assert body["system"][0]["text"] == "Answer briefly." and body["max_tokens"] == 64
