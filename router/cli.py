@@ -122,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="a LiteLLM Proxy config.yaml (model_list...); none = pass-through")
     serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8088, help="(default: 8088)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes, each with its render pool (default: 1)")  # fmt: skip
     serve.set_defaults(handler=_serve)
 
     inspect = sub.add_parser("inspect", parents=common,
@@ -188,7 +190,7 @@ def _serve(args: argparse.Namespace) -> int:
     where = f"http://{args.host}:{args.port}"
     ui = "" if config is not None and not config.ui.enabled else f", inspector at {where}/ui"
     console().print(_plain(f"hcr proxy on {where} ({args.config or 'no config: pass-through'}){ui}"), highlight=False)
-    serve(config, args.host, args.port)
+    serve(str(args.config) if args.config else None, args.host, args.port, workers=args.workers)
     return 0
 
 

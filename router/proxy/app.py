@@ -17,10 +17,12 @@ with the matching status and the provider's message, never a stack trace.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any, Literal
 
@@ -46,6 +48,7 @@ from router.proxy.request import (
 )
 from router.proxy.state import ProxyState
 from router.proxy.streaming import HoldingStream, anthropic_events, openai_events, responses_events, within
+from router.render.pool import RenderPool, default_workers, use_render_pool
 from router.responses import check_responses, route_responses
 from router.tokens import count_tokens
 
@@ -61,7 +64,22 @@ BYPASS_HEADER = "x-hcr-bypass"
 
 def create_app(config: ProxyConfig | None = None) -> FastAPI:
     proxy = ProxyState(config or ProxyConfig())
-    app = FastAPI(title="hcr proxy", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Render processes live as long as the server (``render_workers``; none: render in-process)."""
+        workers = proxy.config.general_settings.render_workers or 0
+        pool = RenderPool(workers) if workers > 0 else None
+        if pool is not None:
+            await asyncio.to_thread(pool.warm)
+            use_render_pool(pool)
+        try:
+            yield
+        finally:
+            if pool is not None:
+                use_render_pool(None)
+
+    app = FastAPI(title="hcr proxy", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
     @app.get("/health/liveliness")
     async def liveliness() -> dict[str, str]:
@@ -259,11 +277,38 @@ async def _count_tokens(proxy: ProxyState, request: Request) -> Response:
     return JSONResponse({"input_tokens": counted}, headers=_report_headers(routed))
 
 
-def serve(config: ProxyConfig | None, host: str, port: int) -> None:
-    """Run the proxy (logging is set up by the caller: ``hcr serve`` writes JSON lines)."""
+CONFIG_ENV = "HCR_CONFIG"  # the config file each server process reads (``hcr serve --workers N``)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one server process of ``hcr serve --workers N`` (a uvicorn factory)."""
+    path = os.environ.get(CONFIG_ENV)
+    config = ProxyConfig.from_yaml(path) if path else ProxyConfig()
+    if config.general_settings.render_workers is None:
+        config.general_settings.render_workers = int(os.environ.get(_RENDER_WORKERS_ENV, "0"))
+    return create_app(config)
+
+
+_RENDER_WORKERS_ENV = "HCR_RENDER_WORKERS"
+
+
+def serve(config_path: str | None, host: str, port: int, *, workers: int = 1) -> None:
+    """Run the proxy in ``workers`` server processes, each rendering in its own pool (``render_workers``;
+    by default the cores shared among the server processes). Logging is the caller's (JSON lines)."""
     import uvicorn
 
+    config = ProxyConfig.from_yaml(config_path) if config_path else ProxyConfig()
+    render_workers = config.general_settings.render_workers
+    if render_workers is None:
+        render_workers = max(1, default_workers() // workers)
     # Keep idle connections longer than clients and load balancers usually do (60 s): with uvicorn's
     # 5 s default, a client reusing a pooled connection races the server closing it (seen under load
     # as reset streams).
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=75)
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": False, "timeout_keep_alive": 75}
+    if workers == 1:
+        config.general_settings.render_workers = render_workers
+        uvicorn.run(create_app(config), **options)  # type: ignore[arg-type]
+        return
+    os.environ[CONFIG_ENV] = config_path or ""
+    os.environ[_RENDER_WORKERS_ENV] = str(render_workers)
+    uvicorn.run("router.proxy.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@
       body_timeout_s: 30                        # the whole body must arrive within this
       allowed_image_hosts: [images.example.com]
       allowed_request_fields: [top_k]           # provider fields callers may send besides the documented ones
+      render_workers: 4                         # render processes (default under hcr serve: one per core)
       event_log: /var/log/hcr/events.jsonl      # one JSON line per request (default ~/.local/state/hcr/events.jsonl)
     ui:                                         # the inspector at /ui (``ui: false`` turns it off)
       keep_content: false                       # keep texts and pages for the inspector (else figures only)
@@ -99,6 +100,9 @@ class GeneralSettings(BaseModel):
     allowed_image_hosts: list[str] = Field(default_factory=list)
     allowed_request_fields: list[str] = Field(
         default_factory=list, description="provider fields callers may send besides the documented ones"
+    )
+    render_workers: int | None = Field(
+        None, ge=0, description="render processes per server process (hcr serve: the cores shared; 0: in-process)"
     )
     event_log: str | None = Field(
         default_factory=lambda: default_event_log(),

@@ -5,6 +5,7 @@ out and rasterised at the encoder's geometry (``router.render.layout``) -> PNG (
 Pages are at most the pixel size the encoder reads without downscaling, and the last page is cropped
 to its content so no tokens pay for blank space. Output is deterministic (same bytes for the same
 input and settings) and cached in memory by a hash of content and settings (``router.render.cache``).
+Where a render pool is in use (``router.render.pool``), layout runs in its worker processes.
 Every rendering passes ``router.render.completeness`` (the pages hold every word of the source) before
 it is cached or sent; one that does not raises, and the chunk goes as text.
 """
@@ -27,6 +28,7 @@ from router.render.completeness import check_flow, check_verbatim
 from router.render.density import Density
 from router.render.layout import layout_flow, layout_mono
 from router.render.png import encode_page
+from router.render.pool import current_render_pool
 
 RENDER_VERSION = "8"  # bump when output bytes change, so cached pages are never stale
 
@@ -59,9 +61,13 @@ def render_text(text: str, kind: Kind, script: Script, language: str | None, tar
     cached = render_cache().get(key)
     if cached is not None:
         return cached.model_copy(update={"cached": True, "render_ms": 0.0, "encode_ms": 0.0})
+    pool = current_render_pool()
     try:
-        with MUPDF_LOCK:
-            rendering = _render(text.strip("\n"), kind, script, language, target)
+        if pool is not None:  # laid out in a worker process: every core works
+            rendering = pool.render(text.strip("\n"), kind, script, language, target)
+        else:
+            with MUPDF_LOCK:
+                rendering = _render(text.strip("\n"), kind, script, language, target)
     except RenderError:
         raise
     except Exception as exc:  # MuPDF raises its own error types for layout failures

@@ -14,6 +14,7 @@ import openai
 import pytest
 import uvicorn
 
+from router.policy import Policy
 from router.proxy.app import create_app
 from router.proxy.config import ConfigError, ProxyConfig
 from router.testing import REPLY, AnthropicBackend, Backend, OpenAIBackend, free_port
@@ -106,7 +107,10 @@ def test_tool_round_trip_passes_untouched(openai_backend: OpenAIBackend) -> None
     assert sent[1]["tool_calls"][0]["id"] == "call_1" and sent[2]["tool_call_id"] == "call_1"
 
 
-def test_anthropic_sdk_round_trip(anthropic_backend: AnthropicBackend, english_prose: str) -> None:
+def test_anthropic_sdk_round_trip(anthropic_backend: AnthropicBackend, english_prose: str, tmp_path: Path) -> None:
+    # The document is marked as a cached prefix: drawn only where that still pays (long-lived caches).
+    policy = tmp_path / "long-lived-cache.yaml"
+    policy.write_text(Policy.builtin("default").model_copy(update={"cache": {"expected_turns": 200}}).model_dump_json())
     history = [
         {"role": "user", "content": [
             {"type": "text", "text": english_prose, "cache_control": {"type": "ephemeral"}},
@@ -115,7 +119,7 @@ def test_anthropic_sdk_round_trip(anthropic_backend: AnthropicBackend, english_p
         {"role": "assistant", "content": [{"type": "tool_use", "id": "tu_1", "name": "lookup", "input": {"q": "GPL"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu_1", "content": "copyleft"}]},
     ]  # fmt: skip
-    with proxy(anthropic_backend) as url:
+    with proxy(anthropic_backend, policy=str(policy)) as url:
         client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
         message = client.messages.create(
             model="claude", max_tokens=64, system="Answer briefly.", messages=history,

@@ -1,0 +1,83 @@
+"""Rendering in worker processes: the same bytes as in-process rendering, and back-pressure that
+sends a chunk as text rather than failing the request."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+
+from router import Router
+from router.errors import RenderError
+from router.providers.geometry import get_profile
+from router.render.cache import render_cache
+from router.render.chunks import RenderTarget, render_text
+from router.render.density import get_density
+from router.render.pool import RenderPool, use_render_pool
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[RenderPool]:
+    workers = RenderPool(2)
+    workers.warm()
+    yield workers
+    workers.close()
+
+
+def samples(english_prose: str, python_code: str, markdown_table: str, chinese_prose: str) -> list[tuple]:
+    return [
+        (english_prose, "prose", "latin", None),
+        (python_code, "code", "latin", "python"),
+        (markdown_table, "markdown", "latin", None),
+        (chinese_prose[:3000], "prose", "cjk", None),
+    ]
+
+
+def test_pool_pages_are_byte_identical(
+    pool: RenderPool, english_prose: str, python_code: str, markdown_table: str, chinese_prose: str
+) -> None:
+    for family in ("anthropic", "openai-tile", "qwen2.5-vl"):
+        profile = get_profile(family)
+        target = RenderTarget(profile, get_density("balanced", profile.name))
+        for text, kind, script, language in samples(english_prose, python_code, markdown_table, chinese_prose):
+            render_cache().clear()
+            here = render_text(text, kind, script, language, target)
+            render_cache().clear()
+            with rendering_in(pool):
+                there = render_text(text, kind, script, language, target)
+            assert [p.png for p in there.pages] == [p.png for p in here.pages], (family, kind)
+            assert there.columns == here.columns and there.pages[0].tokens == here.pages[0].tokens
+
+
+@contextlib.contextmanager
+def rendering_in(pool: RenderPool) -> Iterator[None]:
+    """Render in ``pool`` for a while, without closing it afterwards (the fixture does)."""
+    import router.render.pool as module
+
+    previous, module._pool = module._pool, pool
+    try:
+        yield
+    finally:
+        module._pool = previous
+
+
+def test_a_full_queue_sends_the_chunk_as_text(english_prose: str) -> None:
+    jammed = RenderPool(1, max_queued=1, wait_s=0.2)
+    jammed._places.acquire()  # every place taken
+    use_render_pool(jammed)
+    try:
+        render_cache().clear()
+        routed = Router().route([{"role": "user", "content": f"Read:\n\n{english_prose}\n\nWhat?"}], model="gpt-4o")
+    finally:
+        use_render_pool(None)
+    document = max(routed.report.chunks, key=lambda c: c.text_tokens)
+    assert document.action == "text" and "render queue stayed full" in document.reason
+    assert routed.messages[0]["content"].startswith("Read:")  # nothing lost
+    assert jammed.waited_out == 1
+
+
+def test_a_worker_failure_is_a_render_error(pool: RenderPool) -> None:
+    profile = get_profile("openai-tile")
+    with pytest.raises(RenderError, match="blank"):
+        pool.render("   ", "prose", "latin", None, RenderTarget(profile, get_density("balanced", profile.name)))
