@@ -23,12 +23,31 @@ class DigestCache(Generic[T]):
         self._items: OrderedDict[tuple[str, bytes], T] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _key(self, namespace: str, text: str) -> tuple[str, bytes]:
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        return (f"{current_scope()}|{namespace}", digest)
+
+    def peek(self, namespace: str, text: str) -> T | None:
+        """The cached value for ``text``, or None (whatever its length: for callers that compute elsewhere)."""
+        key = self._key(namespace, text)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, namespace: str, text: str, value: T) -> None:
+        key = self._key(namespace, text)
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
     def get(self, namespace: str, text: str, compute: Callable[[], T]) -> T:
         """The cached value for ``text`` (in ``namespace``), computing it on a miss; short texts skip the cache."""
         if len(text) < self.min_chars:
             return compute()
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        key = (f"{current_scope()}|{namespace}", digest)
+        key = self._key(namespace, text)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)

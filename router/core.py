@@ -31,6 +31,7 @@ from router.memory import DecisionMemory
 from router.models import Chunk, ChunkReport, Decision, Page, Rendering, RoutedRequest
 from router.policy import Policy
 from router.prompt import anthropic_image_block, build_messages, image_part
+from router.provider_count import recount
 from router.render.chunks import RenderTarget, render_chunk
 from router.render.density import Density
 from router.report import build_report
@@ -133,6 +134,9 @@ class Router:
         chunks = chunk_messages(messages, target.model)
         if target.vision:  # closed turns of a long chat, folded into history blocks
             chunks = fold_history(messages, chunks, self.policy.history, self.policy.min_tokens, target.model)
+        counted_with = None
+        if self.policy.count == "provider":  # the provider's own counts, where it can be asked
+            chunks, counted_with = recount(chunks, target.model)
         has_user = any(m.get("role") == "user" for m in messages)
         reports: list[ChunkReport] = []
         rendered: dict[int, list[Page]] = {}  # chunk index -> its pages, for chunks sent as images
@@ -172,6 +176,8 @@ class Router:
             routed_system, routed_messages = routed_messages[0]["content"], routed_messages[1:]
         route_ms = (time.perf_counter() - started) * 1000
         report = build_report(target.model, target.profile.name, target.vision, reports, route_ms=route_ms)
+        if counted_with is not None:
+            report.tokenizer = counted_with
         report.documents = attached.documents
         return RoutedRequest(
             model=target.model,

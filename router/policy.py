@@ -14,7 +14,7 @@ import functools
 import re
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -125,6 +125,9 @@ class Policy(BaseModel):
     fidelity: FidelitySettings = Field(default_factory=FidelitySettings, description="read-back guard")
     exact: ExactSettings = Field(default_factory=ExactSettings, description="factsheets and what stays sharp")
     history: HistorySettings = Field(default_factory=HistorySettings, description="closed turns drawn in blocks")
+    count: Literal["local", "provider"] = Field(
+        "local", description="text tokens: the local counter, or the provider's count-tokens endpoint (needs its key)"
+    )
     cache: CacheSettings = Field(default_factory=CacheSettings, description="the prompt cache counted in decisions")
     recall: bool = Field(False, description="offer the hcr_recall tool: exact source text of imaged chunks")
     recall_rounds: int = Field(3, ge=1, le=10, description="recall rounds the router answers per request")

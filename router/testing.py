@@ -274,6 +274,12 @@ class OpenAIBackend(Backend):
 class AnthropicBackend(Backend):
     wire = "anthropic"
 
+    def reply_for(self, path: str, body: Any) -> dict[str, Any]:
+        """``/v1/messages/count_tokens`` too: a stand-in count (a token per word, 7 per message)."""
+        if path.rstrip("/").endswith("/count_tokens"):
+            return {"input_tokens": sum(7 + _words(m["content"]) for m in body["messages"])}
+        return self.reply(body)
+
     def error(self, status: int) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "api_error", "message": f"simulated failure {status}"}}
 
@@ -370,6 +376,14 @@ class GeminiBackend(Backend):
                 data["usageMetadata"] = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
             events.append(f"data: {json.dumps(data)}\n\n")
         return events
+
+
+def _words(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content.split())
+    if isinstance(content, list):
+        return sum(_words(part.get("text", "")) for part in content if isinstance(part, dict))
+    return 0
 
 
 class ConnectionCounter:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from router.errors import InvalidRequestError
 from router.models import RoutedRequest, RouteReport
+from router.provider_count import counting_with
 
 if TYPE_CHECKING:
     from router.core import Router
@@ -39,7 +40,8 @@ def route_call(
     if "messages" not in kwargs:
         raise InvalidRequestError("messages", "the request has no messages")
     system = kwargs.get("system") if wire == "anthropic" else None
-    routed = router.route(kwargs["messages"], model=model, system=system, wire=wire)
+    with counting_with(kwargs.get("api_key"), kwargs.get("api_base")):  # (policy count: provider)
+        routed = router.route(kwargs["messages"], model=model, system=system, wire=wire)
     sent = {**kwargs, "messages": routed.messages}
     if system is not None:
         sent["system"] = routed.system

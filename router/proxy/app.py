@@ -35,6 +35,7 @@ from router.integrations.completion import route_call
 from router.integrations.recall import Recall, acomplete, astream
 from router.integrations.recall_events import astream_events
 from router.models import RoutedRequest
+from router.provider_count import counting_with
 from router.proxy.config import ProxyConfig
 from router.proxy.errors import ProxyError, backend_error, register_error_handlers
 from router.proxy.metrics import CONTENT_TYPE
@@ -182,7 +183,9 @@ async def _complete(proxy: ProxyState, request: Request, endpoint: Endpoint) -> 
         if bypass:
             await proxy.in_thread(scope, deadline, partial(_check, router, data, endpoint, deployment))
         else:
-            data, routed = await proxy.in_thread(scope, deadline, partial(_route, router, data, endpoint, deployment))
+            with counting_with(*proxy.deployments.credentials(data["model"])):  # (policy count: provider)
+                route = partial(_route, router, data, endpoint, deployment)
+                data, routed = await proxy.in_thread(scope, deadline, route)
         trace = proxy.observer.routed(request, routed, deployment)
         send = {**data, "timeout": max(0.001, deadline - loop.time())}  # the deployment's settings: litellm's
         offered = routed is not None and endpoint != "responses"  # (recall rounds: the chat wires)
@@ -253,7 +256,8 @@ async def _route_only(proxy: ProxyState, request: Request, contract: type[Any]) 
     slot = await proxy.acquire(deadline)
     try:
         route = partial(route_call, router, data, wire=wire, model=deployment)
-        sent, routed = await proxy.in_thread(scope, deadline, route)
+        with counting_with(*proxy.deployments.credentials(data["model"])):
+            sent, routed = await proxy.in_thread(scope, deadline, route)
     finally:
         slot.release()
     proxy.observer.routed(request, routed, deployment)

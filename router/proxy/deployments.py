@@ -88,6 +88,14 @@ class Deployments:
         entries = self.groups.get(name)
         return entries[0].litellm_params.model if entries else name
 
+    def credentials(self, name: str) -> tuple[str | None, str | None]:
+        """The key and base URL of the group's first deployment (for the provider's token counts)."""
+        entries = self.groups.get(name)
+        if not entries:
+            return None, None
+        params = entries[0].litellm_params
+        return params.api_key, params.api_base
+
     def call(self, wire: Wire) -> Callable[..., Awaitable[Any]]:
         """The backend call for ``wire``: through the Router when there is a model list."""
         from router._litellm import litellm
