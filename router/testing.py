@@ -218,6 +218,10 @@ class OpenAIBackend(Backend):
             words = answer.split(" ")
             events += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
             events.append(chunk({}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):  # OpenAI's last chunk: usage, no choices
+            usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+            events.append(chunk({}).replace('"choices": [{"index": 0, "delta": {}, "finish_reason": null}]',
+                                            f'"choices": [], "usage": {json.dumps(usage)}'))  # fmt: skip
         events.append("data: [DONE]\n\n")
         return events
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from router._litellm import litellm
 from router.core import Router
 from router.inspector.app import Access, inspector_routes, mount_static
 from router.integrations.completion import route_call
@@ -188,6 +189,7 @@ async def _complete(proxy: ProxyState, request: Request, endpoint: Endpoint) -> 
                 data, routed = await proxy.in_thread(scope, deadline, route)
         trace = proxy.observer.routed(request, routed, deployment)
         send = {**data, "timeout": max(0.001, deadline - loop.time())}  # the deployment's settings: litellm's
+        hide_usage = endpoint == "openai" and _ask_for_usage(send, deployment)
         offered = routed is not None and endpoint != "responses"  # (recall rounds: the chat wires)
         recall = Recall.offered(router.policy, routed, wire) if offered and routed is not None else None
         sent = time.perf_counter()
@@ -203,7 +205,7 @@ async def _complete(proxy: ProxyState, request: Request, endpoint: Endpoint) -> 
     headers = _report_headers(routed)
     if data.get("stream"):
         events = {"anthropic": anthropic_events, "responses": responses_events}.get(endpoint, openai_events)
-        stream = proxy.observer.watch(within(result, deadline, slot), trace, recall)
+        stream = proxy.observer.watch(within(result, deadline, slot), trace, recall, hide_usage=hide_usage)
         return HoldingStream(
             slot,
             events(stream, deployment, proxy.secrets),
@@ -213,6 +215,22 @@ async def _complete(proxy: ProxyState, request: Request, endpoint: Endpoint) -> 
     slot.release()
     body = result if isinstance(result, dict) else result.model_dump(exclude_none=True)
     return JSONResponse(body, headers=headers)
+
+
+def _ask_for_usage(send: dict[str, Any], deployment: str) -> bool:
+    """A stream the caller did not ask usage for gets it anyway, where the provider sends it, so the
+    billed tokens are recorded; True when the usage chunk must then be kept from the caller."""
+    options = send.get("stream_options") or {}
+    if not send.get("stream") or options.get("include_usage"):
+        return False
+    try:
+        supported = litellm.get_supported_openai_params(model=deployment) or []
+    except Exception:  # a model litellm cannot place: leave the request as it is
+        return False
+    if "stream_options" not in supported:
+        return False
+    send["stream_options"] = {**options, "include_usage": True}
+    return True
 
 
 def _route(router: Router, data: dict[str, Any], endpoint: Endpoint, model: str) -> tuple[dict[str, Any], Any]:

@@ -103,7 +103,9 @@ class Observer:
             trace.recall = list(recall.asked)
             trace.report.recall_rounds = recall.rounds
 
-    def watch(self, stream: AsyncIterator[Any], trace: Trace, recall: Any) -> AsyncIterator[Any]:
+    def watch(
+        self, stream: AsyncIterator[Any], trace: Trace, recall: Any, *, hide_usage: bool = False
+    ) -> AsyncIterator[Any]:
         """``stream`` passed through; its usage (where the backend sends it) and recall calls noted, and
         the request's event written when it ends (not when its headers go)."""
         if len(self._streaming) > 10_000:  # streams whose body never started (the client left first)
@@ -117,6 +119,12 @@ class Observer:
                     billed = _usage_of(item)
                     if billed is not None:
                         trace.billed_input_tokens = billed
+                        if trace.report is not None:
+                            trace.report.billed_input_tokens = billed
+                        if hide_usage:  # asked for by the proxy, not by the caller: kept from them
+                            if not getattr(item, "choices", None):
+                                continue
+                            _without_usage(item)
                     yield item
             finally:
                 self._recalled(trace, recall)
@@ -171,6 +179,15 @@ def _figures(trace: Trace) -> dict[str, Any]:
     if trace.billed_input_tokens is not None:
         fields["billed_input_tokens"] = trace.billed_input_tokens
     return fields
+
+
+def _without_usage(item: Any) -> None:
+    """Drop ``usage`` from a stream chunk (litellm puts it on the last chunk that has choices)."""
+    try:
+        item.usage = None
+    except (AttributeError, TypeError, ValueError):
+        if isinstance(getattr(item, "__dict__", None), dict):
+            item.__dict__.pop("usage", None)
 
 
 def _usage_of(item: Any) -> int | None:

@@ -153,3 +153,19 @@ def test_anthropic_stream_usage_reaches_the_trace(anthropic_backend: AnthropicBa
         listed = httpx.get(url + "/ui/api/requests", headers=bearer(TENANT_A)).json()["requests"]
     assert len(listed) == 1
     assert listed[0]["billed"] == 10 and listed[0]["images"] >= 1 and listed[0]["encoder"] == "anthropic"
+
+
+def test_openai_stream_usage_is_recorded_and_kept_from_callers_who_did_not_ask(
+    openai_backend: OpenAIBackend, english_prose: str
+) -> None:
+    with proxy(openai_backend) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key=TENANT_A, max_retries=0, timeout=60)
+        messages = [{"role": "user", "content": f"Here is a licence:\n\n{english_prose}\n\n{QUESTION}"}]
+        chunks = list(client.chat.completions.create(model="gpt", messages=messages, stream=True))
+        assert all(c.choices for c in chunks) and all(c.usage is None for c in chunks)  # as without the proxy
+        assert openai_backend.last.body["stream_options"] == {"include_usage": True}  # asked by the proxy
+        asked = list(client.chat.completions.create(model="gpt", messages=messages, stream=True,
+                                                    stream_options={"include_usage": True}))  # fmt: skip
+        assert asked[-1].usage is not None and asked[-1].usage.prompt_tokens == 10  # the caller's own, kept
+        listed = httpx.get(url + "/ui/api/requests", headers=bearer(TENANT_A)).json()["requests"]
+    assert [r["billed"] for r in listed] == [10, 10]
