@@ -1,6 +1,6 @@
 """Document benchmark: a ~300-page PDF of real Debian manuals, routed page by page.
 
-    python benchmarks/bench_documents.py [--out benchmarks/results] [--model claude-sonnet-4-5]
+    python benchmarks/bench_documents.py [--out benchmarks/results] [--model claude-sonnet-4-6]
 
 Prints and writes ``bench_documents.json``: pages per second, peak RSS (pages are streamed, so it
 should not grow with the page count), and per page kind (text, tables, figures, scanned) the tokens
@@ -53,7 +53,7 @@ def peak_rss_mib() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--model", default="claude-sonnet-4-5")
+    parser.add_argument("--model", default="claude-sonnet-4-6")
     parser.add_argument("--pages", type=int, default=304)
     args = parser.parse_args()
 

@@ -45,7 +45,7 @@ from router.tokens import count_tokens
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 FAMILIES = {  # family -> a model whose tokenizer counts the text side
-    "anthropic": "claude-sonnet-4-5",
+    "anthropic": "claude-sonnet-4-6",
     "openai-tile": "gpt-4o",
     "gemini-2": "gemini/gemini-2.5-flash",
     "qwen2.5-vl": "hosted_vllm/Qwen/Qwen2.5-VL-7B-Instruct",
@@ -204,7 +204,7 @@ def png_levels(docs: list[tuple[str, str, str, str | None]]) -> list[dict[str, A
 def route_latency(sizes: list[int]) -> list[dict[str, Any]]:
     """Router.route on one user message of N tokens of prose plus a question, cold and cached."""
     r = router.Router()
-    model = "claude-sonnet-4-5"
+    model = "claude-sonnet-4-6"
     corpus = prose_corpus()
     for path in sorted(Path("/usr/share/doc").glob("*/copyright")):  # more real prose, up to ~1.6M chars
         if len(corpus) > max(sizes) * 8:
@@ -280,7 +280,7 @@ def main() -> int:
     show("PNG zlib level (one full grayscale page)", results["png_levels"])
     sizes = [1000, 10000, 50000] if args.quick else [1000, 10000, 50000, 200000]
     results["route"] = route_latency(sizes)
-    show("Router.route latency (claude-sonnet-4-5)", results["route"])
+    show("Router.route latency (claude-sonnet-4-6)", results["route"])
     densities = ["balanced", "dense"] if args.quick else list(DENSITY_NAMES)
     results["compression"] = compression(docs, densities)
     show("Compression (text tokens / image tokens)", results["compression"])
