@@ -41,10 +41,29 @@ class Attachments:
     documents: list[DocumentReport] = field(default_factory=list)
     replacements: dict[tuple[int, int], list[dict[str, Any]]] = field(default_factory=dict)
     pages: dict[int, list[Page]] = field(default_factory=dict)  # page chunk index -> its rendered tiles
+    # Each document as its text layer, where every page has one: what it becomes over the image budget.
+    text_layers: dict[tuple[int, int], list[dict[str, Any]]] = field(default_factory=dict)
+    page_chunks: dict[tuple[int, int], list[int]] = field(default_factory=dict)  # document -> its page chunks
 
     @property
     def images(self) -> int:
         return sum(r.pages for r in self.reports if r.action == "image")
+
+    def as_text(self, document: tuple[int, int], reason: str) -> None:
+        """Send ``document`` as its text layer, whole (over the image budget)."""
+        first = self.reports[0].index if self.reports else 0
+        for index in self.page_chunks[document]:
+            self.pages.pop(index, None)
+            done = self.reports[index - first]
+            self.reports[index - first] = done.model_copy(update={"action": "text", "pages": 0, "reason": reason})
+        self.replacements[document] = self.text_layers[document]
+        for n, report in enumerate(self.documents):
+            if (report.message_index, report.part_index) == document:
+                tokens = sum(self.reports[i - first].text_tokens for i in self.page_chunks[document])
+                self.documents[n] = report.model_copy(
+                    update={"tokens_after": tokens, "note": ((report.note + "; ") if report.note else "")
+                            + "sent as its text layer: over the image budget"}
+                )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -105,17 +124,26 @@ def _route_document(
         numbers = numbers[: policy.max_pages]
     header = f"[Attached document {attached.name}: {len(numbers)} of {doc.page_count} pages follow]"
     parts: list[dict[str, Any]] = [{"type": "text", "text": header}]
+    text_layer: list[dict[str, Any]] | None = [{"type": "text", "text": header}]
+    key = (attached.message_index, attached.part_index)
     tokens_after, native_text = count_tokens(header, target.model), 0
     for page, info in iter_pages(doc, numbers):
         chunk = _page_chunk(info, attached, first_index + len(result.reports), target.model)
         report, page_parts, tiles = _route_page(page, info, chunk, request)
         result.reports.append(report)
+        result.page_chunks.setdefault(key, []).append(chunk.index)
         if tiles:
             result.pages[chunk.index] = tiles
         parts.extend(page_parts)
+        if text_layer is not None and info.look != "scanned" and info.text.strip():
+            text_layer.append(_text_part(info))
+        else:
+            text_layer = None  # a page without a text layer: the document cannot go as text whole
         tokens_after += report.tokens_after
         native_text += chunk.text_tokens
-    result.replacements[(attached.message_index, attached.part_index)] = parts
+    result.replacements[key] = parts
+    if text_layer is not None:
+        result.text_layers[key] = text_layer
     profile = target.profile
     native = None
     if profile.native_pdf_page_tokens is not None and attached.filetype == "pdf":
@@ -168,13 +196,16 @@ def _route_page(
     which = f" ({info.look} page {info.number})"  # every reason says which page, and what it looks like
     report = outcome.report.model_copy(update={"reason": outcome.report.reason + which})
     if not outcome.pages:
-        text = info.text.strip() or "(no text layer)"
-        return report, [{"type": "text", "text": f"[page {info.number}, text layer]\n{text}"}], []
+        return report, [_text_part(info)], []
     label = {"type": "text", "text": label_for(chunk, len(outcome.pages))}
     parts = [label, *(request.make_image(tile, target.profile) for tile in outcome.pages)]
     if outcome.facts:
         parts.append({"type": "text", "text": outcome.facts})
     return report, parts, outcome.pages
+
+
+def _text_part(info: PageInfo) -> dict[str, Any]:
+    return {"type": "text", "text": f"[page {info.number}, text layer]\n{info.text.strip() or '(no text layer)'}"}
 
 
 def _find_documents(messages: Sequence[Mapping[str, Any]]) -> list[_Attached]:

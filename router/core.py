@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from router.attachments import route_attachments
+from router.attachments import Attachments, route_attachments
 from router.cache_gate import cache_prices, cached_chunks, gate
 from router.chunking import chunk_messages, validate_messages
 from router.density_names import DensityName
@@ -155,7 +155,7 @@ class Router:
         attached = route_attachments(
             messages, target, self.policy, self.fidelity, first_index=len(chunks), make_image=make_image
         )
-        self._enforce_image_limits(messages, chunks, target, reports, rendered, attached.images, sticky)
+        self._enforce_image_limits(messages, chunks, target, reports, rendered, attached, sticky)
         self._count_the_cache(messages, chunks, target, reports, rendered, sticky)
         for chunk in chunks:
             if chunk.index in rendered:
@@ -233,14 +233,15 @@ class Router:
         target: Target,
         reports: list[ChunkReport],
         pages: dict[int, list[Page]],
-        document_images: int = 0,
+        attached: Attachments,
         sticky: frozenset[int] | set[int] = frozenset(),
     ) -> None:
         """Send the least profitable groups back to text until images and bytes fit the budget (the
         provider's limits, and the policy's ``max_image_bytes``). A group is what one text holds (a
-        message part, a tool result): drawn whole or not at all. Groups sent as images before go
-        last, so earlier turns keep their bytes (and the cache). Nothing is dropped: text stays."""
-        existing = document_images + sum(
+        message part, a tool result) or one attached document (where every page has a text layer):
+        drawn whole or not at all. Groups sent as images before go last, so earlier turns keep their
+        bytes (and the cache). Nothing is dropped: text stays."""
+        existing = sum(
             1
             for m in messages
             if isinstance(m.get("content"), list)
@@ -251,29 +252,39 @@ class Router:
         max_images = target.max_images - existing
         # base64 grows bytes by 4/3; leave a quarter of the request for everything else.
         max_bytes = min(profile.max_request_bytes * 0.75 * 0.75, self.policy.max_image_bytes)
-        groups: dict[tuple[int, int, int], list[int]] = {}
+        groups: dict[tuple[Any, ...], list[ChunkReport]] = {}
         for chunk in chunks:
             if chunk.index in pages:
-                place = (chunk.message_index, _or_minus(chunk.part_index), _or_minus(chunk.sub_index))
-                groups.setdefault(place, []).append(chunk.index)
+                place = ("part", chunk.message_index, _or_minus(chunk.part_index), _or_minus(chunk.sub_index))
+                groups.setdefault(place, []).append(reports[chunk.index])
+        first = attached.reports[0].index if attached.reports else 0
+        for document in attached.text_layers:
+            drawn = [attached.reports[i - first] for i in attached.page_chunks[document]]
+            if any(r.action == "image" for r in drawn):
+                groups[("document", document[0], document[1])] = drawn
 
-        def profit(group: list[int]) -> tuple[bool, float]:
-            saved = sum(reports[i].text_tokens - reports[i].tokens_after for i in group)
-            return any(i in sticky for i in group), saved / max(sum(reports[i].pages for i in group), 1)
+        def profit(group: list[ChunkReport]) -> tuple[bool, float]:
+            saved = sum(r.text_tokens - r.tokens_after for r in group)
+            return any(r.index in sticky for r in group), saved / max(sum(r.pages for r in group), 1)
 
-        for group in sorted(groups.values(), key=profit):
-            count = sum(len(p) for p in pages.values())
-            size = sum(len(pg.png) for ps in pages.values() for pg in ps)
-            too_big = any(len(pg.png) > profile.max_image_bytes for i in group for pg in pages[i])
+        every = [pages, attached.pages]
+        for place, group in sorted(groups.items(), key=lambda item: profit(item[1])):
+            count = sum(len(p) for kept in every for p in kept.values())
+            size = sum(len(pg.png) for kept in every for ps in kept.values() for pg in ps)
+            own = [pg for r in group for pg in (pages.get(r.index) or attached.pages.get(r.index) or [])]
+            too_big = any(len(pg.png) > profile.max_image_bytes for pg in own)
             if count <= max_images and size <= max_bytes and not too_big:
                 continue
             reason = (
                 f"guard:image-limit: at most {max_images + existing} images, {profile.max_image_bytes // 1024} KiB "
                 f"each and {int(max_bytes) // 1024} KiB of PNG per request for {profile.name}"
             )
-            for index in group:
-                del pages[index]
-                reports[index] = reports[index].model_copy(update={"action": "text", "pages": 0, "reason": reason})
+            if place[0] == "document":
+                attached.as_text((place[1], place[2]), reason)
+                continue
+            for report in group:
+                del pages[report.index]
+                reports[report.index] = report.model_copy(update={"action": "text", "pages": 0, "reason": reason})
 
     # --- calling ---------------------------------------------------------------------------------
 

@@ -354,3 +354,27 @@ def test_pages_honour_the_requested_density_and_the_fidelity_guard() -> None:
     failing = Router(Policy.builtin("default").model_copy(update={"fidelity": strict}))
     page = page_reports(failing.route(attach(pdf(text_page)), model="gemini/gemini-2.5-flash"))[0]
     assert page.action == "text" and page.reason.startswith("guard:fidelity:")
+
+
+def test_a_document_over_the_image_budget_goes_as_its_text_layer_whole() -> None:
+    def build(doc: pymupdf.Document) -> None:
+        table_page(doc)  # drawn as an image whenever it can be: it holds a table
+        text_page(doc, GPL[3000:5000])
+
+    data = pdf(build)
+    drawn = Router().route(attach(data), model="gpt-4o")
+    assert any(r.action == "image" for r in page_reports(drawn))
+    size = sum(len(p.png) for pages in drawn.pages.values() for p in pages)
+
+    tight = Router(Policy.builtin("default").model_copy(update={"max_image_bytes": size - 1}))
+    routed = tight.route(attach(data), model="gpt-4o")
+    assert all(r.action == "text" and r.reason.startswith("guard:image-limit") for r in page_reports(routed))
+    content = routed.messages[0]["content"]
+    assert [p["type"] for p in content] == ["text"] * 4  # question, header, two text layers: nothing lost
+    assert content[2]["text"].startswith("[page 1, text layer]") and "r11c2" in content[2]["text"]
+    assert "sent as its text layer" in (routed.report.documents[0].note or "") and not routed.pages
+
+    # A page without a text layer: the document stays drawn, even over the budget (its text would be lost).
+    tiny = Router(Policy.builtin("default").model_copy(update={"max_image_bytes": 1}))
+    kept = tiny.route(attach(pdf(scanned_page)), model="gpt-4o")
+    assert page_reports(kept)[0].action == "image" and kept.pages
