@@ -52,6 +52,7 @@ from router.proxy.state import ProxyState
 from router.proxy.streaming import HoldingStream, anthropic_events, openai_events, responses_events, within
 from router.render.pool import RenderPool, default_workers, use_render_pool
 from router.responses import check_responses, route_responses
+from router.shared_store import RedisStore, use_shared_store
 from router.tokens import count_tokens
 
 __all__ = ["ProxyError", "create_app", "serve"]
@@ -75,11 +76,18 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
         if pool is not None:
             await asyncio.to_thread(pool.warm)
             use_render_pool(pool)
+        shared = proxy.config.cache
+        if shared is not None:
+            use_shared_store(
+                RedisStore(shared.url, ttl_s=shared.ttl_s, max_value_bytes=int(shared.max_value_mb * 2**20))
+            )
         try:
             yield
         finally:
             if pool is not None:
                 use_render_pool(None)
+            if shared is not None:
+                use_shared_store(None)
 
     app = FastAPI(title="hcr proxy", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 

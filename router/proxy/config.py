@@ -18,6 +18,7 @@
       allowed_request_fields: [top_k]           # provider fields callers may send besides the documented ones
       render_workers: 4                         # render processes (default under hcr serve: one per core)
       event_log: /var/log/hcr/events.jsonl      # one JSON line per request (default ~/.local/state/hcr/events.jsonl)
+    cache: {type: redis, url: redis://redis:6379/0}   # decisions and renderings shared by replicas
     ui:                                         # the inspector at /ui (``ui: false`` turns it off)
       keep_content: false                       # keep texts and pages for the inspector (else figures only)
       max_requests: 200                         # kept per API key, newest first
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -153,6 +154,22 @@ class UISettings(BaseModel):
         return {"enabled": data} if isinstance(data, bool) else data
 
 
+class SharedCache(BaseModel):
+    """Decisions and renderings shared by every replica (``router.shared_store``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["redis"]
+    url: str = Field(description="redis://host:port/db (os.environ/NAME reads it from the environment)")
+    ttl_s: int = Field(86_400, gt=0, description="entries expire after this")
+    max_value_mb: float = Field(8, gt=0, description="renderings larger than this are not shared")
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _url_from_environment(cls, value: Any) -> Any:
+        return _from_environment(value)
+
+
 class ProxyConfig(BaseModel):
     """A LiteLLM Proxy ``config.yaml`` as it is, plus hcr's own keys (``policy``, ``encoder``, ``ui``)."""
 
@@ -163,6 +180,7 @@ class ProxyConfig(BaseModel):
     litellm_settings: dict[str, Any] = Field(default_factory=dict, description="Router-level keys are used")
     router_settings: dict[str, Any] = Field(default_factory=dict, description="passed to litellm's Router")
     ui: UISettings = Field(default_factory=UISettings)
+    cache: SharedCache | None = Field(None, description="state shared by replicas (Redis); none: in-process")
 
     @model_validator(mode="after")
     def _known_models_read_alike(self) -> ProxyConfig:

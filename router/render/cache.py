@@ -1,4 +1,5 @@
-"""Renderings cached in memory by a digest of their content, settings and cache scope."""
+"""Renderings cached in memory by a digest of their content, settings and cache scope (and in the
+shared store, when one is configured: ``router.shared_store``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from collections import OrderedDict
 
 from router.models import Rendering
+from router.shared_store import rendering_from_bytes, rendering_to_bytes, shared_store
 
 __all__ = ["RenderCache", "render_cache"]
 
@@ -22,16 +24,31 @@ class RenderCache:
         self.hits = self.misses = 0
 
     def get(self, key: str) -> Rendering | None:
+        """The rendering for ``key``: from memory, else from the shared store (another replica's)."""
         with self._lock:
             item = self._items.get(key)
-            if item is None:
+            if item is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return item
+        store = shared_store()
+        stored = store.get(f"render:{key}") if store is not None else None
+        found = rendering_from_bytes(stored) if stored is not None else None
+        with self._lock:
+            if found is None:
                 self.misses += 1
                 return None
-            self._items.move_to_end(key)
             self.hits += 1
-            return item
+        self._keep(key, found)
+        return found
 
     def put(self, key: str, rendering: Rendering) -> None:
+        self._keep(key, rendering)
+        store = shared_store()
+        if store is not None:
+            store.set(f"render:{key}", rendering_to_bytes(rendering))
+
+    def _keep(self, key: str, rendering: Rendering) -> None:
         size = sum(len(p.png) + len(p.data_url) for p in rendering.pages)
         with self._lock:
             if key in self._items:

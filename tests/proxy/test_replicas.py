@@ -1,0 +1,109 @@
+"""Two ``hcr serve`` replicas sharing a real Redis (Debian's ``redis-server``, started here) route one
+agent session alternately and send the same bytes turn over turn; Redis stopping fails nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from router import Router
+from router.testing import OpenAIBackend, free_port, wait_until_up
+from router.tools.agent_session import session_requests
+
+KEY = "sk-hcr-replicas-0123456789"
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    assert Path(REDIS).exists(), "the replica tests need Debian's redis-server (apt-get install redis-server)"
+    port = free_port()
+    server = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    break
+            __import__("time").sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def replica(tmp_path: Path, name: str, backend: OpenAIBackend, redis_url: str) -> Iterator[str]:
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: gpt\n"
+        f"    litellm_params: {{model: openai/gpt-4o, api_base: '{backend.url}', api_key: up}}\n"
+        f"general_settings: {{master_key: {KEY}, render_workers: 0, event_log: null}}\n"
+        f"cache: {{type: redis, url: '{redis_url}'}}\n"
+    )
+    port = free_port()
+    command = [sys.executable, "-m", "router.cli", "serve", "--config", str(config), "--port", str(port)]
+    log = (tmp_path / f"{name}.log").open("w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health/readiness", seconds=90)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def render_cache_hits(url: str) -> float:
+    text = httpx.get(url + "/metrics", headers={"authorization": f"Bearer {KEY}"}).text
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "hcr_render_cache_total" and s.labels.get("result") == "hit")  # fmt: skip
+
+
+def test_replicas_share_decisions_and_pages(tmp_path: Path) -> None:
+    turns = session_requests("openai", max_chars=9000)
+    with OpenAIBackend() as backend, redis_server() as (redis_url, redis_process):
+        with replica(tmp_path, "a", backend, redis_url) as a, replica(tmp_path, "b", backend, redis_url) as b:
+            sent: list[list[dict]] = []
+            for n, turn in enumerate(turns[:5]):
+                url = (a, b)[n % 2]
+                answer = httpx.post(url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"},
+                                    json={"model": "gpt", "messages": turn["messages"]}, timeout=120)  # fmt: skip
+                assert answer.status_code == 200, answer.text
+                sent.append(backend.last.body["messages"])
+                if n == 3:
+                    assert render_cache_hits(b) >= 1  # the log's pages, drawn by A on turn 2, found in Redis
+                    redis_process.terminate()  # Redis goes away mid-session
+                    redis_process.wait(timeout=10)
+        for previous, current in itertools.pairwise(sent):  # history resent byte for byte, replica after replica
+            assert json.dumps(current[: len(previous) - 1]) == json.dumps(previous[:-1])
+        assert any(m["role"] == "user" and isinstance(m["content"], list) for m in sent[2])  # pages were sent
+    assert "unreachable" in (tmp_path / "a.log").read_text()  # turn 4, on A: logged, and answered
+
+    # B kept argparse.py as text on turn 1 because A had sent it as text on turn 0 (the provider holds
+    # it cached): a replica on its own, with no memory of turn 0, would have drawn it.
+    alone = Router().route(turns[1]["messages"], model="gpt-4o")
+    drawn_alone = next(c for c in alone.report.chunks if c.tool_name == "read_file")
+    assert drawn_alone.action == "image"
+    tool_message = next(m for m in sent[1] if m.get("role") == "tool")
+    assert tool_message["content"] == turns[1]["messages"][3]["content"]  # sent as it came
+
+
+@pytest.mark.parametrize("value", [b"not json", b'{"pages": [{"data_url": "x"}]}'])
+def test_bad_entries_are_misses(value: bytes) -> None:
+    from router.shared_store import rendering_from_bytes
+
+    assert rendering_from_bytes(value) is None
