@@ -109,7 +109,11 @@ def _parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", parents=common, help="render a file into pages for a model's encoder",
                             description="Draw one file as the router would draw it as a chunk.")  # fmt: skip
-    render.add_argument("file", type=Path, help="a text file: code, markdown, JSON, a log, CSV, a diff...")
+    render.add_argument("file", type=Path, nargs="+",
+                        help="a text file (code, markdown, JSON, a log, CSV, a diff...); several: a batch")  # fmt: skip
+    render.add_argument("--batch", action="store_true",
+                        help="render in a pool of processes, each file into its own folder under --out")  # fmt: skip
+    render.add_argument("--workers", type=int, help="render processes for --batch (default: one per core)")
     render.add_argument("--model", required=True, help="the model the pages are for (its encoder's geometry)")
     render.add_argument("--density", default="balanced", choices=DENSITY_NAMES, help="(default: balanced)")
     render.add_argument("--kind", choices=RENDERABLE_KINDS, help="how to draw the file (default: guessed)")

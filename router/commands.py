@@ -108,23 +108,12 @@ def _attach(messages: list[Any], path: Path) -> None:
 
 
 def render(args: argparse.Namespace) -> int:
-    from router.chunking import detect_script
-    from router.policy import Policy
-    from router.providers.geometry import get_profile
-    from router.render.chunks import RenderTarget, render_text
-    from router.render.density import get_density
+    if args.batch or len(args.file) > 1:
+        return _render_batch(args)
     from router.tokens import count_tokens
 
-    text = args.file.read_text(encoding="utf-8")
-    if not text.strip():
-        raise RouterError(f"{args.file}: the file is empty")
-    kind, language = args.kind, None
-    if kind is None:
-        kind, language = _guess_kind(args.file, text)
-    profile = get_profile(args.encoder) if args.encoder else Policy.builtin("default").encoder_for(args.model)
-    rendering = render_text(
-        text, kind, detect_script(text), language, RenderTarget(profile, get_density(args.density, profile.name))
-    )
+    args.file = args.file[0]
+    text, kind, language, profile, rendering = _render_file(args.file, args)
     args.out.mkdir(parents=True, exist_ok=True)
     for n, page in enumerate(rendering.pages, 1):
         (args.out / f"{args.file.stem}_page{n:02d}.png").write_bytes(page.png)
@@ -155,6 +144,81 @@ def render(args: argparse.Namespace) -> int:
     )
     if costlier:
         err_console().print(f"[yellow]warning:[/] {_plain(costlier)}", highlight=False)
+    return 0
+
+
+def _render_file(path: Path, args: argparse.Namespace) -> tuple[str, str, str | None, Any, Any]:
+    """(text, kind, language, encoder profile, rendering) of one file, as the router would draw it."""
+    from router.chunking import detect_script
+    from router.policy import Policy
+    from router.providers.geometry import get_profile
+    from router.render.chunks import RenderTarget, render_text
+    from router.render.density import get_density
+
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise RouterError(f"{path}: the file is empty")
+    kind, language = args.kind, None
+    if kind is None:
+        kind, language = _guess_kind(path, text)
+    profile = get_profile(args.encoder) if args.encoder else Policy.builtin("default").encoder_for(args.model)
+    target = RenderTarget(profile, get_density(args.density, profile.name))
+    return text, kind, language, profile, render_text(text, kind, detect_script(text), language, target)
+
+
+def _render_batch(args: argparse.Namespace) -> int:
+    """Many files at once, laid out in a pool of render processes (one PyMuPDF each); each file's
+    pages in a folder of its own under ``--out``. A file that cannot be drawn is named, not fatal."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from router.render.pool import RenderPool, default_workers, use_render_pool
+
+    workers = args.workers or default_workers()
+    pool = RenderPool(workers, wait_s=3600)
+    use_render_pool(pool)
+    results: list[dict[str, Any]] = []
+    started = time.perf_counter()
+
+    def one(n_path: tuple[int, Path]) -> dict[str, Any]:
+        n, path = n_path
+        folder = args.out / f"{n:04d}_{path.stem}"
+        try:
+            _, kind, language, profile, rendering = _render_file(path, args)
+        except (RouterError, OSError, UnicodeDecodeError) as exc:
+            return {"file": str(path), "error": str(exc)}
+        folder.mkdir(parents=True, exist_ok=True)
+        for page_number, page in enumerate(rendering.pages, 1):
+            (folder / f"page{page_number:02d}.png").write_bytes(page.png)
+        return {"file": str(path), "kind": kind, "language": language, "encoder": profile.name,
+                "pages": len(rendering.pages), "image_tokens": rendering.image_tokens, "out": str(folder)}  # fmt: skip
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err_console()) as progress, ThreadPoolExecutor(workers * 2) as threads:
+            task = progress.add_task(f"rendering in {workers} process(es)", total=len(args.file))
+            for result in threads.map(one, enumerate(args.file)):
+                results.append(result)
+                progress.update(task, advance=1)
+    finally:
+        use_render_pool(None)
+    seconds = time.perf_counter() - started
+    pages = sum(r.get("pages", 0) for r in results)
+    summary = {"files": len(results), "failed": sum("error" in r for r in results), "pages": pages,
+               "seconds": round(seconds, 2), "pages_per_second": round(pages / seconds, 2) if seconds else None,
+               "workers": workers}  # fmt: skip
+    if args.json:
+        emit_json({"summary": summary, "files": results})
+        return 0
+    for failed in (r for r in results if "error" in r):
+        err_console().print(f"[yellow]skipped[/] {_plain(failed['error'])}", highlight=False)
+    console().print(
+        _plain(f"{summary['files']} file(s), {pages:,} page(s) in {seconds:.1f} s ({summary['pages_per_second']} "
+               f"pages/s, {workers} render process(es)) -> {args.out}/"),
+        highlight=False,
+    )  # fmt: skip
     return 0
 
 

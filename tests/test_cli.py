@@ -162,3 +162,25 @@ def test_bench_says_which_extra_it_needs(monkeypatch: pytest.MonkeyPatch, capsys
     said = " ".join(capsys.readouterr().err.split())
     assert "hcr bench needs the 'bench' extra (matplotlib missing)" in said
     assert "pip install 'hybrid-context-router[bench]'" in said  # brackets kept (not read as Rich markup)
+
+
+def test_render_batch_in_a_pool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = []
+    for n in range(3):
+        path = tmp_path / "in" / f"module{n}.py"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("\n".join(f"def f{i}(x):\n    return x * {i + n}  # step {i}\n" for i in range(150)))
+        files.append(str(path))
+    empty = tmp_path / "in" / "empty.md"
+    empty.write_text("  \n")
+    args = ["render", "--batch", *files, str(empty), "--model", "gpt-4o", "--out", str(tmp_path / "out")]
+    assert main([*args, "--workers", "2", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["summary"]["files"] == 4 and done["summary"]["failed"] == 1 and done["summary"]["workers"] == 2
+    drawn = [f for f in done["files"] if "error" not in f]
+    assert [f["kind"] for f in drawn] == ["code"] * 3 and all(f["pages"] >= 1 for f in drawn)
+    assert "the file is empty" in next(f["error"] for f in done["files"] if "error" in f)
+    # The pool draws what a single render draws, byte for byte.
+    assert main(["render", files[0], "--model", "gpt-4o", "--out", str(tmp_path / "single")]) == 0
+    single = (tmp_path / "single" / "module0_page01.png").read_bytes()
+    assert (Path(drawn[0]["out"]) / "page01.png").read_bytes() == single

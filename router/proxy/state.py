@@ -24,6 +24,7 @@ from router.proxy.deployments import Deployments
 from router.proxy.errors import ProxyError
 from router.proxy.observe import Observer
 from router.proxy.request import check_fields, decode_body
+from router.render.pool import RENDER_DEADLINE
 
 __all__ = ["ProxyState", "Slot"]
 
@@ -159,8 +160,12 @@ class ProxyState:
         """Run CPU work (routing) in the pool, inside the caller's cache scope, within the deadline."""
 
         def scoped() -> Any:
-            with cache_scope(scope):
-                return work()
+            token = RENDER_DEADLINE.set(deadline)  # (loop time is time.monotonic())
+            try:
+                with cache_scope(scope):
+                    return work()
+            finally:
+                RENDER_DEADLINE.reset(token)
 
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.executor, contextvars.copy_context().run, scoped)

@@ -19,8 +19,10 @@ import atexit
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from router.errors import RenderError
@@ -30,7 +32,11 @@ if TYPE_CHECKING:
     from router.models import Rendering, Script
     from router.render.chunks import RenderTarget
 
-__all__ = ["RenderPool", "current_render_pool", "default_workers", "use_render_pool"]
+__all__ = ["RENDER_DEADLINE", "RenderPool", "current_render_pool", "default_workers", "use_render_pool"]
+
+# The request's deadline (time.monotonic()), where the caller has one: a rendering waits for a place
+# no longer than the request can, leaving it time to send the chunk as text.
+RENDER_DEADLINE: ContextVar[float | None] = ContextVar("hcr_render_deadline", default=None)
 
 
 def default_workers() -> int:
@@ -67,9 +73,13 @@ class RenderPool:
             future.result()
 
     def render(self, text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> Rendering:
-        if not self._places.acquire(timeout=self.wait_s):
+        wait = self.wait_s
+        deadline = RENDER_DEADLINE.get()
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - time.monotonic() - 1.0))
+        if not self._places.acquire(timeout=wait):
             self.waited_out += 1
-            raise RenderError(f"the render queue stayed full for {self.wait_s:g} s")
+            raise RenderError(f"the render queue stayed full for {wait:g} s")
         try:
             future = self._executor.submit(_render_here, text, kind, script, language, target)
             try:
