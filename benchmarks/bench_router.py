@@ -36,6 +36,7 @@ from rich.table import Table
 import router
 from router.chunking import detect_script
 from router.density_names import DENSITY_NAMES
+from router.errors import RenderError
 from router.providers.geometry import get_profile
 from router.render.cache import render_cache
 from router.render.chunks import RenderTarget, render_text
@@ -148,9 +149,13 @@ def compression(docs: list[tuple[str, str, str, str | None]], densities: list[st
         for family, model in FAMILIES.items():
             text_tokens = count_tokens(text, model)
             for density in densities:
-                rendering = render_text(
-                    text, kind, script, language, RenderTarget(get_profile(family), get_density(density, family))
-                )
+                target = RenderTarget(get_profile(family), get_density(density, family))
+                try:
+                    rendering = render_text(text, kind, script, language, target)
+                except RenderError as exc:  # the router sends such a chunk as text: recorded, not drawn
+                    refused = {"document": name, "kind": kind, "script": script, "family": family}
+                    rows.append({**refused, "density": density, "text_tokens": text_tokens, "refused": str(exc)[:200]})
+                    continue
                 rows.append({
                     "document": name, "kind": kind, "script": script, "family": family, "density": density,
                     "text_tokens": text_tokens, "image_tokens": rendering.image_tokens,
@@ -252,10 +257,13 @@ def show(title: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     table = Table(title=title, title_justify="left")
-    for key in rows[0]:
-        table.add_column(key, justify="left" if isinstance(rows[0][key], str) else "right")
+    keys = list(dict.fromkeys(key for row in rows for key in row))  # refused rows lack some columns
+    for key in keys:
+        sample = next(row[key] for row in rows if key in row)
+        table.add_column(key, justify="left" if isinstance(sample, str) else "right")
     for row in rows:
-        table.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
+        values = (row.get(key) for key in keys)
+        table.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in values))
     console.print(table)
 
 

@@ -76,6 +76,7 @@ class Rendering(BaseModel):
 
     pages: list[Page]
     columns: int = 1
+    undrawn: list[str] = Field(default_factory=list, description="words no font could draw: sent as text beside")
     render_ms: float = 0.0
     encode_ms: float = 0.0
     cached: bool = False

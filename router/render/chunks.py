@@ -30,7 +30,7 @@ from router.render.layout import layout_flow, layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
 
-RENDER_VERSION = "8"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "9"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     css = markup.base_css(setting.em_px, setting.line_height)
     started = time.perf_counter()
     spec = KINDS[kind]
+    undrawn: list[str] = []
     if spec.layout == "mono":
         runs = markup.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
@@ -102,13 +103,14 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
             body = markup.markdown_html(text, full_width, setting.em_px)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
-        check_flow(text, body, laid.text, markdown=spec.markup != "prose")
+        undrawn = check_flow(text, body, laid.text, markdown=spec.markup != "prose")
     laid_out = time.perf_counter()
     pages = [encode_page(array, profile, grayscale=grayscale) for array in laid.pages]
     done = time.perf_counter()
     return Rendering(
         pages=pages,
         columns=laid.columns,
+        undrawn=undrawn,
         render_ms=(laid_out - started) * 1000,
         encode_ms=(done - laid_out) * 1000,
     )

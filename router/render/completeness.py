@@ -38,6 +38,7 @@ _ORDERED_MARKER = re.compile(r"^([ \t>]*)\d{1,9}[.)](?=[ \t]|$)", re.MULTILINE)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u00ad\ufeff"), None)
 _MAX_SKIP = 48  # letters and digits the pages may hold between two source words (list numbers, captions)
 _SHOWN = 6  # missing words named in the error
+_MAX_UNDRAWN = 20  # words in scripts no font covers that may go beside the pages as text
 
 
 def _words(text: str) -> list[str]:
@@ -69,8 +70,18 @@ def check_verbatim(source: str, laid_out: str) -> None:
     )
 
 
-def check_flow(source: str, markup: str, laid_out: str, *, markdown: bool) -> None:
-    """Every word of ``source`` is in ``markup`` (counted), and every word of ``markup`` on the pages (in order)."""
+def _drawable(word: str) -> bool:
+    """Whether the fonts draw every letter of ``word`` (Latin, Greek, Cyrillic, CJK and kana, Hangul);
+    words in other scripts (Malayalam, Thai, Devanagari...) may be missing from the pages for want of
+    a glyph, not of layout."""
+    return all(ord(ch) < 0x0590 or 0x2000 <= ord(ch) < 0xA000 or 0xAC00 <= ord(ch) < 0xD7B0
+               or 0xF900 <= ord(ch) < 0x10000 for ch in word)  # fmt: skip
+
+
+def check_flow(source: str, markup: str, laid_out: str, *, markdown: bool) -> list[str]:
+    """Every word of ``source`` is in ``markup`` (counted), and every word of ``markup`` on the pages (in
+    order); returns the few words the fonts could not draw (a script no font covers), which then go as
+    text beside the pages. More than a few, or any other loss, raises."""
     if markdown:
         source = _ORDERED_MARKER.sub(r"\1", _FENCE_INFO.sub(r"\1", html.unescape(source)))
     markup_words = _words(markup_text(markup))
@@ -87,7 +98,9 @@ def check_flow(source: str, markup: str, laid_out: str, *, markdown: bool) -> No
             missing.append(word)
             continue
         position = found + len(word)
-    if missing:
+    undrawable = [word for word in missing if not _drawable(word)]
+    if missing and (len(undrawable) < len(missing) or len(missing) > max(_MAX_UNDRAWN, len(markup_words) // 1000)):
         raise IncompleteRenderError(
             f"{len(missing)} of {len(markup_words)} words are not on the pages, e.g. {', '.join(missing[:_SHOWN])}"
         )
+    return undrawable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -182,3 +183,24 @@ def test_fuzzed_markdown_loses_nothing(blocks: list[str], narrow: bool) -> None:
             assert routed.pages[chunk.index] and render_text(
                 chunk.text, chunk.kind, chunk.script, chunk.language, target
             )
+
+
+def test_words_no_font_draws_go_as_text_beside_the_pages(english_prose: str) -> None:
+    """A name in a script the shipped fonts do not fully shape (a Malayalam conjunct, from a Debian
+    copyright file) does not send a whole document back to text: the pages carry the rest, the words
+    travel beside them as text; many such words are still refused."""
+    from router import Router
+
+    line = "Copyright (C) 2012 Praveen ( പ്രവീണ്‍ ) Arimbrathodiyil - ml translations"
+    document = english_prose.replace("Free Software Foundation", f"Free Software Foundation\n\n{line}\n\n", 1)
+    routed = Router().route([{"role": "user", "content": f"Read this:\n\n{document}\n\nWhat?"}], model="gpt-4o")
+    drawn = max(routed.report.chunks, key=lambda c: c.text_tokens)
+    assert drawn.action == "image" and drawn.drawing and "no font draws" in drawn.drawing
+    facts = routed.factsheets[drawn.index]
+    assert "(no font for their script):" in facts and drawn.factsheet_tokens > 0
+    assert any("\u0d00" <= ch <= "\u0d7f" for ch in facts.rsplit(":", 1)[1])  # the Malayalam, as text
+    assert facts in json.dumps(routed.messages, ensure_ascii=False)
+
+    crowded = "\n".join(f"{line} {n}" for n in range(40)) + "\n\n" + english_prose[:3000]
+    refused = Router().route([{"role": "user", "content": f"Read this:\n\n{crowded}\n\nWhat?"}], model="gpt-4o")
+    assert any(c.reason.startswith("guard:incomplete") for c in refused.report.chunks)
