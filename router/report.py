@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from pydantic import BaseModel
+
 from router.models import ChunkReport, RouteReport
 from router.tokens import token_counter
 
@@ -75,3 +77,23 @@ def billed_input_tokens(response: Any) -> int | None:
         return field("prompt_tokens")
     anthropic = field("input_tokens") + field("cache_read_input_tokens") + field("cache_creation_input_tokens")
     return anthropic or None
+
+
+class Saving(BaseModel):
+    """Tokens and money before and after routing, for one model or one kind."""
+
+    name: str
+    count: int = 0
+    tokens_before: int = 0
+    tokens_after: int = 0
+    cost_before: float = 0.0
+    cost_after: float = 0.0
+    priced: bool = True
+
+    @property
+    def saved(self) -> int:
+        return self.tokens_before - self.tokens_after
+
+    @property
+    def saved_share(self) -> float:
+        return self.saved / self.tokens_before if self.tokens_before else 0.0

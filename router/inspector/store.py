@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from router.inspector.trace import Trace
+from router.report import Saving
 
 __all__ = ["Totals", "TraceStore", "totals"]
 
@@ -67,26 +68,6 @@ class TraceStore:
     @property
     def content_bytes(self) -> int:
         return self._content_bytes
-
-
-class Saving(BaseModel):
-    """Tokens and money before and after routing, for one model or one kind."""
-
-    name: str
-    count: int = 0
-    tokens_before: int = 0
-    tokens_after: int = 0
-    cost_before: float = 0.0
-    cost_after: float = 0.0
-    priced: bool = True
-
-    @property
-    def saved(self) -> int:
-        return self.tokens_before - self.tokens_after
-
-    @property
-    def saved_share(self) -> float:
-        return self.saved / self.tokens_before if self.tokens_before else 0.0
 
 
 class Totals(BaseModel):

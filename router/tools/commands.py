@@ -14,14 +14,7 @@ __all__ = ["bench", "calibrate"]
 
 
 def calibrate(args: argparse.Namespace) -> int:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress
 
     from router.density_names import DENSITY_NAMES
     from router.providers.geometry import PROFILES
@@ -42,8 +35,7 @@ def calibrate(args: argparse.Namespace) -> int:
         table = calibrate.rechoose(args.out)
         encoders = [e for e in encoders if e in table["encoders"]]
     else:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn())  # fmt: skip
+        columns = _progress_columns()
         with Progress(*columns, console=err_console()) as progress:
             task = progress.add_task("calibrating", total=calibrate.steps(encoders, classes, sweep))
             table = calibrate.calibrate(
@@ -72,14 +64,7 @@ def calibrate(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress
 
     from router.density_names import DENSITY_NAMES
     from router.tools import bench
@@ -107,8 +92,7 @@ def bench(args: argparse.Namespace) -> int:
             agent = run_agent_answers(args.backend, policy=policy, count=args.questions + 1, **extra)
             return {**found, "agent": agent}
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn())  # fmt: skip
+    columns = _progress_columns()
     with Progress(*columns, console=err_console()) as progress:
         steps = bench.steps(documents, encoders, densities)
         err_console().print(
@@ -140,6 +124,19 @@ def bench(args: argparse.Namespace) -> int:
         f"wrote {args.out}/bench.json, bench.md, {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}", highlight=False
     )
     return 0
+
+
+def _progress_columns() -> tuple[Any, ...]:
+    """A bar with the count, the time spent and the time left (these commands run for minutes)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
 
 
 def _needs(command: str, extra: str, modules: list[str]) -> None:
@@ -177,7 +174,8 @@ def stats(args: argparse.Namespace) -> int:
         from router.cli import emit_json
 
         def figures(group: Any) -> dict[str, Any]:
-            return {**group.model_dump(), "saved": group.saved, "saved_share": round(group.saved_share, 4),
+            return {**group.model_dump(exclude={"count", "priced"}), "routed": group.routed, "saved": group.saved,
+                    "saved_share": round(group.saved_share, 4),
                     "money_saved": round(group.money_saved, 6),
                     "billed_vs_estimate": group.billed_vs_estimate}  # fmt: skip
 

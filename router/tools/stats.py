@@ -6,35 +6,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from router.report import Saving
 
 __all__ = ["By", "Group", "summarise"]
 
 By = Literal["model", "day", "key"]
 
 
-class Group(BaseModel):
-    """Totals for one model, day or key."""
+class Group(Saving):
+    """Totals for one model, day or key (``count``: its routed requests)."""
 
-    name: str
     requests: int = 0
-    routed: int = 0
-    tokens_before: int = 0
-    tokens_after: int = 0
-    cost_before: float = 0.0
-    cost_after: float = 0.0
     unpriced: int = 0  # routed requests without a price (not in the money columns)
     billed_requests: int = 0  # requests whose backend reported its input tokens
     billed_input_tokens: int = 0
     estimated_for_billed: int = 0  # our estimate (tokens after) for those same requests
 
     @property
-    def saved(self) -> int:
-        return self.tokens_before - self.tokens_after
-
-    @property
-    def saved_share(self) -> float:
-        return self.saved / self.tokens_before if self.tokens_before else 0.0
+    def routed(self) -> int:
+        return self.count
 
     @property
     def money_saved(self) -> float:
@@ -50,7 +40,7 @@ class Group(BaseModel):
         before, after = event.get("tokens_before"), event.get("tokens_after")
         if not isinstance(before, int) or not isinstance(after, int):
             return  # bypassed or refused: counted, nothing routed
-        self.routed += 1
+        self.count += 1
         self.tokens_before += before
         self.tokens_after += after
         cost_before, cost_after = event.get("cost_before"), event.get("cost_after")

@@ -18,6 +18,7 @@ from router.policy import Policy
 from router.proxy.app import create_app
 from router.proxy.config import ConfigError, ProxyConfig
 from router.testing import REPLY, AnthropicBackend, Backend, OpenAIBackend, free_port
+from tests.inspector.servers import serving
 
 KEY = "sk-hcr-proxy-test-0123456789"
 QUESTION = "Which freedoms does the preamble list?"
@@ -39,19 +40,8 @@ def proxy(*backends: Backend, params: dict | None = None, **settings: object) ->
             }
         )
     config = ProxyConfig.model_validate({"model_list": entries, "general_settings": {"master_key": KEY, **settings}})
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "proxy did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(config)) as url:
+        yield url
 
 
 def user_turn(prose: str) -> list[dict]:
