@@ -13,6 +13,7 @@ Chunk spans tile the text exactly, so text chunks re-assemble into the original 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -124,33 +125,67 @@ def chunk_messages(messages: Sequence[Mapping[str, Any]], model: str) -> list[Ch
         spans = split_text(slot.text, peel=slot.role not in ("tool", "function"))
         if slot.file_kind is not None and spans:  # a file read is that file, whole
             spans = [(slot.file_kind[0], 0, len(slot.text), slot.file_kind[1])]
-        for kind, start, end, language in spans:
-            span = slot.text[start:end]
+        for kind, whole_start, whole_end, language in spans:
+            whole = slot.text[whole_start:whole_end]
             # Of a live message split around a pasted document, the question is live, not the document.
-            asks = len(spans) == 1 or (kind == "prose" and _asks(span.strip()))
-            chunks.append(
-                Chunk(
-                    index=len(chunks),
-                    message_index=slot.message_index,
-                    part_index=slot.part_index,
-                    sub_index=slot.sub_index,
-                    start=start,
-                    end=end,
-                    role=slot.role,
-                    age=at.age,
-                    turns_after=at.turns_after,
-                    answered=at.answered,
-                    live_turn=at.live_turn and slot.role == "user" and asks,
-                    tool_name=slot.tool_name,
-                    kind=kind,
-                    language=language,
-                    script=detect_script(span),
-                    text=span,
-                    chars=len(span),
-                    text_tokens=count_tokens(span, model),
+            asks = len(spans) == 1 or (kind == "prose" and _asks(whole.strip()))
+            for a, b in parts_of(kind, whole):  # a very long document: parts drawn apart, refused apart
+                start, end, span = whole_start + a, whole_start + b, whole[a:b]
+                chunks.append(
+                    Chunk(
+                        index=len(chunks),
+                        message_index=slot.message_index,
+                        part_index=slot.part_index,
+                        sub_index=slot.sub_index,
+                        start=start,
+                        end=end,
+                        role=slot.role,
+                        age=at.age,
+                        turns_after=at.turns_after,
+                        answered=at.answered,
+                        live_turn=at.live_turn and slot.role == "user" and asks,
+                        tool_name=slot.tool_name,
+                        kind=kind,
+                        language=language,
+                        script=detect_script(span),
+                        text=span,
+                        chars=len(span),
+                        text_tokens=count_tokens(span, model),
+                    )
                 )
-            )
     return chunks
+
+
+MAX_CHUNK_CHARS = 32_000  # about 8k tokens of English: a few pages; longer texts are drawn in parts
+# Kinds whose text can be cut at a line: not diffs (hunks), terminal output (escape state), tables.
+_SPLITTABLE = frozenset({"prose", "markdown", "code", "json", "log", "text", "config", "trace", "html"})
+
+
+def parts_of(kind: str, text: str) -> list[tuple[int, int]]:
+    """(start, end) parts of a span, each at most about ``MAX_CHUNK_CHARS``: cut at blank lines (any
+    line in monospace kinds where no blank line comes), never inside a markdown code fence. One
+    part for short spans and for kinds that are not cut."""
+    if len(text) <= MAX_CHUNK_CHARS or kind not in _SPLITTABLE:
+        return [(0, len(text))]
+    flow = kind in ("prose", "markdown")
+    cuts, start, offset, fenced, blank_cut = [], 0, 0, False, None
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            fenced = not fenced
+        offset += len(line)
+        if fenced or offset >= len(text):
+            continue
+        if not line.strip():
+            blank_cut = offset
+        size = offset - start
+        if size >= MAX_CHUNK_CHARS * 3 // 4 and blank_cut is not None and blank_cut > start:
+            cuts.append(blank_cut)
+            start, blank_cut = blank_cut, None
+        elif size >= MAX_CHUNK_CHARS and not flow:  # a log or code with no blank line: cut at a line
+            cuts.append(offset)
+            start, blank_cut = offset, None
+    edges = [0, *cuts, len(text)]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def split_text(text: str, *, peel: bool = True) -> list[tuple[Kind, int, int, str | None]]:

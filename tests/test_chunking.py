@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -111,3 +112,24 @@ def test_markdown_only_where_it_is_markdown() -> None:
     mixed = (intro + code + "\n2024-01-02 12:00:01 ERROR queue full\n2024-01-02 12:00:02 WARN retry\n\n") * 4
     assert "text" in [k for k, _, _, _ in split_text(mixed)]  # unknown: drawn as it is, not as markdown
     assert "markdown" in [k for k, _, _, _ in split_text("# Notes\n\n" + mixed)]  # a heading says markdown
+
+
+def test_very_long_documents_are_drawn_in_parts(english_prose: str, python_code: str) -> None:
+    """A long document is cut into parts of at most about 32k characters at blank lines, never inside
+    a code fence, so one part the completeness check refuses costs that part, not the document."""
+    from router.chunking import MAX_CHUNK_CHARS, chunk_messages, parts_of
+
+    fence = f"```python\n{python_code}\n```\n\n"
+    document = "# Licences\n\n" + (english_prose + "\n\n" + fence) * 6
+    parts = parts_of("markdown", document)
+    assert len(parts) >= 3 and parts[0][0] == 0 and parts[-1][1] == len(document)
+    assert all(b == c for (_, b), (c, _) in itertools.pairwise(parts))  # they tile the text
+    for a, b in parts:
+        part = document[a:b]
+        assert len(part) <= MAX_CHUNK_CHARS + len(english_prose) and part.count("```") % 2 == 0
+    log = "\n".join(f"2025-06-24 14:36:{i % 60:02d} status installed libfoo{i}:amd64 1.{i}" for i in range(3000))
+    assert len(parts_of("log", log)) >= 3  # no blank line anywhere: cut at lines
+    assert parts_of("diff", log) == [(0, len(log))]  # hunks are not cut
+    chunks = chunk_messages([{"role": "user", "content": document + "\n\nWhat do these say?"}], "gpt-4o")
+    assert sum(c.kind == "markdown" for c in chunks) == len(parts)
+    assert "".join(c.text for c in chunks) == document + "\n\nWhat do these say?"
