@@ -33,7 +33,8 @@ from router.kinds import KINDS, Kind
 from router.render.tables import LONG_RUN_MIN, MONO_ADVANCE_EM, records_markdown, size_tables, split_wide_tables
 from router.render.terminal import terminal_runs, terminal_text
 
-WIDE_ADVANCE_EM = 1.0  # CJK falls back to Droid Sans Fallback, 1 em per glyph
+WIDE_ADVANCE_EM = 2 * MONO_ADVANCE_EM  # a CJK glyph (1 em, Droid Sans Fallback) and a thin space: two cells
+_THIN_SPACE = "\u2009"  # 0.2 em in the fallback font
 CONTINUATION = "↪ "  # starts a wrapped line's continuation
 MARKERS = (CONTINUATION.strip(),)
 ZERO_WIDTH_SPACE = "\u200b"
@@ -258,8 +259,17 @@ def _advance_em(ch: str) -> float:
 
 
 def _span(text: str, colour: str | None) -> str:
-    escaped = html.escape(text, quote=False)
+    escaped = _two_cells(html.escape(text, quote=False))
     return f'<span style="color:{colour}">{escaped}</span>' if colour else escaped
+
+
+def _two_cells(text: str) -> str:
+    """Monospace text with each East Asian wide character two cells wide, as terminals draw it: the
+    CJK fallback font advances 1 em, a cell is 0.6 em, and a thin space (0.2 em) makes up the rest,
+    so ASCII-art tables around Chinese text stay aligned. MuPDF's HTML has no letter-spacing."""
+    if text.isascii():
+        return text
+    return "".join(ch + _THIN_SPACE if _is_wide(ch) else ch for ch in text)
 
 
 def _lexer(language: str | None, kind: Kind) -> Lexer | None:

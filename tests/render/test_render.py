@@ -158,3 +158,35 @@ def test_unrenderable_text_raises_render_error() -> None:
         render_text(lone_surrogate * 20, "prose", "latin", None, target())
     with pytest.raises(RenderError, match="blank"):
         render_text("   \n ", "prose", "latin", None, target())
+
+
+def test_wide_characters_take_two_monospace_cells() -> None:
+    """An ASCII-art table around Chinese names stays aligned, as a terminal draws it: each East Asian
+    wide character is two cells wide on the page."""
+    import io
+
+    import pymupdf
+
+    from router.render import markup
+
+    table = "+----------+--------+\n| 软件包   | 版本   |\n| apt      | 2.6.1  |\n| 中文字体 | 1.0    |\n"
+    archive, _ = markup.fonts()
+    out = io.BytesIO()
+    writer = pymupdf.DocumentWriter(out)
+    device = writer.begin_page(pymupdf.Rect(0, 0, 600, 300))
+    html = markup.lines_html(markup.wrap_runs([(table, None)], 80))
+    story = pymupdf.Story(html=html, user_css=markup.base_css(20, 1.2), archive=archive)
+    story.place(pymupdf.Rect(0, 0, 600, 300))
+    story.draw(device)
+    writer.end_page()
+    writer.close()
+    page = pymupdf.open("pdf", out.getvalue())[0]
+    bars: dict[float, list[float]] = {}
+    for block in page.get_text("rawdict")["blocks"]:
+        for line in block.get("lines", []):
+            for span in line["spans"]:
+                for char in span["chars"]:
+                    if char["c"] == "|":
+                        bars.setdefault(round(char["origin"][1]), []).append(round(char["origin"][0], 1))
+    rows = list(bars.values())
+    assert len(rows) == 3 and all(row == rows[0] for row in rows), rows  # every column rule at the same x
