@@ -197,38 +197,60 @@ class VisualLine:
 
 
 def wrap_runs(runs: list[Run], width_em: float) -> list[VisualLine]:
-    """Split runs into source lines, then wrap each to ``width_em``; continuations get a marker."""
+    """Split runs into source lines, then wrap each to ``width_em``; continuations get a marker.
+
+    A line is wrapped where a token ends (after a space or punctuation, or before an opening bracket
+    or a dot), so ``router.policies`` wraps before ``.policies``, not inside ``policies``; only a
+    token longer than half the line is cut where the line is full."""
     marker_em = _width_em(CONTINUATION)
     lines: list[VisualLine] = []
-    current: list[Run] = []
+    cells: list[tuple[str, str | None]] = []  # the visual line being filled: characters and colours
     used = 0.0
     continuation = False
 
-    def flush() -> None:
-        nonlocal current, used
-        lines.append(VisualLine(tuple(current), used, continuation))
-        current, used = [], 0.0
+    def emit(chars: list[tuple[str, str | None]], width: float, wrapped: bool) -> None:
+        grouped: list[Run] = [(CONTINUATION, _MARK_COLOUR)] if wrapped else []
+        for ch, colour in chars:
+            if grouped and grouped[-1][1] == colour and not (wrapped and len(grouped) == 1):
+                grouped[-1] = (grouped[-1][0] + ch, colour)
+            else:
+                grouped.append((ch, colour))
+        lines.append(VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped))
 
     for text, colour in runs:
         for i, segment in enumerate(text.expandtabs(_TAB).split("\n")):
             if i:
-                flush()
-                continuation = False
-            piece = ""
+                emit(cells, used, continuation)
+                cells, used, continuation = [], 0.0, False
             for ch in segment:
                 advance = _advance_em(ch)
-                if used + advance > width_em and (used > marker_em or not continuation) and (piece or current):
-                    if piece:
-                        current.append((piece, colour))
-                    flush()
+                start = marker_em if continuation else 0.0
+                if cells and start + used + advance > width_em:
+                    cut = _token_break(cells)
+                    carried = cells[cut:] if cut else []
+                    if carried and marker_em + _width_em("".join(c for c, _ in carried)) + advance > width_em:
+                        carried, cut = [], 0  # nothing fits beside it: cut where the line is full
+                    head = cells[:cut] if cut else cells
+                    emit(head, _width_em("".join(c for c, _ in head)), continuation)
                     continuation = True
-                    current, used, piece = [(CONTINUATION, _MARK_COLOUR)], marker_em, ""
-                piece += ch
+                    cells = list(carried)
+                    used = _width_em("".join(c for c, _ in cells))
+                cells.append((ch, colour))
                 used += advance
-            if piece:
-                current.append((piece, colour))
-    flush()
+    emit(cells, used, continuation)
     return lines
+
+
+_BREAK_AFTER = frozenset(" \t,;:)]}>/\\=|&+-*")
+_BREAK_BEFORE = frozenset("([{<.")
+
+
+def _token_break(cells: list[tuple[str, str | None]]) -> int:
+    """Where to wrap a full line: after its last token boundary in its second half; 0 for none."""
+    for j in range(len(cells) - 1, max(1, len(cells) // 2) - 1, -1):
+        if cells[j - 1][0] in _BREAK_AFTER or (cells[j][0] in _BREAK_BEFORE and not cells[j - 1][0].isspace()):
+            return j
+    return 0
 
 
 def lines_html(lines: list[VisualLine]) -> str:

@@ -190,3 +190,16 @@ def test_wide_characters_take_two_monospace_cells() -> None:
                         bars.setdefault(round(char["origin"][1]), []).append(round(char["origin"][0], 1))
     rows = list(bars.values())
     assert len(rows) == 3 and all(row == rows[0] for row in rows), rows  # every column rule at the same x
+
+
+def test_code_wraps_where_tokens_end() -> None:
+    """A line too long for its column wraps after a token, not inside a name; only a token longer
+    than half the line is cut where the line is full."""
+    from router.render import markup
+
+    line = "    policy = Policy.load(router.policies.default_policy_for_model(never_wrap_mid_word))"
+    wrapped = ["".join(text for text, _ in visual.runs) for visual in markup.wrap_runs([(line, None)], 40)]
+    assert wrapped == ["    policy = Policy.load(router.policies.default_policy_for_model", "↪ (never_wrap_mid_word))"]
+    long = markup.wrap_runs([("x" * 100, None)], 40)
+    assert ["".join(t for t, _ in v.runs) for v in long] == ["x" * 66, "↪ " + "x" * 34]
+    assert all(v.width_em <= 40 for v in long)
