@@ -97,16 +97,19 @@ def inspector_routes(store: TraceStore, access: Access, *, prefix: str = "/ui", 
     def sign_in(request: Request, problem: str = "") -> Response:
         return page(request, "login.html", status=401, problem=problem)
 
+    def summed(tenant: str, model: str) -> dict[str, Any]:
+        """The totals section: every request's figures, and the chart of the model shown (or all)."""
+        every = totals(store.traces(tenant))
+        return {"totals": every, "chart": chart(totals(store.traces(tenant, model)) if model else every)}
+
     @routes.get(prefix)
     async def requests(request: Request, model: str = "") -> Response:
         tenant = access.tenant(request)
         if tenant is None:
             return sign_in(request)
         traces = store.traces(tenant, model or None)
-        return page(
-            request, "requests.html", rows=[row(t, prefix) for t in traces], models=store.models(tenant),
-            model=model, totals=totals(store.traces(tenant)), chart=chart(totals(traces)),
-        )  # fmt: skip
+        return page(request, "requests.html", rows=[row(t, prefix) for t in traces], models=store.models(tenant),
+                    model=model, **summed(tenant, model))  # fmt: skip
 
     @routes.get(f"{prefix}/totals")
     async def totals_part(request: Request, model: str = "") -> Response:
@@ -114,8 +117,7 @@ def inspector_routes(store: TraceStore, access: Access, *, prefix: str = "/ui", 
         tenant = access.tenant(request)
         if tenant is None:
             return sign_in(request)
-        traces = store.traces(tenant, model or None)
-        return page(request, "totals.html", totals=totals(store.traces(tenant)), chart=chart(totals(traces)))
+        return page(request, "totals.html", **summed(tenant, model))
 
     @routes.get(f"{prefix}/login")
     async def login_form(request: Request) -> Response:
