@@ -17,4 +17,16 @@ os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
 import litellm
 
-__all__ = ["litellm"]
+__all__ = ["accept_image_embeds", "litellm"]
+
+
+def accept_image_embeds() -> None:
+    """Let vLLM's ``image_embeds`` content parts through litellm (the local encoder sends them).
+
+    litellm checks user content against one list of known part types before any provider sees the
+    request, and passes known parts on unchanged to OpenAI-compatible servers (``hosted_vllm/``,
+    ``openai/``). The list is shared by reference, so adding the type here is what teaches it."""
+    from litellm.types.llms.openai import ValidUserMessageContentTypes
+
+    if "image_embeds" not in ValidUserMessageContentTypes:
+        ValidUserMessageContentTypes.append("image_embeds")

@@ -99,6 +99,12 @@ def validate_messages(messages: Any) -> list[Mapping[str, Any]]:
                 raise InvalidRequestError(f"{where}.content[{j}]", "expected a content part object with a 'type'")
             if part["type"] == "text" and not isinstance(part.get("text"), str):
                 raise InvalidRequestError(f"{where}.content[{j}].text", "a text part needs a string 'text'")
+            if part["type"].endswith("_embeds"):
+                # Embeddings reach the model's engine unchecked (vLLM: "only for trusted users"); only the
+                # router's own local encoder makes them.
+                raise InvalidRequestError(
+                    f"{where}.content[{j}].type", f"{part['type']!r} parts are not taken from callers"
+                )
             _check_part_payload(part, f"{where}.content[{j}]")
     return list(messages)
 

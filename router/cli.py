@@ -122,6 +122,21 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--json", action="store_true", help=as_json)
     render.set_defaults(handler=_lazy("router.commands", "render"))
 
+    encode = sub.add_parser("encode", parents=common,
+                            help="pre-encode files into page embeddings with a local vision checkpoint",
+                            description="Draw files as requests would and store their pages' embeddings "
+                                        "(needs the [local] extra).")  # fmt: skip
+    encode.add_argument("files", type=Path, nargs="+", help="documents (PDF, EPUB...), text or code files")
+    encode.add_argument("--encoder", type=Path, required=True, help="the model's checkpoint folder (safetensors)")
+    encode.add_argument("--out", type=Path, help="the embedding store (default: ~/.cache/hcr/embeddings)")
+    encode.add_argument("--model", help="the model name requests will use (default: hosted_vllm/<folder name>)")
+    encode.add_argument("--policy", default="default", help="policy YAML path or built-in name (default: default)")
+    encode.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    encode.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    encode.add_argument("--batch-pages", type=int, default=4, help="pages per forward pass (default: 4)")
+    encode.add_argument("--json", action="store_true", help=as_json)
+    encode.set_defaults(handler=_lazy("router.local.command", "encode"))
+
     serve = sub.add_parser("serve", parents=common, help="run the OpenAI- and Anthropic-compatible routing proxy")
     serve.add_argument("--config", type=Path, help="a LiteLLM Proxy config.yaml (model_list...); none = pass-through")
     serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1)")

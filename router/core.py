@@ -171,6 +171,13 @@ class Router:
             )
         else:
             routed_messages = list(messages)
+        embeddings = None
+        if target.checkpoint and (rendered or attached.pages):  # a self-hosted model: pages as its embeddings
+            from router.local.payload import send_as_embeddings
+
+            routed_messages, embeddings = send_as_embeddings(
+                routed_messages, {**rendered, **attached.pages}, target.checkpoint, self.policy.local, wire=target.wire
+            )
         routed_system = None
         if split_system:
             routed_system, routed_messages = routed_messages[0]["content"], routed_messages[1:]
@@ -179,6 +186,7 @@ class Router:
         if counted_with is not None:
             report.tokenizer = counted_with
         report.documents = attached.documents
+        report.embeddings = embeddings
         return RoutedRequest(
             model=target.model,
             messages=routed_messages,

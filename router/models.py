@@ -149,6 +149,30 @@ class DocumentReport(BaseModel):
     native_tokens: int | None = Field(None, description="estimated tokens if the provider read the file itself")
 
 
+class EmbeddedPage(BaseModel):
+    """One page sent as precomputed embeddings (the local encoder)."""
+
+    chunk: int = Field(description="index of the chunk (or document page) the page belongs to")
+    page: int = Field(description="the page's place among its chunk's pages, from 0")
+    tokens: int
+    source: Literal["memory", "disk", "encoded"] = Field(description="where the embeddings came from")
+
+
+class EmbeddingReport(BaseModel):
+    """What the local encoder did for one request."""
+
+    encoder: str = Field(description="the encoder's identity: weights digest, dtypes and processor settings")
+    sent: bool = Field(description="whether the pages went as embeddings (else as PNGs, see note)")
+    note: str | None = None
+    encode_ms: float = 0.0
+    payload_bytes: int = 0
+    pages: list[EmbeddedPage] = Field(default_factory=list)
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(p.source != "encoded" for p in self.pages)
+
+
 class RouteReport(BaseModel):
     """Totals for one routed request, plus the per-chunk detail."""
 
@@ -168,6 +192,7 @@ class RouteReport(BaseModel):
     )
     chunks: list[ChunkReport] = Field(default_factory=list)
     documents: list[DocumentReport] = Field(default_factory=list)
+    embeddings: EmbeddingReport | None = Field(None, description="pages sent as local-encoder embeddings")
 
     @property
     def tokens_saved(self) -> int:

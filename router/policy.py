@@ -26,6 +26,7 @@ from router.errors import PolicyError
 from router.exact import ExactSettings, keep_sharp
 from router.fidelity.guard import FidelitySettings
 from router.history import HistorySettings
+from router.local.encoder import LocalSettings
 from router.models import Action, Chunk, Decision, Kind, Rendering, Role, Script
 from router.providers.geometry import PROFILES, EncoderName, EncoderProfile, resolve_encoder
 
@@ -103,9 +104,30 @@ class ModelOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     match: str
-    encoder: EncoderName | None = None
+    encoder: EncoderName | Literal["local"] | None = Field(
+        None, description="an encoder family, or 'local': pages go as embeddings of the checkpoint's own tower"
+    )
+    checkpoint: str | None = Field(None, description="with encoder 'local': the model's checkpoint directory")
     vision: bool | None = None
     density: DensityName | None = None
+
+    @model_validator(mode="after")
+    def _checkpoint_with_local(self) -> ModelOverride:
+        if (self.encoder == "local") != (self.checkpoint is not None):
+            raise ValueError("encoder 'local' and checkpoint go together: the checkpoint is what is run locally")
+        if self.checkpoint is not None:
+            from router.local.preprocess import ProcessorSettings
+
+            ProcessorSettings.from_checkpoint(self.checkpoint)  # a clear error now, not at the first request
+        return self
+
+    def profile(self) -> EncoderProfile | None:
+        """The geometry these facts name: a family's row, or the local checkpoint's own."""
+        if self.checkpoint is not None:
+            from router.local.preprocess import ProcessorSettings
+
+            return ProcessorSettings.from_checkpoint(self.checkpoint).profile()
+        return PROFILES[self.encoder] if self.encoder else None
 
 
 class Policy(BaseModel):
@@ -131,6 +153,7 @@ class Policy(BaseModel):
     cache: CacheSettings = Field(default_factory=CacheSettings, description="the prompt cache counted in decisions")
     recall: bool = Field(False, description="offer the hcr_recall tool: exact source text of imaged chunks")
     recall_rounds: int = Field(3, ge=1, le=10, description="recall rounds the router answers per request")
+    local: LocalSettings = Field(default_factory=LocalSettings, description="the local vision encoder, where used")
     models: list[ModelOverride] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 
@@ -175,9 +198,8 @@ class Policy(BaseModel):
 
     def encoder_for(self, model: str) -> EncoderProfile:
         override = self.override_for(model)
-        if override and override.encoder:
-            return PROFILES[override.encoder]
-        return resolve_encoder(model)
+        profile = override.profile() if override else None
+        return profile or resolve_encoder(model)
 
     def vision_for(self, model: str) -> bool:
         override = self.override_for(model)

@@ -28,6 +28,7 @@ class Target(BaseModel):
     wire: Wire = "openai"
     max_images: int = Field(gt=0, description="images per request: the provider's limit, or the policy's below it")
     pages: str | None = Field(None, description='page range read from attached documents, e.g. "1-5,9"')
+    checkpoint: str | None = Field(None, description="the local encoder's checkpoint: pages go as its embeddings")
 
 
 def resolve_target(
@@ -42,12 +43,8 @@ def resolve_target(
     """The target of a request for ``model`` under ``policy``; ``encoder``, ``density`` and ``pages``
     are the request's own overrides."""
     override = policy.override_for(model)
-    if encoder:
-        profile = get_profile(encoder)
-    elif override and override.encoder:
-        profile = get_profile(override.encoder)
-    else:
-        profile = policy.encoder_for(model)
+    local = override is not None and override.checkpoint is not None and not encoder
+    profile = get_profile(encoder) if encoder else policy.encoder_for(model)
     if density is not None:
         from router.render.density import get_density
 
@@ -62,6 +59,7 @@ def resolve_target(
         wire=wire,
         max_images=min(profile.max_images, policy.max_images or profile.max_images),
         pages=pages or policy.pages,
+        checkpoint=override.checkpoint if local and override else None,
     )
 
 

@@ -155,20 +155,26 @@ def _gemini_fixed_tokens(p: EncoderProfile, width: int, height: int) -> int:
     return p.fixed_tokens
 
 
-def _qwen_visible(p: EncoderProfile, width: int, height: int) -> tuple[int, int]:
-    """Qwen-VL ``smart_resize``: round each side to the unit, then fit the pixel budget."""
-    unit = p.patch_px
+def smart_resize(height: int, width: int, unit: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """Qwen-VL's ``smart_resize``: (height, width) rounded to multiples of ``unit`` (patch x merge),
+    then scaled into ``[min_pixels, max_pixels]`` keeping the aspect ratio. The billed-token formula
+    and the local encoder's preprocessing (``router.local.preprocess``) both use this one function."""
     h_bar = max(unit, round(height / unit) * unit)
     w_bar = max(unit, round(width / unit) * unit)
-    if h_bar * w_bar > p.max_pixels:
-        beta = math.sqrt(height * width / p.max_pixels)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
         h_bar = max(unit, math.floor(height / beta / unit) * unit)
         w_bar = max(unit, math.floor(width / beta / unit) * unit)
-    elif h_bar * w_bar < p.min_pixels:
-        beta = math.sqrt(p.min_pixels / (height * width))
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
         h_bar = math.ceil(height * beta / unit) * unit
         w_bar = math.ceil(width * beta / unit) * unit
-    return w_bar, h_bar
+    return h_bar, w_bar
+
+
+def _qwen_visible(p: EncoderProfile, width: int, height: int) -> tuple[int, int]:
+    h, w = smart_resize(height, width, p.patch_px, p.min_pixels, p.max_pixels)
+    return w, h
 
 
 def _qwen_tokens(p: EncoderProfile, width: int, height: int) -> int:
