@@ -34,8 +34,10 @@ def encode(args: argparse.Namespace) -> int:
     from router.commands import _attach
     from router.core import Router
     from router.local.encoder import local_encoder
+    from router.local.preprocess import ProcessorSettings
     from router.policy import ModelOverride, Policy
 
+    ProcessorSettings.from_checkpoint(args.encoder)  # a missing or foreign checkpoint, named before anything runs
     out = args.out or default_store()
     base = Policy.load(args.policy)
     local = base.local.model_copy(

@@ -39,7 +39,7 @@ class LocalSettings(BaseModel):
     batch_pages: int = Field(4, ge=1, le=256, description="pages per forward pass")
     memory_mb: int = Field(512, ge=0, description="embeddings kept in memory, least recently used dropped")
     cache_dir: str | None = Field(None, description="on-disk embedding store shared by processes; None: memory only")
-    max_request_mb: int = Field(
+    max_request_mb: float = Field(
         256, gt=0, description="embedding payload per request (base64); above it pages go as PNGs"
     )
 

@@ -84,7 +84,7 @@ def send_as_embeddings(
     wanted = {url: place for url, place in ours.items() if _uses(messages, url)}
     size = sum(_payload_bytes(encoder, page) for _, _, page in wanted.values())
     if size > settings.max_request_mb * 1024 * 1024:
-        report.note = f"embeddings of {size // (1024 * 1024)} MiB pass local.max_request_mb ({settings.max_request_mb})"
+        report.note = f"embeddings of {size / 2**20:.2f} MiB pass local.max_request_mb ({settings.max_request_mb})"
         return list(messages), report
     started = time.perf_counter()
     urls = list(wanted)
