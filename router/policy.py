@@ -115,10 +115,12 @@ class ModelOverride(BaseModel):
     def _checkpoint_with_local(self) -> ModelOverride:
         if (self.encoder == "local") != (self.checkpoint is not None):
             raise ValueError("encoder 'local' and checkpoint go together: the checkpoint is what is run locally")
-        if self.checkpoint is not None:
+        if self.checkpoint is not None:  # clear errors now, not at the first request
+            from router.local.checkpoint import require_torch
             from router.local.preprocess import ProcessorSettings
 
-            ProcessorSettings.from_checkpoint(self.checkpoint)  # a clear error now, not at the first request
+            ProcessorSettings.from_checkpoint(self.checkpoint)
+            require_torch()
         return self
 
     def profile(self) -> EncoderProfile | None:

@@ -23,7 +23,7 @@ from router.local.checkpoint import VisionTower, load_tower, require_torch
 from router.local.preprocess import ProcessorSettings, preprocess
 from router.providers.geometry import EncoderProfile
 
-__all__ = ["EncodedPage", "LocalSettings", "LocalVisionEncoder", "local_encoder"]
+__all__ = ["EncodedPage", "LocalSettings", "LocalVisionEncoder", "local_encoder", "unload_encoders"]
 
 DType = Literal["float32", "bfloat16", "float16"]
 
@@ -148,7 +148,22 @@ def _concatenate(arrays: list[Any]) -> Any:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
 
 
-@functools.lru_cache(maxsize=4)
+_loading = threading.Lock()
+
+
 def local_encoder(checkpoint: str, settings: LocalSettings) -> LocalVisionEncoder:
-    """The process's encoder for ``checkpoint`` under ``settings``: loaded once, on first use."""
+    """The process's encoder for ``checkpoint`` under ``settings``: loaded once, on first use (the
+    proxy's routing threads wait for the one load rather than each loading the tower)."""
+    with _loading:
+        return _loaded(checkpoint, settings)
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded(checkpoint: str, settings: LocalSettings) -> LocalVisionEncoder:
     return LocalVisionEncoder.from_checkpoint(checkpoint, settings)
+
+
+def unload_encoders() -> None:
+    """Forget the process's loaded encoders (their memory is freed once nothing else holds them)."""
+    with _loading:
+        _loaded.cache_clear()

@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from router._litellm import accept_image_embeds
+from router.errors import RouterError
 from router.local.encoder import EncodedPage, LocalSettings, LocalVisionEncoder, local_encoder
 from router.models import EmbeddedPage, EmbeddingReport, Page
 
 __all__ = ["embeds_part", "send_as_embeddings", "tensor_base64"]
 
+logger = logging.getLogger(__name__)
 _IMAGE_TYPES = ("image_url", "input_image", "image")
 
 
@@ -73,7 +76,17 @@ def send_as_embeddings(
         note = "embeddings travel in OpenAI chat messages only; this request's pages went as PNGs"
         return list(messages), EmbeddingReport(encoder=checkpoint, sent=False, note=note)
     accept_image_embeds()
-    encoder = local_encoder(checkpoint, settings)
+    try:
+        return _send(messages, pages, local_encoder(checkpoint, settings), settings)
+    except (RouterError, RuntimeError, OSError) as exc:  # a tower that cannot load or run (out of memory...)
+        logger.warning("local encoder %s failed; pages sent as PNGs: %s", checkpoint, exc)
+        note = f"the local encoder failed ({type(exc).__name__}: {str(exc)[:200]}); the pages went as PNGs"
+        return list(messages), EmbeddingReport(encoder=checkpoint, sent=False, note=note)
+
+
+def _send(
+    messages: Sequence[Any], pages: Mapping[int, list[Page]], encoder: LocalVisionEncoder, settings: LocalSettings
+) -> tuple[list[Any], EmbeddingReport]:
     ours: dict[str, tuple[int, int, Page]] = {
         page.data_url: (chunk, k, page) for chunk, chunk_pages in pages.items() for k, page in enumerate(chunk_pages)
     }

@@ -10,7 +10,7 @@ import pytest
 
 from router import Router
 from router.cli import main
-from router.local.encoder import local_encoder
+from router.local.encoder import unload_encoders
 from tests.local.test_payload import MODEL, local_policy
 
 
@@ -44,7 +44,7 @@ def test_encoded_files_are_found_by_later_requests(
 
     # A request holding the licence and a question, in a process that never encoded it: the
     # licence's pages come from the store.
-    local_encoder.cache_clear()
+    unload_encoders()
     router = Router(local_policy(tower_dir, cache_dir=str(store)))
     messages = [{"role": "user", "content": [{"type": "text", "text": english_prose * 3},
                                              {"type": "text", "text": "Which freedoms does it name?"}]}]  # fmt: skip

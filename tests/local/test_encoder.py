@@ -86,10 +86,17 @@ def test_weights_that_do_not_fit_the_tower_are_refused(tmp_path: Path, tower_dir
         LocalVisionEncoder.from_checkpoint(tmp_path)
 
 
-def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch, tower_dir: Path) -> None:
+    from router.errors import PolicyError
+    from router.policy import Policy
+
     monkeypatch.setitem(sys.modules, "torch", None)  # what an environment without torch imports
     with pytest.raises(ConfigError, match=r'torch is not installed.*pip install "hybrid-context-router\[local\]"'):
         require_torch()
+    # A policy that names a local checkpoint says so when it loads, not at its first request.
+    entry = f"models:\n  - {{match: 'hosted_vllm/*', encoder: local, checkpoint: '{tower_dir}'}}\n"
+    with pytest.raises(PolicyError, match=r"models\.0.*hybrid-context-router\[local\]"):
+        Policy.from_yaml_text(entry)
 
 
 def test_a_policy_names_the_checkpoint_or_is_refused(tmp_path: Path, tower_dir: Path) -> None:

@@ -93,6 +93,19 @@ def test_the_anthropic_wire_and_oversized_payloads_keep_pngs(tower_dir: Path, en
     assert any(p["type"] == "image_url" for m in small.messages if isinstance(m["content"], list) for p in m["content"])
 
 
+def test_an_encoder_that_cannot_run_leaves_the_pages_as_pngs(
+    tmp_path: Path, tower_dir: Path, english_prose: str
+) -> None:
+    for name in ("config.json", "preprocessor_config.json", "model.safetensors"):
+        (tmp_path / name).write_bytes((tower_dir / name).read_bytes())
+    router = Router(local_policy(tmp_path))  # the policy checked the checkpoint when it loaded
+    (tmp_path / "model.safetensors").unlink()  # then its weights went away
+    routed = router.route([{"role": "user", "content": english_prose * 3}], model=MODEL)
+    assert routed.report.embeddings is not None and not routed.report.embeddings.sent
+    assert "the local encoder failed (ConfigError" in (routed.report.embeddings.note or "")
+    assert routed.report.images >= 1 and not embeds_parts({"messages": routed.messages})
+
+
 def test_callers_cannot_send_embeddings_on_any_path(tower_dir: Path, tmp_path: Path) -> None:
     hostile = [{"role": "user", "content": [{"type": "image_embeds", "image_embeds": "AAAA"}]}]
     router = Router(local_policy(tower_dir))
