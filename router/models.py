@@ -77,6 +77,12 @@ class Rendering(BaseModel):
     pages: list[Page]
     columns: int = 1
     undrawn: list[str] = Field(default_factory=list, description="words no font could draw: sent as text beside")
+    shown: str = Field(
+        "",
+        repr=False,
+        description="visible text of the drawn markup (tables as split into column groups): "
+        "what a read-back is scored against; empty where that is the source text itself",
+    )
     render_ms: float = 0.0
     encode_ms: float = 0.0
     cached: bool = False

@@ -96,9 +96,15 @@ def identifier_recall(read: str, source: str) -> tuple[int, list[str]]:
     return len(wanted) - len(missing), missing
 
 
-def visible_source(text: str, kind: Kind) -> str:
-    """The characters drawn for ``text``: markdown markup resolved, table rules and pipes dropped."""
+def visible_source(text: str, kind: Kind, shown: str = "") -> str:
+    """The characters drawn for ``text``: markdown markup resolved, table rules and pipes dropped.
+
+    ``shown`` is the visible text of the markup as it was drawn (``Rendering.shown``): a table too
+    wide for the page is drawn as column groups, the first column repeated, and that is what the
+    pages hold and what an engine reads, so it is the reference where the renderer gives it."""
     spec = KINDS[kind]
+    if shown:
+        return shown.replace("|", " ")
     if spec.markup in ("markdown", "csv"):
         source = markup.csv_html(text, 10_000, 10) if spec.markup == "csv" else markup.markdown_html(text, 10_000, 10)
         return html.unescape(_TAGS.sub(" ", source)).replace("|", " ")
@@ -108,9 +114,11 @@ def visible_source(text: str, kind: Kind) -> str:
 READ_TEXT_CHARS = 20_000  # kept with the verdict, for the inspector; bounded like every cached thing
 
 
-def score(read: str, source: str, kind: Kind, *, engine: str, pages: int = 1, ocr_ms: float = 0.0) -> ReadBack:
-    """Score an OCR read-back against the chunk text it was rendered from."""
-    drawn = visible_source(source, kind)
+def score(
+    read: str, source: str, kind: Kind, *, engine: str, pages: int = 1, ocr_ms: float = 0.0, shown: str = ""
+) -> ReadBack:
+    """Score an OCR read-back against the chunk text it was rendered from (as drawn: ``shown``)."""
+    drawn = visible_source(source, kind, shown)
     if KINDS[kind].markup in ("markdown", "csv"):
         read = read.replace("|", " ")  # cell borders are read as bars by some engines
     found, missing = identifier_recall(read, drawn)
@@ -314,4 +322,4 @@ def check(
     started = time.perf_counter()
     read = read_pages(rendering.pages, profile, columns=rendering.columns, script=script, engine=engine)
     elapsed = (time.perf_counter() - started) * 1000
-    return score(read, text, kind, engine=engine, pages=len(rendering.pages), ocr_ms=elapsed)
+    return score(read, text, kind, engine=engine, pages=len(rendering.pages), ocr_ms=elapsed, shown=rendering.shown)

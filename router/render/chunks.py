@@ -24,13 +24,13 @@ from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render._mupdf import MUPDF_LOCK
 from router.render.cache import render_cache
-from router.render.completeness import check_flow, check_verbatim
+from router.render.completeness import check_flow, check_verbatim, markup_text
 from router.render.density import Density
 from router.render.layout import layout_flow, layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
 
-RENDER_VERSION = "11"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "12"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     started = time.perf_counter()
     spec = KINDS[kind]
     undrawn: list[str] = []
+    shown = ""
     if spec.layout == "mono":
         runs = markup.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
@@ -104,6 +105,8 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
         undrawn = check_flow(text, body, laid.text, markdown=spec.markup != "prose")
+        if spec.markup != "prose":  # tables may be split into column groups: the read-back reads those
+            shown = markup_text(body)
     laid_out = time.perf_counter()
     pages = [encode_page(array, profile, grayscale=grayscale) for array in laid.pages]
     done = time.perf_counter()
@@ -111,6 +114,7 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         pages=pages,
         columns=laid.columns,
         undrawn=undrawn,
+        shown=shown,
         render_ms=(laid_out - started) * 1000,
         encode_ms=(done - laid_out) * 1000,
     )
