@@ -179,6 +179,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--encoder", action="append", help="encoder family (repeatable)")
     bench.add_argument("--density", action="append", choices=DENSITY_NAMES, help="density (repeatable)")
     bench.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"], help="OCR engine")
+    bench.add_argument("--lengths", default=None, metavar="N,N,...",
+                       help="also measure long documents cut to these o200k token counts "
+                            "(e.g. 1000,5000,20000,50000; default: none)")  # fmt: skip
     bench.add_argument("--backend", metavar="MODEL",
                        help="also ask MODEL questions as text and routed (API key from env)")  # fmt: skip
     bench.add_argument("--api-base", help="base URL for --backend (a local vLLM or gateway)")

@@ -25,6 +25,7 @@ from router.render.chunks import RenderTarget, render_text
 from router.render.density import get_density
 from router.tokens import count_tokens
 from router.tools.bench_corpus import Document, build_corpus
+from router.tools.bench_lengths import measure_lengths
 from router.tools.bench_report import BenchResult, BenchRow, markdown, plot_compression, plot_savings
 
 DEFAULT_ENCODERS = ("anthropic", "openai-tile", "gemini-2", "qwen2.5-vl")
@@ -106,6 +107,8 @@ def run_bench(
     missing: Sequence[str] = (),
     on_step: Callable[[str], None] | None = None,
     answers: Callable[[Sequence[Document]], dict[str, Any]] | None = None,
+    lengths: Sequence[int] = (),
+    long_documents: Sequence[Document] = (),
 ) -> BenchResult:
     """Measure, then write ``bench.json``, ``bench.md`` and the plots into ``out``."""
     if documents is None:
@@ -120,6 +123,10 @@ def run_bench(
         missing=list(missing),
         rows=measure(documents, chosen, densities, engine=engine, on_step=on_step),
     )
+    if lengths and long_documents:
+        result.lengths = measure_lengths(
+            long_documents, chosen, densities, lengths, models=MODELS, engine=engine, on_step=on_step
+        )
     if answers is not None:
         result.answers = answers(documents)
     write(result, out)

@@ -62,14 +62,21 @@ def argparse_code(max_chars: int) -> Document:
     return Document(name="argparse-code", kind="code", language="python", source="CPython Lib/argparse.py", text=text)
 
 
-def chinese_reference(max_chars: int) -> Document | None:
+def chinese_reference_text() -> str | None:
+    """The Debian Reference in Chinese from its tutorial chapter on, or None where it is not installed."""
     if not DEBIAN_REFERENCE_ZH.exists():
         return None
     text = gzip.open(DEBIAN_REFERENCE_ZH, "rt", encoding="utf-8").read()
-    start = text.index("GNU/Linux 教程\n", 3000)
+    return text[text.index("GNU/Linux 教程\n", 3000) :]
+
+
+def chinese_reference(max_chars: int) -> Document | None:
+    text = chinese_reference_text()
+    if text is None:
+        return None
     return Document(
         name="debian-reference-zh", kind="prose", script="cjk", source=str(DEBIAN_REFERENCE_ZH),
-        text=_cut(text[start:], max_chars // 3),  # a CJK character carries about three Latin ones
+        text=_cut(text, max_chars // 3),  # a CJK character carries about three Latin ones
     )  # fmt: skip
 
 
@@ -94,7 +101,8 @@ def price_json(max_chars: int) -> Document:
     return Document(name="litellm-prices-json", kind="json", source="litellm model price map", text=text)
 
 
-def price_table(max_chars: int) -> Document:
+def price_table_text() -> str:
+    """Every chat model of the price map as a markdown table with many narrow numeric columns."""
     rows = ["| Model | Provider | Max input | Max output | Input $/M | Output $/M |", "|---|---|---:|---:|---:|---:|"]
     for name, info in price_map().items():
         if not info.get("input_cost_per_token") or info.get("mode") != "chat":
@@ -104,7 +112,11 @@ def price_table(max_chars: int) -> Document:
             f"{info.get('max_output_tokens') or ''} | {info['input_cost_per_token'] * 1e6:g} | "
             f"{(info.get('output_cost_per_token') or 0) * 1e6:g} |"
         )
-    text = _cut("\n".join(rows), max_chars)
+    return "\n".join(rows)
+
+
+def price_table(max_chars: int) -> Document:
+    text = _cut(price_table_text(), max_chars)
     return Document(name="litellm-prices-table", kind="table", source="litellm model price map", text=text)
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.errors import FidelityError
+from router.tools.bench_lengths import LengthRow, lengths_markdown
 
 
 class BenchRow(BaseModel):
@@ -39,6 +40,7 @@ class BenchResult(BaseModel):
     documents: list[dict[str, Any]]
     missing: list[str] = Field(default_factory=list, description="corpus sources not found on this machine")
     rows: list[BenchRow] = Field(default_factory=list)
+    lengths: list[LengthRow] = Field(default_factory=list, description="long documents cut to growing lengths")
     answers: dict[str, Any] | None = None
 
 
@@ -78,6 +80,7 @@ def markdown(result: BenchResult) -> str:
             values = [f"{c.compression:.2f}x, {c.char_accuracy:.1%}" if (c := cells.get(e)) else "–" for e in encoders]
             lines.append(f"| {kind_label(first)} | {document} | " + " | ".join(values) + " |")
         lines.append("")
+    lines += lengths_markdown(result.lengths)
     lines += [
         "All measurements:",
         "",

@@ -74,6 +74,13 @@ def bench(args: argparse.Namespace) -> int:
     documents, missing = build_corpus(quick=args.quick)
     encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
     densities = args.density or list(DENSITY_NAMES)
+    lengths = _ints(args.lengths, "--lengths") if args.lengths else []
+    long_documents: list[Any] = []
+    if lengths:
+        from router.tools.bench_lengths import long_documents as find_long
+
+        long_documents, missing_long = find_long()
+        missing = [*missing, *missing_long]
     for line in missing:
         err_console().print(f"[yellow]skipped[/] {_plain(line)}", highlight=False)
     answers: Callable[[Sequence[Any]], dict[str, Any]] | None = None
@@ -94,7 +101,9 @@ def bench(args: argparse.Namespace) -> int:
 
     columns = _progress_columns()
     with Progress(*columns, console=err_console()) as progress:
-        steps = bench.steps(documents, encoders, densities)
+        steps = bench.steps(documents, encoders, densities) + len(long_documents) * len(lengths) * len(encoders) * len(
+            densities
+        )
         err_console().print(
             f"{len(documents)} documents x {len(encoders)} encoder families x {len(densities)} densities: {steps} "
             "renderings read back with OCR (a full run took 25 min on 2 cores)",
@@ -103,7 +112,7 @@ def bench(args: argparse.Namespace) -> int:
         task = progress.add_task("benchmark", total=steps)
         result = bench.run_bench(
             args.out, quick=args.quick, encoders=encoders, densities=densities, engine=args.engine,
-            documents=documents, missing=missing, answers=answers,
+            documents=documents, missing=missing, answers=answers, lengths=lengths, long_documents=long_documents,
             on_step=lambda line: progress.update(task, advance=1, description=line),
         )  # fmt: skip
     if args.json:
@@ -149,6 +158,16 @@ def _needs(command: str, extra: str, modules: list[str]) -> None:
             f"hcr {command} needs the '{extra}' extra ({', '.join(missing)} missing): "
             f"pip install 'hybrid-context-router[{extra}]'"
         )
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise RouterError(f"{option}: expected whole numbers separated by commas, got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise RouterError(f"{option}: expected positive token counts, got {text!r}")
+    return values
 
 
 def _floats(text: str, option: str) -> list[float]:

@@ -89,6 +89,27 @@ def test_bench_on_two_documents_writes_json_markdown_and_plots(tmp_path: Path) -
             assert image.format == "PNG" and image.width > 400 and image.height > 300
 
 
+def test_bench_lengths_shows_the_ratio_as_documents_grow(tmp_path: Path) -> None:
+    """Short documents lose to whole billed tiles; the curve shows it, and reads the longest back."""
+    out = tmp_path / "bench"
+    args = ["bench", "--quick", "--encoder", "gemini-2", "--density", "dense", "--lengths", "300,3000"]
+    assert main([*args, "--out", str(out)]) == 0
+    result = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    rows = result["lengths"]
+    documents = {r["document"] for r in rows}
+    assert {"licences-prose", "stdlib-code", "litellm-prices-json", "litellm-prices-table"} <= documents
+    for document in documents:
+        short, long = sorted((r for r in rows if r["document"] == document), key=lambda r: r["length"])
+        assert (short["length"], long["length"]) == (300, 3000)
+        assert short["char_accuracy"] is None and long["char_accuracy"] > 0.9  # the longest cut is read back
+        assert long["text_tokens"] > 5 * short["text_tokens"] and long["image_tokens"] >= short["image_tokens"]
+    prose = sorted((r for r in rows if r["document"] == "licences-prose"), key=lambda r: r["length"])
+    assert prose[1]["compression"] > prose[0]["compression"]  # a 300-token page still bills a whole tile
+    markdown = (out / "bench.md").read_text(encoding="utf-8")
+    assert "Compression as documents grow" in markdown and "| licences-prose |" in markdown
+    assert main(["bench", "--quick", "--lengths", "a,b", "--out", str(out)]) == 1
+
+
 def test_corpus_is_real_documents_cut_at_line_ends() -> None:
     documents, missing = build_corpus()
     kinds = {d.kind for d in documents}
