@@ -24,3 +24,21 @@ def test_widths_never_exceed_the_page_when_floors_hold() -> None:
         widths = table_widths(ROWS, width, 7.5)
         assert sum(widths) <= width, (width, widths)
         assert all(w >= int(f) for w, f in zip(widths, floors, strict=True))
+
+
+def test_text_width_is_pymupdfs_text_length_to_the_bit() -> None:
+    """Column widths come from cached per-character advances; they must equal what PyMuPDF measures,
+    so the pages' bytes do not change (fallback fonts for CJK and symbols included)."""
+    import random
+
+    import pymupdf
+
+    from router.render.tables import text_width
+
+    font = pymupdf.Font("figo")
+    rng = random.Random(7)
+    samples = ["", "M" * 4, "1024-x-1024/50-steps/bedrock", "中文混合 text ①→", "Ünïcödé façade"]
+    samples += ["".join(chr(rng.randint(32, 0x9FFF)) for _ in range(40)) for _ in range(100)]
+    for text in samples:
+        for em in (8.5, 11.0, 13.37):
+            assert text_width(text, em) == font.text_length(text, fontsize=em), (text, em)
