@@ -6,7 +6,7 @@ The long-document part of ``hcr bench --lengths`` on its own (``router.tools.ben
 document of 50k+ tokens (all of Debian's common licences, the Debian Reference in Chinese, nine
 CPython stdlib modules, dpkg's log, litellm's price map as JSON and as a table) is cut to each length,
 drawn in parts as the router draws long spans, and counted with each family's tokenizer and billing;
-the first part of the longest cut is read back by OCR. Writes ``bench_lengths.json`` and
+a 1k-token sample of each is read back by OCR at the same typesetting. Writes ``bench_lengths.json`` and
 ``bench_lengths.md``.
 """
 
