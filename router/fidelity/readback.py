@@ -48,6 +48,7 @@ _QUOTES = str.maketrans({"‘": "'", "’": "'", "′": "'", "`": "'", "´": "'"
 # The continuation marker and the arrows engines read it as; list bullets, which are drawn but are
 # not in the source text.
 _MARKS = re.compile("|".join(re.escape(m) for m in (*markup.MARKERS, "→", "↳", "⤷", "•", "·", "◦", "▪")))
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c"), None)  # break points and unjoined f's: drawn as nothing
 _RULE = re.compile(r"([^\w\s])\1{2,}")
 _SPACE = re.compile(r"\s+")
 _TAGS = re.compile(r"<[^>]+>")
@@ -60,7 +61,7 @@ _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 
 def normalise(text: str) -> str:
     """The text as scored: folded forms, no markers, one char per drawn rule, no whitespace."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).replace("\u200b", "")
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).translate(_ZERO_WIDTH)
     text = _RULE.sub(r"\1", _MARKS.sub("", text))
     return _SPACE.sub("", text)
 
@@ -71,7 +72,7 @@ def char_accuracy(read: str, source: str) -> float:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKC", _MARKS.sub("", text)).replace("\u200b", ""))
+    return _WORD.findall(unicodedata.normalize("NFKC", _MARKS.sub("", text)).translate(_ZERO_WIDTH))
 
 
 def word_accuracy(read: str, source: str) -> float:

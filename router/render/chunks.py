@@ -30,7 +30,7 @@ from router.render.layout import layout_flow, layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
 
-RENDER_VERSION = "12"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "13"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
             body = markup.csv_html(text, full_width, setting.em_px)
         else:
             body = markup.markdown_html(text, full_width, setting.em_px)
+        body = markup.unjoined_ffs(body)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
         undrawn = check_flow(text, body, laid.text, markdown=spec.markup != "prose")

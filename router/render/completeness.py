@@ -35,7 +35,7 @@ _TAG = re.compile(r"<[^>]*>")
 _MARKER_AT_LINE_START = re.compile(r"^[ \t]*↪", re.MULTILINE)
 _FENCE_INFO = re.compile(r"^( {0,3}(?:`{3,}|~{3,}))[^\n`]*$", re.MULTILINE)
 _ORDERED_MARKER = re.compile(r"^([ \t>]*)\d{1,9}[.)](?=[ \t]|$)", re.MULTILINE)
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u00ad\ufeff"), None)
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u00ad\ufeff"), None)
 _MAX_SKIP = 48  # letters and digits the pages may hold between two source words (list numbers, captions)
 _SHOWN = 6  # missing words named in the error
 _MAX_UNDRAWN = 20  # words in scripts no font covers that may go beside the pages as text

@@ -38,6 +38,7 @@ _THIN_SPACE = "\u2009"  # 0.2 em in the fallback font
 CONTINUATION = "↪ "  # starts a wrapped line's continuation
 MARKERS = (CONTINUATION.strip(),)
 ZERO_WIDTH_SPACE = "\u200b"
+ZERO_WIDTH_NON_JOINER = "\u200c"
 _HARD_WRAP_MIN = 50  # a paragraph whose lines all reach this length was wrapped by hand: reflow it
 _BREAK_EVERY = 12
 _TEXT_NODE = re.compile(r">([^<>]+)<")
@@ -103,6 +104,16 @@ def soft_breaks(markup: str) -> str:
     return _TEXT_NODE.sub(lambda m: ">" + _LONG_RUN.sub(_insert_breaks, m.group(1)) + "<", "<>" + markup + "<>")[2:-2]
 
 
+def unjoined_ffs(markup: str) -> str:
+    """Two f's in a row are kept from forming a ligature (a zero-width non-joiner between them).
+
+    FiraGO's ff and ffl ligatures come back from MuPDF's text extraction as "ú" and "ù", so the pages
+    of "shuffle" seemed to lack the word and the completeness check sent the chunk as text; apart, the
+    f and the fl or fi ligature that follows draw the same letters and extract as themselves."""
+    return _TEXT_NODE.sub(lambda m: ">" + m.group(1).replace("ff", "f" + ZERO_WIDTH_NON_JOINER + "f") + "<",
+                          "<>" + markup + "<>")[2:-2]  # fmt: skip
+
+
 def _insert_breaks(match: re.Match[str]) -> str:
     units = _UNIT.findall(match.group(0))
     return ZERO_WIDTH_SPACE.join("".join(units[i : i + _BREAK_EVERY]) for i in range(0, len(units), _BREAK_EVERY))
@@ -111,7 +122,7 @@ def _insert_breaks(match: re.Match[str]) -> str:
 @functools.lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
     # maxNesting: past it markdown-it silently drops the rest of the text (commonmark's 20 is 10 list
-    # levels); deep lists are drawn flat with depth markers instead (``_flatten_deep_lists``).
+    # levels); deep lists are drawn flat with depth markers instead (``_shape_lists``).
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "maxNesting": 200})
     md.enable("table")
     # Keep targets as visible text and never load anything; link reference definitions ("[r]: url")
@@ -143,27 +154,52 @@ def markdown_html(text: str, width_px: float, em_px: float) -> str:
     """Markdown to HTML; tables get column widths from their content (``router.render.tables``)."""
     md = _markdown()
     tokens = split_wide_tables(md.parse(text), md.parse, width_px, em_px)
-    _flatten_deep_lists(tokens)
+    _shape_lists(tokens)
     size_tables(tokens, width_px, em_px)
     return soft_breaks(md.renderer.render(tokens, md.options, {}))
 
 
-def _flatten_deep_lists(tokens: list[MdToken]) -> None:
-    """Lists nested deeper than ``MAX_INDENTED_LISTS`` stop indenting; their items start with one
-    ``›`` per extra level, so the depth stays visible without squeezing the text to nothing."""
-    depth = 0
-    for i, token in enumerate(tokens):
+def _shape_lists(tokens: list[MdToken]) -> None:
+    """Ordered lists show the numbers the source wrote, as text: a list that starts at 6 starts at 6,
+    "1. 1. 1." stays so, and the number is on the page for the completeness check to find (a list
+    inside a bullet, as in a licence's boxed "*  6. Disclaimer", lost its numbers to CSS numbering).
+    Lists nested deeper than ``MAX_INDENTED_LISTS`` stop indenting; their items start with one ``›``
+    per extra level, so the depth stays visible without squeezing the text to nothing."""
+    lists: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
         if token.type in ("bullet_list_open", "ordered_list_open"):
-            depth += 1
-            if depth > MAX_INDENTED_LISTS:
-                token.attrSet("style", "padding-left:0")
+            lists.append(token.type)
+            styles = ["list-style-type:none"] if token.type == "ordered_list_open" else []
+            if len(lists) > MAX_INDENTED_LISTS:
+                styles.append("padding-left:0")
+            if styles:
+                token.attrSet("style", ";".join(styles))
         elif token.type in ("bullet_list_close", "ordered_list_close"):
-            depth -= 1
-        elif token.type == "list_item_open" and depth > MAX_INDENTED_LISTS:
-            inline = next((t for t in tokens[i + 1 : i + 4] if t.type == "inline"), None)
-            if inline is not None and inline.children is not None:
-                marker = MdToken("text", "", 0, content="›" * (depth - MAX_INDENTED_LISTS) + " ")
-                inline.children.insert(0, marker)
+            lists.pop()
+        elif token.type == "list_item_open":
+            prefix = "›" * max(0, len(lists) - MAX_INDENTED_LISTS)
+            if lists[-1] == "ordered_list_open":
+                prefix += f"{token.info}{token.markup}"
+            if prefix:
+                _prefix_item(tokens, i, prefix + " ")
+        i += 1
+
+
+def _prefix_item(tokens: list[MdToken], item: int, prefix: str) -> None:
+    """Start list item ``item`` with ``prefix``: in its first paragraph, or in a paragraph of its own
+    where the item opens with something else (a code block, a table)."""
+    following = tokens[item + 1] if item + 1 < len(tokens) else None
+    inline = tokens[item + 2] if following is not None and following.type == "paragraph_open" else None
+    if inline is not None and inline.type == "inline" and inline.children is not None:
+        inline.children.insert(0, MdToken("text", "", 0, content=prefix))
+        inline.content = prefix + inline.content
+        return
+    level = tokens[item].level + 1
+    opened = MdToken("paragraph_open", "p", 1, level=level, block=True)
+    text = MdToken("inline", "", 0, level=level + 1, content=prefix, children=[MdToken("text", "", 0, content=prefix)])
+    tokens[item + 1 : item + 1] = [opened, text, MdToken("paragraph_close", "p", -1, level=level, block=True)]
 
 
 # --- monospace: code, logs, JSON, HTML source -------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -70,6 +71,32 @@ def test_deep_lists_keep_what_follows(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = set(words(seen["text"]))
     assert {f"level{d}" for d in range(14)} <= shown and {f"after{i}" for i in range(60)} <= shown
     assert "›" in seen["text"]  # depth past the indented levels is marked, not lost
+
+
+def test_list_numbers_are_drawn_as_the_source_wrote_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A numbered list inside a bullet (MPL-2.0's boxed "*  6. Disclaimer of Warranty") lost its
+    numbers to CSS numbering, and the chunk went as text; numbers are now text on the page, as written."""
+    seen = laid_text(monkeypatch)
+    boxed = "*  6. Disclaimer of Warranty  *\n*  7. Limitation of Liability  *\n\n"
+    boxed += "Intro.\n\n1. one\n1. again\n1. thrice\n"
+    render_text(boxed * 10, "markdown", "latin", None, CLAUDE)
+    text = seen["text"]
+    assert "6. Disclaimer of Warranty" in text and "7. Limitation of Liability" in text
+    assert text.count("1. one") == 10 and text.count("1. again") == 10  # not renumbered 2., 3.
+    assert "2. again" not in text
+
+
+def test_words_with_double_f_are_found_on_their_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FiraGO's ff and ffl ligatures extract from MuPDF as "ú" and "ù": "gtest_shuffle_test" in a
+    copyright file sent a whole 24k-character chunk to text. The f's are drawn unjoined now."""
+    seen = laid_text(monkeypatch)
+    prose = "Shuffle the staff; baffle the office with affluent waffles and gtest_shuffle_test.py files. " * 30
+    for kind in ("prose", "markdown"):
+        rendering = render_text(prose, kind, "latin", None, CLAUDE)
+        assert rendering.pages and not rendering.undrawn  # no IncompleteRenderError: drawn, not text
+        shown = "".join(words(unicodedata.normalize("NFKC", seen["text"])))  # as the check reads the pages
+        for word in ("Shuffle", "staff", "baffle", "affluent", "waffles", "gtest_shuffle_test"):
+            assert "".join(words(word)) in shown, word
 
 
 def test_link_reference_definitions_stay_visible(monkeypatch: pytest.MonkeyPatch) -> None:
