@@ -19,7 +19,7 @@ from typing import Any
 from router.errors import ConfigError
 from router.local.preprocess import ProcessorSettings
 
-__all__ = ["VisionTower", "load_tower", "require_torch"]
+__all__ = ["VisionTower", "load_tower", "require_torch", "torch_device"]
 
 _PREFIXES = ("model.visual.", "visual.")
 _EXTRA = 'pip install "hybrid-context-router[local]"'
@@ -47,6 +47,7 @@ class VisionTower:
 def load_tower(path: str | Path, *, device: str = "cpu", dtype: str = "float32") -> VisionTower:
     """The vision tower of the checkpoint at ``path``, in eval mode on ``device`` in ``dtype``."""
     torch = require_torch()
+    target = torch_device(device)
     folder = Path(path)
     settings = ProcessorSettings.from_checkpoint(folder)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
@@ -61,9 +62,25 @@ def load_tower(path: str | Path, *, device: str = "cpu", dtype: str = "float32")
             f"{folder}: the weights do not fit a {settings.model_type} vision tower "
             f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
-    module = module.to(device=torch.device(device), dtype=getattr(torch, dtype)).eval()
+    module = module.to(device=target, dtype=getattr(torch, dtype)).eval()
     out_hidden = int(getattr(vision_config, "out_hidden_size", 0) or vision_config.hidden_size)
     return VisionTower(module, settings, digest, out_hidden)
+
+
+def torch_device(name: str) -> Any:
+    """``name`` as a torch device this torch can use, or a clear error naming the setting."""
+    torch = require_torch()
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"local.device {name!r} is not a torch device (cpu, cuda, cuda:1, mps...)") from None
+    usable = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}.get(device.type, lambda: True)
+    if not usable():
+        raise ConfigError(
+            f"local.device {name!r}: this torch ({torch.__version__}) cannot use {device.type}; "
+            "install a torch build for it, or use cpu"
+        )
+    return device
 
 
 def _vision_classes(config: dict[str, Any], model_type: str) -> tuple[Any, Any]:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from router.local.cache import EmbeddingCache, Source
-from router.local.checkpoint import VisionTower, load_tower, require_torch
+from router.local.checkpoint import VisionTower, load_tower, require_torch, torch_device
 from router.local.preprocess import ProcessorSettings, preprocess
 from router.providers.geometry import EncoderProfile
 
@@ -120,7 +120,7 @@ class LocalVisionEncoder:
         """One forward pass over ``pngs``: per page (embeddings in the payload dtype, grid). No cache."""
         torch = require_torch()
         patches = [preprocess(png, self.settings) for png in pngs]
-        device = torch.device(self.local.device)
+        device = torch_device(self.local.device)
         pixels = torch.from_numpy(_concatenate([p.pixel_values for p in patches]))
         pixels = pixels.to(device, getattr(torch, self.local.dtype))
         grids = torch.tensor([p.grid for p in patches], dtype=torch.long, device=device)

@@ -86,6 +86,14 @@ def test_weights_that_do_not_fit_the_tower_are_refused(tmp_path: Path, tower_dir
         LocalVisionEncoder.from_checkpoint(tmp_path)
 
 
+def test_a_device_this_torch_cannot_use_is_named(tower_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"local\.device 'banana' is not a torch device"):
+        LocalVisionEncoder.from_checkpoint(tower_dir, LocalSettings(device="banana"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match=r"local.device 'cuda': this torch \(.*\) cannot use cuda"):
+            LocalVisionEncoder.from_checkpoint(tower_dir, LocalSettings(device="cuda"))
+
+
 def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch, tower_dir: Path) -> None:
     from router.errors import PolicyError
     from router.policy import Policy
