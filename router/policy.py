@@ -126,9 +126,9 @@ class ModelOverride(BaseModel):
     def profile(self) -> EncoderProfile | None:
         """The geometry these facts name: a family's row, or the local checkpoint's own."""
         if self.checkpoint is not None:
-            from router.local.preprocess import ProcessorSettings
+            from router.local.preprocess import checkpoint_profile
 
-            return ProcessorSettings.from_checkpoint(self.checkpoint).profile()
+            return checkpoint_profile(self.checkpoint)
         return PROFILES[self.encoder] if self.encoder else None
 
 

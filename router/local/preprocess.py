@@ -12,6 +12,7 @@ is the one the encoder produces. NumPy and Pillow only: no torch needed to plan.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from pathlib import Path
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from router.errors import ConfigError
 from router.providers.geometry import EncoderProfile, get_profile, smart_resize
 
-__all__ = ["Patches", "ProcessorSettings", "preprocess"]
+__all__ = ["Patches", "ProcessorSettings", "checkpoint_profile", "preprocess"]
 
 _CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -115,6 +116,13 @@ class ProcessorSettings(BaseModel):
                 "page_height": height,
             }
         )
+
+
+@functools.lru_cache(maxsize=16)
+def checkpoint_profile(path: str) -> EncoderProfile:
+    """The geometry row of the checkpoint at ``path``, read once per process (every request to a
+    local model resolves its target with it)."""
+    return ProcessorSettings.from_checkpoint(path).profile()
 
 
 class Patches(BaseModel):
