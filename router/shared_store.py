@@ -76,7 +76,8 @@ def rendering_to_bytes(rendering: Rendering) -> bytes:
     """A rendering as JSON (its PNGs as the data URLs it carries anyway); never pickled."""
     pages = [{"data_url": p.data_url, "width": p.width, "height": p.height, "tokens": p.tokens,
               "grayscale": p.grayscale} for p in rendering.pages]  # fmt: skip
-    return json.dumps({"pages": pages, "columns": rendering.columns, "undrawn": rendering.undrawn}).encode()
+    stored = {"pages": pages, "columns": rendering.columns, "undrawn": rendering.undrawn, "shown": rendering.shown}
+    return json.dumps(stored).encode()
 
 
 def rendering_from_bytes(data: bytes) -> Rendering | None:
@@ -88,7 +89,10 @@ def rendering_from_bytes(data: bytes) -> Rendering | None:
                  width=p["width"], height=p["height"], tokens=p["tokens"], grayscale=p["grayscale"])
             for p in stored["pages"]
         ]  # fmt: skip
-        return Rendering(pages=pages, columns=stored["columns"], undrawn=list(stored.get("undrawn") or []))
+        return Rendering(
+            pages=pages, columns=stored["columns"], undrawn=list(stored.get("undrawn") or []),
+            shown=str(stored.get("shown") or ""),
+        )  # fmt: skip
     except (ValueError, KeyError, TypeError, IndexError):
         return None
 

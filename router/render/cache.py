@@ -49,7 +49,7 @@ class RenderCache:
             store.set(f"render:{key}", rendering_to_bytes(rendering))
 
     def _keep(self, key: str, rendering: Rendering) -> None:
-        size = sum(len(p.png) + len(p.data_url) for p in rendering.pages)
+        size = _held(rendering)
         with self._lock:
             if key in self._items:
                 return
@@ -57,7 +57,7 @@ class RenderCache:
             self._bytes += size
             while self._items and (len(self._items) > self.max_entries or self._bytes > self.max_bytes):
                 _, old = self._items.popitem(last=False)
-                self._bytes -= sum(len(p.png) + len(p.data_url) for p in old.pages)
+                self._bytes -= _held(old)
 
     def clear(self) -> None:
         with self._lock:
@@ -73,3 +73,8 @@ class RenderCache:
 def render_cache() -> RenderCache:
     """The process's render cache, made on first use."""
     return RenderCache()
+
+
+def _held(rendering: Rendering) -> int:
+    """Bytes a cached rendering holds: its PNGs, their data URLs and the drawn text kept for scoring."""
+    return sum(len(p.png) + len(p.data_url) for p in rendering.pages) + len(rendering.shown)

@@ -107,3 +107,20 @@ def test_bad_entries_are_misses(value: bytes) -> None:
     from router.shared_store import rendering_from_bytes
 
     assert rendering_from_bytes(value) is None
+
+
+def test_a_stored_rendering_comes_back_whole() -> None:
+    """What one replica drew and another reads: pages, columns and the text the read-back scores
+    against (a table split into column groups)."""
+    from router.providers.geometry import get_profile
+    from router.render.chunks import RenderTarget, _render
+    from router.render.density import get_density
+    from router.shared_store import rendering_from_bytes, rendering_to_bytes
+    from router.tools.bench_corpus import price_csv
+
+    document = price_csv(6000)
+    target = RenderTarget(get_profile("openai-tile"), get_density("balanced", "openai-tile"))
+    drawn = _render(document.text, "csv", "latin", "csv", target)
+    back = rendering_from_bytes(rendering_to_bytes(drawn))
+    assert back is not None and "Columns 1 and 2-" in back.shown
+    assert back.model_dump(exclude={"render_ms", "encode_ms"}) == drawn.model_dump(exclude={"render_ms", "encode_ms"})
