@@ -32,6 +32,7 @@ Kind = Literal[
 ]
 CONTINUATION_LEGEND = "↪ starts a wrapped line"
 DIFF_LEGEND = f"{CONTINUATION_LEGEND}; each line starts with its diff marker (+ added, - removed)"
+INDENT_LEGEND = f"{CONTINUATION_LEGEND}; each leading space of a line is drawn half a character wide"
 TERMINAL_LEGEND = f"{CONTINUATION_LEGEND}; colour codes drawn as colour, other terminal escapes removed"
 
 
@@ -52,6 +53,9 @@ class KindSpec:
     """What the label tells the model about markers drawn on the page."""
     extensions: tuple[str, ...] = ()
     """File name suffixes of this kind (``hcr render``)."""
+    compact_indent: bool = False
+    """Leading spaces are nesting, drawn at half a cell each (``router.render.lines``); kinds whose
+    leading spaces align columns (logs, diffs, terminal output, tracebacks' carets) keep full cells."""
 
 
 KINDS: dict[str, KindSpec] = {
@@ -60,16 +64,17 @@ KINDS: dict[str, KindSpec] = {
         KindSpec("prose", "flow", "prose", extensions=(".txt", ".rst")),
         KindSpec("markdown", "flow", "markdown", extensions=(".md", ".markdown")),
         KindSpec("table", "flow", "markdown"),
-        KindSpec("code", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),
-        KindSpec("json", "mono", "verbatim", lexer="json", legend=CONTINUATION_LEGEND, extensions=(".json",)),
+        KindSpec("code", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND, compact_indent=True),
+        KindSpec("json", "mono", "verbatim", lexer="json", legend=INDENT_LEGEND, extensions=(".json",),
+                 compact_indent=True),
         KindSpec("log", "mono", "verbatim", legend=CONTINUATION_LEGEND, extensions=(".log", ".jsonl")),
-        KindSpec("html", "mono", "verbatim", lexer="html", legend=CONTINUATION_LEGEND,
-                 extensions=(".html", ".htm")),
+        KindSpec("html", "mono", "verbatim", lexer="html", legend=INDENT_LEGEND,
+                 extensions=(".html", ".htm"), compact_indent=True),
         KindSpec("diff", "mono", "verbatim", lexer="diff", legend=DIFF_LEGEND, extensions=(".diff", ".patch")),
         KindSpec("terminal", "mono", "terminal", legend=TERMINAL_LEGEND),
         KindSpec("csv", "flow", "csv", extensions=(".csv", ".tsv")),
-        KindSpec("config", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND,
-                 extensions=(".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml")),
+        KindSpec("config", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND,
+                 extensions=(".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml"), compact_indent=True),
         KindSpec("trace", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),
         KindSpec("page", "page", "page"),
         KindSpec("history", "flow", "markdown", legend="earlier turns of this conversation, in order"),

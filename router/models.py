@@ -67,6 +67,9 @@ class Page(BaseModel):
     height: int
     tokens: int = Field(description="billed image tokens for this page on the target encoder")
     grayscale: bool
+    gutters: tuple[int, ...] = Field(
+        (), description="x of the middle of each gap between the page's text columns, in page pixels"
+    )
 
 
 class Rendering(BaseModel):

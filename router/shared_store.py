@@ -75,7 +75,7 @@ class RedisStore:
 def rendering_to_bytes(rendering: Rendering) -> bytes:
     """A rendering as JSON (its PNGs as the data URLs it carries anyway); never pickled."""
     pages = [{"data_url": p.data_url, "width": p.width, "height": p.height, "tokens": p.tokens,
-              "grayscale": p.grayscale} for p in rendering.pages]  # fmt: skip
+              "grayscale": p.grayscale, "gutters": list(p.gutters)} for p in rendering.pages]  # fmt: skip
     stored = {"pages": pages, "columns": rendering.columns, "undrawn": rendering.undrawn, "shown": rendering.shown}
     return json.dumps(stored).encode()
 
@@ -86,7 +86,8 @@ def rendering_from_bytes(data: bytes) -> Rendering | None:
         stored: Any = json.loads(data)
         pages = [
             Page(png=base64.b64decode(p["data_url"].split(",", 1)[1], validate=True), data_url=p["data_url"],
-                 width=p["width"], height=p["height"], tokens=p["tokens"], grayscale=p["grayscale"])
+                 width=p["width"], height=p["height"], tokens=p["tokens"], grayscale=p["grayscale"],
+                 gutters=tuple(p.get("gutters") or ()))
             for p in stored["pages"]
         ]  # fmt: skip
         return Rendering(

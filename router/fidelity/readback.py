@@ -40,6 +40,7 @@ from router.kinds import KINDS, Kind
 from router.models import Page, ReadBack, Rendering, Script
 from router.providers.geometry import EncoderProfile
 from router.render import markup
+from router.render.lines import MARKERS
 
 EngineName = Literal["rapidocr", "tesseract"]
 ENGINES: tuple[EngineName, ...] = ("rapidocr", "tesseract")
@@ -47,7 +48,7 @@ ENGINES: tuple[EngineName, ...] = ("rapidocr", "tesseract")
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "′": "'", "`": "'", "´": "'", "“": '"', "”": '"', "″": '"'})
 # The continuation marker and the arrows engines read it as; list bullets, which are drawn but are
 # not in the source text.
-_MARKS = re.compile("|".join(re.escape(m) for m in (*markup.MARKERS, "→", "↳", "⤷", "•", "·", "◦", "▪")))
+_MARKS = re.compile("|".join(re.escape(m) for m in (*MARKERS, "→", "↳", "⤷", "•", "·", "◦", "▪")))
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c"), None)  # break points and unjoined f's: drawn as nothing
 _RULE = re.compile(r"([^\w\s])\1{2,}")
 _SPACE = re.compile(r"\s+")
@@ -213,10 +214,11 @@ class TesseractEngine:
         return "\n".join(texts)
 
 
-def split_columns(image: Image.Image, columns: int) -> list[Image.Image]:
+def split_columns(image: Image.Image, columns: int, gutters: Sequence[int] = ()) -> list[Image.Image]:
     """The page cut at its gutters, one image per column: read column by column, engines cannot
-    join lines across a narrow gutter into one."""
-    edges = [0, *column_gutters(image, columns), image.width]
+    join lines across a narrow gutter into one. ``gutters`` are where the layout put them (in the
+    image's pixels); without them they are found from the ink."""
+    edges = [0, *(gutters or column_gutters(image, columns)), image.width]
     return [image.crop((left, 0, right, image.height)) for left, right in itertools.pairwise(edges)]
 
 
@@ -306,8 +308,17 @@ def read_pages(
 ) -> str:
     """OCR text of ``pages`` as the provider sees them, in reading order."""
     ocr = get_engine(engine)
+    texts = []
     with _OCR_LOCK:
-        return "\n".join(ocr.read(visible(page, profile), columns, script) for page in pages)
+        for page in pages:
+            image = visible(page, profile)
+            scale = image.width / page.width
+            gutters = [round(x * scale) for x in page.gutters]
+            if gutters or columns <= 1:  # the layout says where the columns are: the engine reads one at a time
+                texts += [ocr.read(part, 1, script) for part in split_columns(image, 1 + len(gutters), gutters)]
+            else:
+                texts.append(ocr.read(image, columns, script))
+    return "\n".join(texts)
 
 
 def check(

@@ -30,7 +30,7 @@ from router.render.layout import layout_flow, layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
 
-RENDER_VERSION = "13"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "14"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,9 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     if spec.layout == "mono":
         runs = markup.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
-        laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale)
+        laid = layout_mono(
+            runs, setting, css, density, profile, grayscale=grayscale, compact_indent=spec.compact_indent
+        )
         check_verbatim(markup.visible_text(text, kind), laid.text)
     else:
         full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
@@ -109,7 +111,10 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         if spec.markup != "prose":  # tables may be split into column groups: the read-back reads those
             shown = markup_text(body)
     laid_out = time.perf_counter()
-    pages = [encode_page(array, profile, grayscale=grayscale) for array in laid.pages]
+    pages = [
+        encode_page(array, profile, grayscale=grayscale, gutters=gutters)
+        for array, gutters in zip(laid.pages, laid.gutters, strict=True)
+    ]
     done = time.perf_counter()
     return Rendering(
         pages=pages,

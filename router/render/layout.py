@@ -26,10 +26,15 @@ from router.errors import RenderError
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density, Typesetting
+from router.render.lines import CONTINUATION, Run, VisualLine, lines_html, width_em_of, wrap_runs
+from router.render.tables import MONO_ADVANCE_EM
+
+_MARKER_EM = width_em_of(CONTINUATION)
 
 MAX_PAGES = 400  # per chunk; a longer chunk is an error and goes as text
 MAX_COLUMNS = 4
-MAX_WRAP_SHARE = 0.30  # more columns may add at most this share of continuation rows
+MAX_WRAP_SHARE = 0.30  # a narrower wrap width may add at most this share of continuation rows
+MIN_MONO_CELLS = 24  # a monospace column wrapped narrower than this reads badly
 MIN_FLOW_COLUMN_PX = 360  # a flowing-text column narrower than this reads worse than it saves
 _STRIP_SEGMENT_PX = 4096  # the strip is laid out in segments of this height
 _INK_LEVEL = 160  # a pixel darker than this is ink
@@ -40,6 +45,7 @@ class LaidOut:
     pages: list[np.ndarray]
     columns: int
     text: str  # the text MuPDF placed inside the drawn areas: what the pages show, for the completeness check
+    gutters: list[tuple[int, ...]]  # per page: x of the middle of each gap between columns
 
 
 def _pixmap_array(pix: pymupdf.Pixmap) -> np.ndarray:
@@ -57,13 +63,14 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     column_px = (usable - (columns - 1) * gap) // columns
     strip, text = _flow_strip(body, css, column_px, grayscale=grayscale)
     pieces = _cut_strip(strip, columns, profile.page_height - 2 * m)
-    pages = []
+    pages, gutters = [], []
     for first in range(0, len(pieces), columns):
         group = pieces[first : first + columns]
         pages.append(_compose(group, column_px, density, grayscale=grayscale))
+        gutters.append(tuple(round(m + i * (column_px + gap) - gap / 2) for i in range(1, len(group))))
         if len(pages) > MAX_PAGES:
             raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
-    return LaidOut(pages, columns, text)
+    return LaidOut(pages, columns, text, gutters)
 
 
 def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tuple[np.ndarray, str]:
@@ -184,91 +191,191 @@ def _compose(pieces: list[np.ndarray], column_px: int, density: Density, *, gray
 # --- monospace --------------------------------------------------------------------------------------
 
 
-@dataclass
-class _PagePlan:
-    width: int
-    height: int
-    columns: list[str]  # HTML per column
-    column_px: float
+@dataclass(frozen=True)
+class _Column:
+    start: int  # lines[start:end] are drawn in it
+    end: int
+    width_px: float
+    height: float  # in lines
 
 
 def layout_mono(
-    runs: list[markup.Run],
+    runs: list[Run],
     setting: Typesetting,
     css: str,
     density: Density,
     profile: EncoderProfile,
     *,
     grayscale: bool,
+    compact_indent: bool = False,
 ) -> LaidOut:
-    plans = _plan_mono(runs, setting.em_px, setting.line_height, density, profile)
+    em, line_px = setting.em_px, setting.em_px * setting.line_height
+    lines, pages = plan_mono(runs, setting, density, profile, compact_indent=compact_indent)
     archive, _ = markup.fonts()
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
     m, gap = density.margin_px, density.column_gap_px
-    for plan in plans:
-        device = writer.begin_page(pymupdf.Rect(0, 0, plan.width, plan.height))
-        for i, column in enumerate(plan.columns):
-            x0 = m + i * (plan.column_px + gap)
-            story = pymupdf.Story(html=column, user_css=css, archive=archive)
-            # Slack below: the rows were counted to fit, and rounding must not push the last one over.
-            story.place(pymupdf.Rect(x0, m, x0 + plan.column_px + 2, plan.height + 2 * m))
+    gutters: list[tuple[int, ...]] = []
+    for columns in pages:
+        width, height = _page_size(columns, em, line_px, density, profile)
+        device = writer.begin_page(pymupdf.Rect(0, 0, width, height))
+        x0, between = float(m), []
+        for i, column in enumerate(columns):
+            if i:
+                between.append(round(x0 - gap / 2))
+            story = pymupdf.Story(html=lines_html(lines[column.start : column.end]), user_css=css, archive=archive)
+            # Slack right and below: the lines were measured to fit, and rounding must not push one out.
+            story.place(pymupdf.Rect(x0, m, x0 + column.width_px + 2, height + 2 * m))
             story.draw(device)
+            x0 += column.width_px + gap
+        gutters.append(tuple(between))
         writer.end_page()
     writer.close()
     colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
     with pymupdf.open("pdf", out.getvalue()) as doc:
-        pages = [_pixmap_array(page.get_pixmap(colorspace=colorspace, alpha=False)) for page in doc]
+        arrays = [_pixmap_array(page.get_pixmap(colorspace=colorspace, alpha=False)) for page in doc]
         text = "".join(page.get_text("text", clip=page.rect) for page in doc)
-    return LaidOut(pages, len(plans[0].columns), text)
+    return LaidOut(arrays, max(len(columns) for columns in pages), text, gutters)
 
 
-def _plan_mono(
-    runs: list[markup.Run], em: float, line_height: float, density: Density, profile: EncoderProfile
-) -> list[_PagePlan]:
-    """Wrap and pack monospace lines into the column count that bills the fewest tokens."""
+def plan_mono(
+    runs: list[Run], setting: Typesetting, density: Density, profile: EncoderProfile, *, compact_indent: bool = False
+) -> tuple[list[VisualLine], list[list[_Column]]]:
+    """Wrap monospace lines at the width that bills the fewest tokens, and pack them into pages.
+
+    Each column is as wide as its longest line, and columns are set side by side until the page is
+    full, so a stretch of short lines takes less width than a stretch of long ones. Candidate wrap
+    widths are compared on an estimate from each source line's measured width (wrapping is done
+    once, at the winner); a width that would wrap more than ``MAX_WRAP_SHARE`` of the lines only
+    competes if it is the page's full width."""
+    em = setting.em_px
     m, gap = density.margin_px, density.column_gap_px
-    line_px = em * line_height
-    rows_per_column = max(1, int((profile.page_height - 2 * m) / line_px))
-    best: tuple[int, list[_PagePlan]] | None = None
-    source_lines = 0
-    for n in range(1, MAX_COLUMNS + 1):
-        column_px = (profile.page_width - 2 * m - (n - 1) * gap) / n
-        if column_px < 24 * markup.MONO_ADVANCE_EM * em:  # under 24 cells a column reads badly
-            break
-        lines = markup.wrap_runs(runs, column_px / em)
-        source_lines = source_lines or len(lines) - sum(line.continuation for line in lines)
-        if n > 1 and len(lines) > source_lines * (1 + MAX_WRAP_SHARE):
-            break  # narrower columns would split too many lines to be worth their saving
-        used_px = min(column_px, max(line.width_em for line in lines) * em + 1)
-        plans = _pack(lines, n, rows_per_column, used_px, line_px, density, profile)
-        tokens = sum(profile.image_tokens(p.width, p.height) for p in plans)
-        if best is None or tokens < best[0]:
-            best = (tokens, plans)
-    if best is None:
+    usable = profile.page_width - 2 * m
+    full_em, min_em = usable / em, MIN_MONO_CELLS * MONO_ADVANCE_EM
+    if full_em < min_em:
         raise RenderError(f"a page {profile.page_width}px wide is too narrow for a {em}px monospace em")
-    return best[1]
+    source = wrap_runs(runs, math.inf, compact_indent=compact_indent)
+    measured = [(line.height, line.width_em) for line in source]
+    wrapped_at = full_em
+    best: int | None = None
+    allowed_wraps = MAX_WRAP_SHARE * max(1, sum(not line.blank for line in source))
+    for width_em in _candidate_widths(full_em, min_em, gap / em):
+        rows = _estimated_rows(measured, width_em)
+        if width_em < full_em and len(rows) - len(measured) > allowed_wraps:
+            continue
+        tokens = _tokens(rows, setting, density, profile)
+        if best is None or tokens < best:
+            best, wrapped_at = tokens, width_em
+    lines = wrap_runs(runs, wrapped_at, compact_indent=compact_indent)
+    pages = _pack([(line.height, line.width_em) for line in lines], setting, density, profile)
+    return lines, pages
+
+
+def _candidate_widths(full_em: float, min_em: float, gap_em: float) -> list[float]:
+    """Wrap widths to try, widest first (a tie keeps fewer wraps): the page split evenly into 1 to
+    ``MAX_COLUMNS`` columns, and every sixth cell count from ``MIN_MONO_CELLS`` up."""
+    widths = {full_em}
+    widths |= {(full_em - (n - 1) * gap_em) / n for n in range(2, MAX_COLUMNS + 1)}
+    widths |= {cells * MONO_ADVANCE_EM for cells in range(MIN_MONO_CELLS, int(full_em / MONO_ADVANCE_EM), 6)}
+    return sorted((w for w in widths if w >= min_em), reverse=True)
+
+
+def _estimated_rows(measured: list[tuple[float, float]], width_em: float) -> list[tuple[float, float]]:
+    """(height, width) of the visual lines that wrapping each source line at ``width_em`` gives."""
+    step = width_em - _MARKER_EM
+    rows: list[tuple[float, float]] = []
+    for height, width in measured:
+        if width <= width_em:
+            rows.append((height, width))
+            continue
+        extra = math.ceil((width - width_em) / step)
+        rows.extend([(1.0, width_em)] * extra)
+        rows.append((1.0, _MARKER_EM + (width - width_em) - (extra - 1) * step))
+    return rows
+
+
+def _tokens(rows: list[tuple[float, float]], setting: Typesetting, density: Density, profile: EncoderProfile) -> int:
+    line_px = setting.em_px * setting.line_height
+    return sum(
+        profile.image_tokens(*_page_size(columns, setting.em_px, line_px, density, profile))
+        for columns in _pack(rows, setting, density, profile)
+    )
 
 
 def _pack(
-    lines: list[markup.VisualLine],
-    n: int,
-    rows: int,
-    column_px: float,
-    line_px: float,
-    density: Density,
-    profile: EncoderProfile,
-) -> list[_PagePlan]:
+    rows: list[tuple[float, float]], setting: Typesetting, density: Density, profile: EncoderProfile
+) -> list[list[_Column]]:
+    """Rows (height in lines, width in em) filled into columns in reading order, columns into pages;
+    the last page's columns are made as short as the page width allows where that bills fewer tokens."""
+    em, line_px = setting.em_px, setting.em_px * setting.line_height
     m, gap = density.margin_px, density.column_gap_px
-    plans: list[_PagePlan] = []
-    per_page = n * rows
-    for first in range(0, len(lines), per_page):
-        page_lines = lines[first : first + per_page]
-        page_rows = min(rows, math.ceil(len(page_lines) / n))  # balance the last page's columns
-        columns = [page_lines[i : i + page_rows] for i in range(0, len(page_lines), page_rows)]
-        width = min(profile.page_width, math.ceil(2 * m + len(columns) * column_px + (len(columns) - 1) * gap))
-        height = min(profile.page_height, math.ceil(2 * m + page_rows * line_px) + 1)
-        plans.append(_PagePlan(width, height, [markup.lines_html(c) for c in columns], column_px))
-        if len(plans) > MAX_PAGES:
-            raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
-    return plans
+    usable = profile.page_width - 2 * m
+    capacity = max(1.0, (profile.page_height - 2 * m) / line_px)
+    pages = _pages(_columns(rows, 0, len(rows), capacity, em, usable), usable, gap)
+    if len(pages) > MAX_PAGES:
+        raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
+    if not pages:
+        return pages
+    last = pages[-1]
+    first, end = last[0].start, last[-1].end
+    low, high = 1.0, max(column.height for column in last)
+    while high - low > 0.5:  # the shortest column height at which the last page's lines fit one page
+        middle = math.floor(low + high) / 2
+        if len(_pages(_columns(rows, first, end, middle, em, usable), usable, gap)) == 1:
+            high = middle
+        else:
+            low = middle
+    shortest = _pages(_columns(rows, first, end, high, em, usable), usable, gap)
+    if len(shortest) == 1:
+        size_of = functools.partial(_page_size, em=em, line_px=line_px, density=density, profile=profile)
+        if profile.image_tokens(*size_of(shortest[0])) < profile.image_tokens(*size_of(last)):
+            pages[-1] = shortest[0]
+    return pages
+
+
+def _columns(
+    rows: list[tuple[float, float]], start: int, end: int, capacity: float, em: float, usable: float
+) -> list[_Column]:
+    """rows[start:end] cut into columns at most ``capacity`` lines high; no column starts or ends
+    with a blank line (the column break shows the gap)."""
+    columns: list[_Column] = []
+    i = start
+    while i < end:
+        while i < end and rows[i][0] < 1:
+            i += 1
+        if i == end:
+            break
+        first, height, width = i, 0.0, 0.0
+        while i < end and (i == first or height + rows[i][0] <= capacity + 1e-9):
+            height += rows[i][0]
+            width = max(width, rows[i][1])
+            i += 1
+        last = i
+        while rows[last - 1][0] < 1:
+            last -= 1
+            height -= rows[last][0]
+        columns.append(_Column(first, last, min(usable, width * em + 1), height))
+    return columns
+
+
+def _pages(columns: list[_Column], usable: float, gap: float) -> list[list[_Column]]:
+    """Columns set side by side while the page has width for them (at most ``MAX_COLUMNS``)."""
+    pages: list[list[_Column]] = []
+    used = 0.0
+    for column in columns:
+        if pages and len(pages[-1]) < MAX_COLUMNS and used + gap + column.width_px <= usable:
+            pages[-1].append(column)
+            used += gap + column.width_px
+        else:
+            pages.append([column])
+            used = column.width_px
+    return pages
+
+
+def _page_size(
+    columns: list[_Column], em: float, line_px: float, density: Density, profile: EncoderProfile
+) -> tuple[int, int]:
+    m, gap = density.margin_px, density.column_gap_px
+    width = 2 * m + sum(c.width_px for c in columns) + gap * (len(columns) - 1)
+    height = 2 * m + max(c.height for c in columns) * line_px
+    return min(profile.page_width, math.ceil(width)), min(profile.page_height, math.ceil(height) + 1)

@@ -4,9 +4,8 @@ Every piece of user text is escaped: markdown is parsed with raw HTML off and wi
 disabled, so ``<img src="file:///etc/passwd">`` or ``![x](http://host/)`` render as literal text and
 Story never loads a file or URL. Link targets stay visible because they are text the model may need.
 
-Monospace kinds (code, logs, JSON, HTML source) are wrapped here rather than by the layout engine:
-the renderer needs exact line counts to pack short lines into columns, and a wrapped line's
-continuation starts with a visible marker so the model can tell it from a real new line.
+Monospace kinds (code, logs, JSON, HTML source) are highlighted here into coloured runs; they are
+wrapped into lines by ``router.render.lines``.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pymupdf
@@ -30,13 +27,10 @@ from pygments.token import Token, _TokenType
 from pygments.util import ClassNotFound
 
 from router.kinds import KINDS, Kind
-from router.render.tables import LONG_RUN_MIN, MONO_ADVANCE_EM, records_markdown, size_tables, split_wide_tables
+from router.render.lines import INDENT_SCALE, MARK_COLOUR, Run, is_wide, span
+from router.render.tables import LONG_RUN_MIN, records_markdown, size_tables, split_wide_tables
 from router.render.terminal import terminal_runs, terminal_text
 
-WIDE_ADVANCE_EM = 2 * MONO_ADVANCE_EM  # a CJK glyph (1 em, Droid Sans Fallback) and a thin space: two cells
-_THIN_SPACE = "\u2009"  # 0.2 em in the fallback font
-CONTINUATION = "↪ "  # starts a wrapped line's continuation
-MARKERS = (CONTINUATION.strip(),)
 ZERO_WIDTH_SPACE = "\u200b"
 ZERO_WIDTH_NON_JOINER = "\u200c"
 _HARD_WRAP_MIN = 50  # a paragraph whose lines all reach this length was wrapped by hand: reflow it
@@ -45,8 +39,6 @@ _TEXT_NODE = re.compile(r">([^<>]+)<")
 _LONG_RUN = re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){" + str(LONG_RUN_MIN) + ",}")
 MAX_INDENTED_LISTS = 6  # deeper lists are drawn flat, with depth markers
 _UNIT = re.compile(r"&#?\w+;|.", re.DOTALL)
-_MARK_COLOUR = "#8a8a8a"
-_TAB = 4
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,7 +60,7 @@ def base_css(em_px: float, line_height: float) -> str:
         "h1 {font-size: 1.35em;} h2 {font-size: 1.2em;} h3 {font-size: 1.1em;} h4, h5, h6 {font-size: 1em;}"
         f"ul, ol {{margin: 0 0 {em_px * 0.3:.2f}px 0; padding-left: 1.4em;}}"
         "pre, code, .m {font-family: mono;} pre {white-space: pre-wrap; margin: 0 0 0.3em 0;}"
-        ".m {white-space: pre;}"
+        f".m {{white-space: pre;}} .i {{font-size: {INDENT_SCALE:.0%};}}"
         "blockquote {margin: 0 0 0.3em 0.6em; padding-left: 0.5em; border-left: 1px solid #777;}"
         "table {border-collapse: collapse; margin: 0 0 0.35em 0;}"
         # Cells get 0.2 em above and below and grey rules: glyphs that touch a black rule merge with it
@@ -76,7 +68,7 @@ def base_css(em_px: float, line_height: float) -> str:
         # with this, for 32% more pixels; see "Densities" in the README).
         "th, td {border: 0.7px solid #999; padding: 0.2em 0.25em; vertical-align: top;}"
         "th {font-weight: bold;}"
-        f".mk {{color: {_MARK_COLOUR};}}"
+        f".mk {{color: {MARK_COLOUR};}}"
     )
 
 
@@ -92,7 +84,7 @@ def prose_html(text: str) -> str:
         if all(_display_width(line) >= _HARD_WRAP_MIN for line in lines[:-1]):
             joined = lines[0]
             for line in lines[1:]:  # CJK text has no spaces between words, so none between its lines
-                joined += ("" if _is_wide(joined[-1]) and _is_wide(line[0]) else " ") + line
+                joined += ("" if is_wide(joined[-1]) and is_wide(line[0]) else " ") + line
             out.append(f"<p>{joined}</p>")
         else:
             out.append("<p>" + "<br/>".join(lines) + "</p>")
@@ -137,7 +129,7 @@ def _render_fence(self: Any, tokens: Sequence[MdToken], idx: int, options: Any, 
     token = tokens[idx]
     language = token.info.strip().split(" ")[0] if token.info else None
     runs = highlight(token.content.rstrip("\n"), language, "code")
-    return "<pre>" + "".join(_span(text, colour) for text, colour in runs) + "</pre>"
+    return "<pre>" + "".join(span(text, colour) for text, colour in runs) + "</pre>"
 
 
 def visible_text(text: str, kind: Kind) -> str:
@@ -204,8 +196,6 @@ def _prefix_item(tokens: list[MdToken], item: int, prefix: str) -> None:
 
 # --- monospace: code, logs, JSON, HTML source -------------------------------------------------------
 
-Run = tuple[str, "str | None"]  # text and its colour (None = black)
-
 
 def highlight(text: str, language: str | None, kind: Kind) -> list[Run]:
     """Pygments tokens as (text, colour) runs; plain black where no lexer applies. Terminal output
@@ -228,109 +218,10 @@ def highlight(text: str, language: str | None, kind: Kind) -> list[Run]:
     return runs
 
 
-@dataclass(frozen=True)
-class VisualLine:
-    runs: tuple[Run, ...]
-    width_em: float
-    continuation: bool
-
-
-def wrap_runs(runs: list[Run], width_em: float) -> list[VisualLine]:
-    """Split runs into source lines, then wrap each to ``width_em``; continuations get a marker.
-
-    A line is wrapped where a token ends (after a space or punctuation, or before an opening bracket
-    or a dot), so ``router.policies`` wraps before ``.policies``, not inside ``policies``; only a
-    token longer than half the line is cut where the line is full."""
-    marker_em = _width_em(CONTINUATION)
-    lines: list[VisualLine] = []
-    cells: list[tuple[str, str | None]] = []  # the visual line being filled: characters and colours
-    used = 0.0
-    continuation = False
-
-    def emit(chars: list[tuple[str, str | None]], width: float, wrapped: bool) -> None:
-        grouped: list[Run] = [(CONTINUATION, _MARK_COLOUR)] if wrapped else []
-        for ch, colour in chars:
-            if grouped and grouped[-1][1] == colour and not (wrapped and len(grouped) == 1):
-                grouped[-1] = (grouped[-1][0] + ch, colour)
-            else:
-                grouped.append((ch, colour))
-        lines.append(VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped))
-
-    for text, colour in runs:
-        for i, segment in enumerate(text.expandtabs(_TAB).split("\n")):
-            if i:
-                emit(cells, used, continuation)
-                cells, used, continuation = [], 0.0, False
-            for ch in segment:
-                advance = _advance_em(ch)
-                start = marker_em if continuation else 0.0
-                if cells and start + used + advance > width_em:
-                    cut = _token_break(cells)
-                    carried = cells[cut:] if cut else []
-                    if carried and marker_em + _width_em("".join(c for c, _ in carried)) + advance > width_em:
-                        carried, cut = [], 0  # nothing fits beside it: cut where the line is full
-                    head = cells[:cut] if cut else cells
-                    emit(head, _width_em("".join(c for c, _ in head)), continuation)
-                    continuation = True
-                    cells = list(carried)
-                    used = _width_em("".join(c for c, _ in cells))
-                cells.append((ch, colour))
-                used += advance
-    emit(cells, used, continuation)
-    return lines
-
-
-_BREAK_AFTER = frozenset(" \t,;:)]}>/\\=|&+-*")
-_BREAK_BEFORE = frozenset("([{<.")
-
-
-def _token_break(cells: list[tuple[str, str | None]]) -> int:
-    """Where to wrap a full line: after its last token boundary in its second half; 0 for none."""
-    for j in range(len(cells) - 1, max(1, len(cells) // 2) - 1, -1):
-        if cells[j - 1][0] in _BREAK_AFTER or (cells[j][0] in _BREAK_BEFORE and not cells[j - 1][0].isspace()):
-            return j
-    return 0
-
-
-def lines_html(lines: list[VisualLine]) -> str:
-    body = "\n".join("".join(_span(text, colour) for text, colour in line.runs) for line in lines)
-    return f'<div class="m">{body}</div>'
-
-
-def text_width_em(text: str) -> float:
-    return _width_em(text.expandtabs(_TAB))
-
-
-def _width_em(text: str) -> float:
-    return sum(_advance_em(ch) for ch in text)
-
-
-def _is_wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in ("W", "F")
-
-
 def _display_width(text: str) -> int:
     if len(text) >= _HARD_WRAP_MIN:  # only compared with that bound; long lines need no count
         return len(text)
-    return sum(2 if _is_wide(ch) else 1 for ch in text)
-
-
-def _advance_em(ch: str) -> float:
-    return WIDE_ADVANCE_EM if _is_wide(ch) else MONO_ADVANCE_EM
-
-
-def _span(text: str, colour: str | None) -> str:
-    escaped = _two_cells(html.escape(text, quote=False))
-    return f'<span style="color:{colour}">{escaped}</span>' if colour else escaped
-
-
-def _two_cells(text: str) -> str:
-    """Monospace text with each East Asian wide character two cells wide, as terminals draw it: the
-    CJK fallback font advances 1 em, a cell is 0.6 em, and a thin space (0.2 em) makes up the rest,
-    so ASCII-art tables around Chinese text stay aligned. MuPDF's HTML has no letter-spacing."""
-    if text.isascii():
-        return text
-    return "".join(ch + _THIN_SPACE if _is_wide(ch) else ch for ch in text)
+    return sum(2 if is_wide(ch) else 1 for ch in text)
 
 
 def _lexer(language: str | None, kind: Kind) -> Lexer | None:

@@ -17,7 +17,7 @@ PNG_LEVEL = 3  # zlib level; measured on text pages: 6 is 1.7x slower and no sma
 _GREY16 = [level * 17 for level in range(16) for _ in range(3)]
 
 
-def encode_page(array: np.ndarray, profile: EncoderProfile, *, grayscale: bool) -> Page:
+def encode_page(array: np.ndarray, profile: EncoderProfile, *, grayscale: bool, gutters: tuple[int, ...] = ()) -> Page:
     height, width = array.shape[:2]
     buffer = io.BytesIO()
     # No timestamps or text chunks are written, so equal pixels give equal bytes.
@@ -36,4 +36,5 @@ def encode_page(array: np.ndarray, profile: EncoderProfile, *, grayscale: bool) 
         height=height,
         tokens=profile.image_tokens(width, height),
         grayscale=grayscale,
+        gutters=gutters,
     )

@@ -14,6 +14,7 @@ from router.render import markup
 from router.render.cache import render_cache
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import get_density
+from router.render.lines import CONTINUATION, lines_html, wrap_runs
 from router.render.tables import table_widths
 
 BALANCED = get_density("balanced")
@@ -65,20 +66,22 @@ def test_short_lines_pack_into_columns_where_tiles_are_billed() -> None:
     lines = "\n".join(f"2026-11-29 14:{i // 60:02d}:{i % 60:02d} INFO worker {i % 7} heartbeat ok" for i in range(600))
     packed = render_text(lines, "log", "latin", None, RenderTarget(get_profile("gemini-2"), BALANCED))
     assert packed.columns >= 2
-    # Claude bills area, so a narrow one-column page costs what two columns cost: the tie keeps one.
-    narrow = render_text(lines, "log", "latin", None, RenderTarget(get_profile("anthropic"), BALANCED))
-    assert narrow.columns == 1 and narrow.pages[0].width < 0.6 * get_profile("anthropic").page_width
+    # Claude bills area: each column is as wide as its longest line, and the page as wide as its columns.
+    claude = RenderTarget(get_profile("anthropic"), BALANCED)
+    narrow = render_text(lines, "log", "latin", None, claude)
+    line_px = 48 * 0.6 * claude.density.mono.em_px  # every line is 48 cells
+    for page in narrow.pages:
+        columns = len(page.gutters) + 1
+        assert page.width <= 2 * claude.density.margin_px + columns * (line_px + 1) + (columns - 1) * 10 + 1
 
 
 def test_long_code_lines_wrap_with_a_visible_marker() -> None:
     runs = [("x = '" + "a" * 200 + "'\nshort()\n", None)]
-    lines = markup.wrap_runs(runs, width_em=40)
+    lines = wrap_runs(runs, width_em=40)
     assert [line.continuation for line in lines][:3] == [False, True, True]
-    assert lines[1].runs[0][0] == markup.CONTINUATION
+    assert lines[1].runs[0][0] == CONTINUATION
     assert all(line.width_em <= 40 + 1e-9 for line in lines)
-    assert "".join(t for line in lines for t, _ in line.runs).replace(markup.CONTINUATION, "") == runs[0][0].replace(
-        "\n", ""
-    )
+    assert "".join(t for line in lines for t, _ in line.runs).replace(CONTINUATION, "") == runs[0][0].replace("\n", "")
 
 
 def test_same_input_gives_the_same_bytes(python_code: str, markdown_table: str) -> None:
@@ -167,14 +170,12 @@ def test_wide_characters_take_two_monospace_cells() -> None:
 
     import pymupdf
 
-    from router.render import markup
-
     table = "+----------+--------+\n| 软件包   | 版本   |\n| apt      | 2.6.1  |\n| 中文字体 | 1.0    |\n"
     archive, _ = markup.fonts()
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
     device = writer.begin_page(pymupdf.Rect(0, 0, 600, 300))
-    html = markup.lines_html(markup.wrap_runs([(table, None)], 80))
+    html = lines_html(wrap_runs([(table, None)], 80))
     story = pymupdf.Story(html=html, user_css=markup.base_css(20, 1.2), archive=archive)
     story.place(pymupdf.Rect(0, 0, 600, 300))
     story.draw(device)
@@ -195,11 +196,9 @@ def test_wide_characters_take_two_monospace_cells() -> None:
 def test_code_wraps_where_tokens_end() -> None:
     """A line too long for its column wraps after a token, not inside a name; only a token longer
     than half the line is cut where the line is full."""
-    from router.render import markup
-
     line = "    policy = Policy.load(router.policies.default_policy_for_model(never_wrap_mid_word))"
-    wrapped = ["".join(text for text, _ in visual.runs) for visual in markup.wrap_runs([(line, None)], 40)]
+    wrapped = ["".join(text for text, _ in visual.runs) for visual in wrap_runs([(line, None)], 40)]
     assert wrapped == ["    policy = Policy.load(router.policies.default_policy_for_model", "↪ (never_wrap_mid_word))"]
-    long = markup.wrap_runs([("x" * 100, None)], 40)
+    long = wrap_runs([("x" * 100, None)], 40)
     assert ["".join(t for t, _ in v.runs) for v in long] == ["x" * 66, "↪ " + "x" * 34]
     assert all(v.width_em <= 40 for v in long)
