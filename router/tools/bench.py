@@ -26,7 +26,14 @@ from router.render.density import get_density
 from router.tokens import count_tokens
 from router.tools.bench_corpus import Document, build_corpus
 from router.tools.bench_lengths import measure_lengths
-from router.tools.bench_report import BenchResult, BenchRow, markdown, plot_compression, plot_savings
+from router.tools.bench_report import (
+    BenchResult,
+    BenchRow,
+    markdown,
+    plot_compression,
+    plot_glyph_curve,
+    plot_savings,
+)
 
 DEFAULT_ENCODERS = ("anthropic", "openai-tile", "gemini-2", "qwen2.5-vl")
 QUICK_ENCODERS = ("anthropic", "openai-tile")
@@ -47,6 +54,7 @@ MODELS: dict[str, str] = {
 }
 COMPRESSION_PLOT = "compression_vs_readback.png"
 SAVINGS_PLOT = "tokens_saved_by_kind.png"
+GLYPH_PLOT = "readback_vs_glyph_size.png"
 
 
 def machine() -> str:
@@ -142,3 +150,4 @@ def write(result: BenchResult, out: Path) -> None:
     (out / "bench.md").write_text(markdown(result), encoding="utf-8")
     plot_compression(result, out / COMPRESSION_PLOT)
     plot_savings(result, out / SAVINGS_PLOT)
+    plot_glyph_curve(result, out / GLYPH_PLOT)

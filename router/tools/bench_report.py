@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,7 @@ def markdown(result: BenchResult) -> str:
             lines.append(f"| {kind_label(first)} | {document} | " + " | ".join(values) + " |")
         lines.append("")
     lines += lengths_markdown(result.lengths)
+    lines += glyph_curve_markdown(encoders)
     lines += [
         "All measurements:",
         "",
@@ -106,6 +109,72 @@ def markdown(result: BenchResult) -> str:
 
             lines += ["", *agent_answers_markdown(result.answers["agent"])]
     return "\n".join(lines) + "\n"
+
+
+CURVE_LINE_HEIGHT = 1.1  # the curves are drawn at the line height most calibrated settings use
+
+
+def glyph_curve(encoders: list[str]) -> dict[str, dict[str, list[tuple[float, float, float]]]]:
+    """Read-back against glyph size, from the measurements behind the shipped calibration table:
+    per text class and encoder family, (em px, character accuracy, characters per image token)."""
+    shipped = resources.files("router.render").joinpath("calibration.json")
+    measured = json.loads(shipped.read_text(encoding="utf-8")).get("measurements", []) if shipped.is_file() else []
+    curves: dict[str, dict[str, list[tuple[float, float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for m in measured:
+        if m["encoder"] in encoders and m["line_height"] == CURVE_LINE_HEIGHT:
+            curves[m["text_class"]][m["encoder"]].append((m["em_px"], m["accuracy"], m["chars_per_token"]))
+    return {c: {e: sorted(points) for e, points in by.items()} for c, by in curves.items()}
+
+
+def glyph_curve_markdown(encoders: list[str]) -> list[str]:
+    """Why a density stops where it does: the read-back as glyphs shrink (bold: reaches the dense bar)."""
+    curves = glyph_curve(encoders)
+    if not curves:
+        return []
+    lines = [f"Read-back against glyph size (the calibration corpus, line height {CURVE_LINE_HEIGHT}, RapidOCR at"
+             " the provider's resolution; each cell: character accuracy, characters per image token; bold: at"
+             f" or over the dense bar, {THRESHOLDS['dense']:.0%}):", ""]  # fmt: skip
+    for text_class, by_encoder in curves.items():
+        shown = [e for e in encoders if e in by_encoder]
+        ems = sorted({em for points in by_encoder.values() for em, _, _ in points})
+        lines += [f"**{text_class}**", "", "| em px | " + " | ".join(shown) + " |", "|---:|" + "---:|" * len(shown)]
+        for em in ems:
+            cells = []
+            for encoder in shown:
+                point = next((p for p in by_encoder[encoder] if p[0] == em), None)
+                if point is None:
+                    cells.append("–")
+                    continue
+                mark = "**" if point[1] >= THRESHOLDS["dense"] else ""
+                cells.append(f"{mark}{point[1]:.1%}{mark}, {point[2]:.1f}")
+            lines.append(f"| {em:g} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def plot_glyph_curve(result: BenchResult, path: Path) -> None:
+    """Read-back accuracy against em, one panel per text class, one line per encoder family."""
+    plt = _pyplot()
+    curves = glyph_curve(list(dict.fromkeys(r.encoder for r in result.rows)))
+    if not curves:
+        return
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.8), dpi=110, sharey=True)
+    axes = axes if len(curves) > 1 else [axes]
+    for ax, (text_class, by_encoder) in zip(axes, curves.items(), strict=True):
+        for encoder, points in by_encoder.items():
+            ax.plot([p[0] for p in points], [100 * p[1] for p in points], marker="o", markersize=3, label=encoder)
+        for density in DENSITY_NAMES:
+            ax.axhline(100 * THRESHOLDS[density], color="grey", linewidth=0.7, linestyle=":")
+        ax.set_title(text_class, fontsize=10)
+        ax.set_xlabel("em (px on the page the provider sees)")
+        ax.set_ylim(90, 100.2)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("read-back character accuracy (%)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Read-back against glyph size, line height {CURVE_LINE_HEIGHT} (calibration corpus)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _pyplot() -> Any:
