@@ -35,6 +35,7 @@ MAX_PAGES = 400  # per chunk; a longer chunk is an error and goes as text
 MAX_COLUMNS = 4
 MAX_WRAP_SHARE = 0.30  # a narrower wrap width may add at most this share of continuation rows
 MIN_MONO_CELLS = 24  # a monospace column wrapped narrower than this reads badly
+_VERIFIED = 3  # wrap widths laid out for real after the estimate ranks them
 MIN_FLOW_COLUMN_PX = 360  # a flowing-text column narrower than this reads worse than it saves
 _STRIP_SEGMENT_PX = 4096  # the strip is laid out in segments of this height
 _INK_LEVEL = 160  # a pixel darker than this is ink
@@ -246,7 +247,7 @@ def plan_mono(
     Each column is as wide as its longest line, and columns are set side by side until the page is
     full, so a stretch of short lines takes less width than a stretch of long ones. Candidate wrap
     widths are compared on an estimate from each source line's measured width (wrapping is done
-    once, at the winner); a width that would wrap more than ``MAX_WRAP_SHARE`` of the lines only
+    only for the best few); a width that would wrap more than ``MAX_WRAP_SHARE`` of the lines only
     competes if it is the page's full width."""
     em = setting.em_px
     m, gap = density.margin_px, density.column_gap_px
@@ -256,19 +257,22 @@ def plan_mono(
         raise RenderError(f"a page {profile.page_width}px wide is too narrow for a {em}px monospace em")
     source = wrap_runs(runs, math.inf, compact_indent=compact_indent)
     measured = [(line.height, line.width_em) for line in source]
-    wrapped_at = full_em
-    best: int | None = None
     allowed_wraps = MAX_WRAP_SHARE * max(1, sum(not line.blank for line in source))
+    estimated: list[tuple[int, float]] = []
     for width_em in _candidate_widths(full_em, min_em, gap / em):
         rows = _estimated_rows(measured, width_em)
-        if width_em < full_em and len(rows) - len(measured) > allowed_wraps:
-            continue
-        tokens = _tokens(rows, setting, density, profile)
-        if best is None or tokens < best:
-            best, wrapped_at = tokens, width_em
-    lines = wrap_runs(runs, wrapped_at, compact_indent=compact_indent)
-    pages = _pack([(line.height, line.width_em) for line in lines], setting, density, profile)
-    return lines, pages
+        if width_em == full_em or len(rows) - len(measured) <= allowed_wraps:
+            estimated.append((_tokens(rows, setting, density, profile), -width_em))
+    # A few more rows can start a page the estimate did not see: the best few are wrapped for real.
+    best: tuple[int, float, list[VisualLine], list[list[_Column]]] | None = None
+    for _, negative_width in sorted(estimated)[:_VERIFIED]:
+        lines = wrap_runs(runs, -negative_width, compact_indent=compact_indent)
+        pages = _pack([(line.height, line.width_em) for line in lines], setting, density, profile)
+        tokens = _billed(pages, setting, density, profile)
+        if best is None or (tokens, negative_width) < best[:2]:
+            best = (tokens, negative_width, lines, pages)
+    assert best is not None  # the full width is always a candidate
+    return best[2], best[3]
 
 
 def _candidate_widths(full_em: float, min_em: float, gap_em: float) -> list[float]:
@@ -295,11 +299,12 @@ def _estimated_rows(measured: list[tuple[float, float]], width_em: float) -> lis
 
 
 def _tokens(rows: list[tuple[float, float]], setting: Typesetting, density: Density, profile: EncoderProfile) -> int:
+    return _billed(_pack(rows, setting, density, profile), setting, density, profile)
+
+
+def _billed(pages: list[list[_Column]], setting: Typesetting, density: Density, profile: EncoderProfile) -> int:
     line_px = setting.em_px * setting.line_height
-    return sum(
-        profile.image_tokens(*_page_size(columns, setting.em_px, line_px, density, profile))
-        for columns in _pack(rows, setting, density, profile)
-    )
+    return sum(profile.image_tokens(*_page_size(page, setting.em_px, line_px, density, profile)) for page in pages)
 
 
 def _pack(

@@ -148,11 +148,14 @@ def lines_html(lines: list[VisualLine]) -> str:
 
 
 def width_em_of(text: str) -> float:
+    if text.isascii():  # the common case, measured without a Unicode lookup per character
+        return len(text) * MONO_ADVANCE_EM
     return sum(_advance_em(ch) for ch in text)
 
 
 def is_wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in ("W", "F")
+    # No assigned character below U+1100 (Hangul Jamo) is wide; the check skips the lookup for them.
+    return ch >= "\u1100" and unicodedata.east_asian_width(ch) in ("W", "F")
 
 
 def _advance_em(ch: str) -> float:
