@@ -7,8 +7,11 @@ Two layouts, both returning raster pages (uint8 arrays) of at most the encoder's
   side by side. Cutting the raster rather than the text balances the last page's columns exactly,
   so cropping it to its content pays for no blank space. Wide pages get two columns of a readable
   line length; a chunk with tables keeps one full-width column.
-- Monospace text (code, logs, JSON, HTML source) is wrapped by ``router.render.markup`` and packed into the
-  column count that bills the fewest tokens while wrapping at most ``MAX_WRAP_SHARE`` of its lines.
+- Monospace text (code, logs, JSON, HTML source) is wrapped by ``router.render.lines`` at the width
+  that bills the fewest tokens (wrapping at most ``MAX_WRAP_SHARE`` more of its lines) and packed
+  into columns each as wide as its longest line, set side by side while the page has room.
+
+Each page comes with the x of its gutters, so the read-back cuts it where the columns are.
 """
 
 from __future__ import annotations
@@ -28,6 +31,17 @@ from router.render import markup
 from router.render.density import Density, Typesetting
 from router.render.lines import CONTINUATION, Run, VisualLine, lines_html, width_em_of, wrap_runs
 from router.render.tables import MONO_ADVANCE_EM
+
+__all__ = [
+    "MAX_COLUMNS",
+    "MAX_PAGES",
+    "MAX_WRAP_SHARE",
+    "MIN_MONO_CELLS",
+    "LaidOut",
+    "layout_flow",
+    "layout_mono",
+    "plan_mono",
+]
 
 _MARKER_EM = width_em_of(CONTINUATION)
 
