@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.errors import FidelityError
 from router.fidelity.readback import check, engine_version
-from router.models import Kind, Script
+from router.models import Kind, ReadBack, Rendering, Script
 from router.providers.geometry import PROFILES, EncoderProfile, get_profile
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import DENSITIES, TEXT_CLASSES, Density, TextClass, Typesetting
@@ -106,9 +106,10 @@ def steps(encoders: Sequence[str], classes: Sequence[TextClass] = TEXT_CLASSES, 
 
 
 def _geometry_groups(profiles: Sequence[EncoderProfile]) -> list[list[EncoderProfile]]:
-    groups: dict[tuple[int, int, str], list[EncoderProfile]] = {}
+    """Families drawn on pages of the same size: one rendering serves them all."""
+    groups: dict[tuple[int, int], list[EncoderProfile]] = {}
     for profile in profiles:
-        groups.setdefault((profile.page_width, profile.page_height, profile.formula), []).append(profile)
+        groups.setdefault((profile.page_width, profile.page_height), []).append(profile)
     return list(groups.values())
 
 
@@ -120,38 +121,54 @@ def measure(
     engine: str = "rapidocr",
     on_step: Callable[[str], None] | None = None,
 ) -> list[Measurement]:
-    """Render and read back every sweep setting once per distinct page geometry."""
+    """Render every sweep setting once per page geometry and read it back once per distinct set of
+    pixels: families whose providers resize the rendered pages to the same sizes share a read-back."""
     samples = corpus()
     results: list[Measurement] = []
     for members in _geometry_groups([_profile(name) for name in encoders]):
-        reader = members[0]
+        renderer = members[0]
         for text_class in classes:
             sample = samples[text_class]
             for line_height in sweep.line_heights:
                 for em in sweep.em_px[text_class]:
                     density = _probe_density(text_class, em, line_height)
-                    target = RenderTarget(reader, density)
-                    rendering = render_text(sample.text, sample.kind, sample.script, sample.language, target)
-                    read = check(sample.text, sample.kind, sample.script, rendering, reader, engine=engine)
+                    rendering = render_text(sample.text, sample.kind, sample.script, sample.language,
+                                            RenderTarget(renderer, density))  # fmt: skip
+                    reads: dict[tuple[tuple[int, int], ...], ReadBack] = {}
                     for profile in members:
-                        tokens = sum(profile.image_tokens(p.width, p.height) for p in rendering.pages)
-                        # Characters per token on full pages: what a long document gets, free of the
-                        # rounding of one short sample's last page (a whole tile on tile-billed families).
-                        area = sum(p.width * p.height for p in rendering.pages)
-                        rate = len(sample.text) * profile.pixels_per_token / area
-                        results.append(
-                            Measurement(
-                                encoder=profile.name, text_class=text_class, em_px=em, line_height=line_height,
-                                accuracy=read.char_accuracy, word_accuracy=read.word_accuracy,
-                                identifier_recall=read.identifier_recall, pages=len(rendering.pages),
-                                image_tokens=tokens, chars=len(sample.text),
-                                chars_per_token=round(rate, 3), ocr_ms=read.ocr_ms,
-                            )
-                        )  # fmt: skip
+                        seen = tuple(profile.visible_size(p.width, p.height) for p in rendering.pages)
+                        if seen not in reads:
+                            reads[seen] = check(sample.text, sample.kind, sample.script, rendering, profile,
+                                                engine=engine)  # fmt: skip
+                        results.append(_measurement(profile, text_class, em, line_height, sample, rendering,
+                                                    reads[seen]))  # fmt: skip
                     if on_step:
                         names = ", ".join(p.name for p in members)
-                        on_step(f"{names}: {text_class} {em:g} px x {line_height:g} -> {read.char_accuracy:.2%}")
+                        accuracy = " / ".join(f"{r.char_accuracy:.2%}" for r in reads.values())
+                        on_step(f"{names}: {text_class} {em:g} px x {line_height:g} -> {accuracy}")
     return results
+
+
+def _measurement(
+    profile: EncoderProfile,
+    text_class: TextClass,
+    em: float,
+    line_height: float,
+    sample: Sample,
+    rendering: Rendering,
+    read: ReadBack,
+) -> Measurement:
+    tokens = sum(profile.image_tokens(p.width, p.height) for p in rendering.pages)
+    # Characters per token on full pages: what a long document gets, free of the rounding of one
+    # short sample's last page (a whole tile on tile-billed families).
+    area = sum(p.width * p.height for p in rendering.pages)
+    rate = len(sample.text) * profile.pixels_per_token / area
+    return Measurement(
+        encoder=profile.name, text_class=text_class, em_px=em, line_height=line_height,
+        accuracy=read.char_accuracy, word_accuracy=read.word_accuracy, identifier_recall=read.identifier_recall,
+        pages=len(rendering.pages), image_tokens=tokens, chars=len(sample.text), chars_per_token=round(rate, 3),
+        ocr_ms=read.ocr_ms,
+    )  # fmt: skip
 
 
 def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
