@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from router.cli import main
 from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.render.density import get_density
@@ -89,3 +91,23 @@ def test_shipped_table_sets_the_densities() -> None:
     row = table.encoders["anthropic"]["dense"]["mono"]
     density = get_density("dense", "anthropic")
     assert (density.mono.em_px, density.mono.line_height) == (row.em_px, row.line_height)
+
+
+def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claude and Gemini 2 draw 768x1536 pages and show them unresized: one read-back serves both.
+    Qwen3-VL draws the same pages but resizes them to multiples of 32, so it is read on its own."""
+    from router.models import ReadBack
+    from router.tools import calibrate
+
+    seen: list[tuple[int, int]] = []
+
+    def counted(text, kind, script, rendering, profile, *, engine):  # type: ignore[no-untyped-def]
+        seen.append(profile.visible_size(rendering.pages[0].width, rendering.pages[0].height))
+        return ReadBack(engine=engine, char_accuracy=0.99, word_accuracy=0.98, identifiers=0, identifiers_found=0,
+                        identifier_recall=1.0, text="", pages=len(rendering.pages), ocr_ms=1.0)  # fmt: skip
+
+    monkeypatch.setattr(calibrate, "check", counted)
+    sweep = calibrate.Sweep(em_px={"latin": [], "cjk": [], "mono": [11.0]}, line_heights=[1.1])
+    measured = calibrate.measure(["anthropic", "gemini-2", "qwen3-vl"], ["mono"], sweep)
+    assert sorted(m.encoder for m in measured) == ["anthropic", "gemini-2", "qwen3-vl"]
+    assert len(seen) == 2 and seen[0] != seen[1]
