@@ -10,7 +10,9 @@ code (the same wrapping, packing and PNGs; only the font and its advance change)
 back with RapidOCR at the provider's resolution, and reports per font and setting the mean character
 accuracy, the worst sample, and characters per image token. The winner per family is the setting
 with the most characters per token whose mean reaches the ``dense`` bar (98%). Writes
-``bench_fonts.json`` and ``bench_fonts.md`` under ``--out``.
+``bench_fonts.json`` and ``bench_fonts.md`` under ``--out``. A font whose ligatures draw other
+characters than the source (Cascadia Mono draws ``->`` as an arrow) fails the completeness check and
+is reported as refused.
 
 The router ships one monospace font; this benchmark swaps it for the run only (``_drawn_with``).
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 import pymupdf
 
 from router.density_names import THRESHOLDS
+from router.errors import IncompleteRenderError
 from router.fidelity.readback import check, engine_version
 from router.providers.geometry import get_profile
 from router.render import layout, lines, markup
@@ -109,15 +112,21 @@ def main() -> None:
                     for em in ems:
                         density = base.model_copy(update={"mono": Typesetting(em_px=em, line_height=height)})
                         target = RenderTarget(profile, density)
-                        accuracies, tokens, chars = [], 0, 0
+                        accuracies, tokens, chars, refused = [], 0, 0, ""
                         for _name, text, kind, language in cases:
-                            drawn = _render(text.strip("\n"), kind, "latin", language, target)
+                            try:
+                                drawn = _render(text.strip("\n"), kind, "latin", language, target)
+                            except IncompleteRenderError as exc:  # ligatures that draw other characters
+                                refused = str(exc)
+                                break
                             accuracies.append(check(text, kind, "latin", drawn, profile).char_accuracy)
                             tokens += drawn.image_tokens
                             chars += len(text)
                         row = {"encoder": encoder, "font": font, "em_px": em, "line_height": height,
-                               "accuracy": round(statistics.mean(accuracies), 5), "worst": min(accuracies),
-                               "chars_per_token": round(chars / tokens, 3), "image_tokens": tokens}  # fmt: skip
+                               "accuracy": round(statistics.mean(accuracies), 5) if not refused else 0.0,
+                               "worst": min(accuracies) if not refused else 0.0, "refused": refused,
+                               "chars_per_token": round(chars / tokens, 3) if not refused else 0.0,
+                               "image_tokens": tokens}  # fmt: skip
                         rows.append(row)
                         print(json.dumps(row), flush=True)
     bar = THRESHOLDS["dense"]
@@ -135,7 +144,8 @@ def main() -> None:
                 for em in ems:
                     r = next(r for r in mine if r["font"] == font and r["em_px"] == em and r["line_height"] == height)
                     mark = "**" if r["accuracy"] >= bar else ""
-                    cells.append(f"{mark}{r['accuracy']:.1%}{mark}, {r['chars_per_token']:.2f}")
+                    cells.append(f"{mark}{r['accuracy']:.1%}{mark}, {r['chars_per_token']:.2f}" if not r["refused"]
+                                 else "refused: " + r["refused"].split(":", 1)[-1][-60:])  # fmt: skip
             report.append(f"| {font} | " + " | ".join(cells) + " |")
         passing = [r for r in mine if r["accuracy"] >= bar]
         best = max(passing, key=lambda r: r["chars_per_token"], default=None)
