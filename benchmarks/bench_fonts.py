@@ -11,7 +11,7 @@ back with RapidOCR at the provider's resolution, and reports per font and settin
 accuracy, the worst sample, and characters per image token. The winner per family is the setting
 with the most characters per token whose mean reaches the ``dense`` bar (98%). Writes
 ``bench_fonts.json`` and ``bench_fonts.md`` under ``--out``. A font whose ligatures draw other
-characters than the source (Cascadia Mono draws ``->`` as an arrow) fails the completeness check and
+characters than the source (Space Mono draws ``->`` as an arrow) fails the completeness check and
 is reported as refused.
 
 The router ships one monospace font; this benchmark swaps it for the run only (``_drawn_with``).
