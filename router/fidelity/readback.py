@@ -308,13 +308,16 @@ def read_pages(
 ) -> str:
     """OCR text of ``pages`` as the provider sees them, in reading order."""
     ocr = get_engine(engine)
+    # Pages laid out by this version say where their gutters are (none: one column); a rendering
+    # whose pages say nothing predates that, and its columns are found from the ink.
+    reported = any(page.gutters for page in pages)
     texts = []
     with _OCR_LOCK:
         for page in pages:
             image = visible(page, profile)
-            scale = image.width / page.width
-            gutters = [round(x * scale) for x in page.gutters]
-            if gutters or columns <= 1:  # the layout says where the columns are: the engine reads one at a time
+            if reported or columns <= 1:
+                scale = image.width / page.width
+                gutters = [round(x * scale) for x in page.gutters]
                 texts += [ocr.read(part, 1, script) for part in split_columns(image, 1 + len(gutters), gutters)]
             else:
                 texts.append(ocr.read(image, columns, script))

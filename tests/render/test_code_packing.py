@@ -138,3 +138,28 @@ def test_the_chosen_wrap_width_bills_about_the_fewest_tokens(family: str, python
         if width == candidates[0] or sum(line.continuation for line in lines) <= allowed:
             real.append(tokens(lines))
     assert len(real) >= 3 and tokens(chosen) <= 1.03 * min(real)
+
+
+def test_single_column_pages_of_a_multi_column_rendering_are_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rendering may end in a two-column page after one-column pages: each page is cut only at
+    its own gutters (cutting a one-column page in two read argparse back at 50%)."""
+    from router.fidelity import readback
+
+    code = "\n".join(f"value_{i} = compute_the_value('{'x' * 60}', {i})" for i in range(150))
+    code += "\n" + "\n".join(f"x{i} = {i}" for i in range(40))
+    rendering = render_text(code, "code", "latin", "python", CLAUDE)
+    assert rendering.columns >= 2 and not rendering.pages[0].gutters
+    widths: list[int] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def read(self, image: Image.Image, columns: int, script: str) -> str:
+            assert columns == 1  # the engine is never asked to find columns of its own
+            widths.append(image.width)
+            return ""
+
+    monkeypatch.setattr(readback, "get_engine", lambda name: Recorder())
+    readback.read_pages(rendering.pages, CLAUDE.profile, columns=rendering.columns)
+    expected = [len(page.gutters) + 1 for page in rendering.pages]
+    assert len(widths) == sum(expected) and widths[0] == rendering.pages[0].width
