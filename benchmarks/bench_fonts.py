@@ -45,9 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 # name: (regular, bold, advance in em); pymupdf-fonts names, or a file under DEJAVU
 FONTS: dict[str, tuple[str, str, float]] = {
-    "Fira Mono (shipped)": ("fimo", "fimbo", 0.6),
+    "Fira Mono": ("fimo", "fimbo", 0.6),
     "Ubuntu Mono": ("ubuntm", "ubuntmbo", 0.5),
-    "Cascadia Mono": ("cascadia", "cascadiab", 0.5859375),
+    "Cascadia Mono (shipped)": ("cascadia", "cascadiab", 0.5859375),
     "Space Mono": ("spacemo", "spacembo", 0.612),
     "DejaVu Sans Mono": ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", 0.60205078125),
 }

@@ -6,7 +6,7 @@ A density sets, per class of text, the em in pixels and the line height:
 
 - ``latin``: proportional text (FiraGO), prose, markdown and tables;
 - ``cjk``: text that is mostly Chinese, Japanese or Korean (Droid Sans Fallback);
-- ``mono``: code, logs, JSON and HTML source (Fira Mono, 0.6 em per cell).
+- ``mono``: code, logs, JSON and HTML source (Cascadia Mono, 0.586 em per cell).
 
 The settings come from the calibration table shipped in the package (``router/render/calibration.json``,
 written by ``hcr calibrate``): per encoder family and class, the setting that packs the most

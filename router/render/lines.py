@@ -38,14 +38,14 @@ __all__ = [
 
 Run = tuple[str, "str | None"]  # text and its colour (None = black)
 
-WIDE_ADVANCE_EM = 2 * MONO_ADVANCE_EM  # a CJK glyph (1 em, Droid Sans Fallback) and a thin space: two cells
+WIDE_ADVANCE_EM = 2 * MONO_ADVANCE_EM  # a CJK glyph (1 em, Droid Sans Fallback) and a spacer: two cells
 INDENT_SCALE = 0.5  # of a cell per leading space (compact kinds), and of a line per blank line
 INDENT_ADVANCE_EM = INDENT_SCALE * MONO_ADVANCE_EM
 CONTINUATION = "↪ "  # starts a wrapped line's continuation
 MARKERS = (CONTINUATION.strip(),)
 MARK_COLOUR = "#8a8a8a"
 TAB = 4
-_THIN_SPACE = "\u2009"  # 0.2 em in the fallback font
+_SPACER = "\u2006"  # six-per-em space: 1/6 em, the nearest MuPDF space to two cells less 1 em (0.172 em)
 # Spaces and line ends in this span are drawn at INDENT_SCALE of the em (the CSS is ``markup.base_css``).
 _SMALL = '<span class="i">{}</span>'
 
@@ -169,8 +169,9 @@ def span(text: str, colour: str | None) -> str:
 
 def _two_cells(text: str) -> str:
     """Monospace text with each East Asian wide character two cells wide, as terminals draw it: the
-    CJK fallback font advances 1 em, a cell is 0.6 em, and a thin space (0.2 em) makes up the rest,
-    so ASCII-art tables around Chinese text stay aligned. MuPDF's HTML has no letter-spacing."""
+    CJK fallback font advances 1 em, a cell is 0.586 em, and a six-per-em space makes up the rest
+    (0.005 em short: a tenth of a cell after 20 wide characters), so ASCII-art tables around Chinese
+    text stay aligned. MuPDF's HTML has no letter-spacing."""
     if text.isascii():
         return text
-    return "".join(ch + _THIN_SPACE if is_wide(ch) else ch for ch in text)
+    return "".join(ch + _SPACER if is_wide(ch) else ch for ch in text)

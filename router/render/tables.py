@@ -22,7 +22,7 @@ from markdown_it.token import Token as MdToken
 __all__ = ["LONG_RUN_MIN", "MONO_ADVANCE_EM", "records_markdown", "size_tables", "split_wide_tables", "table_widths"]
 
 LONG_RUN_MIN = 24  # runs of this many characters get zero-width break points (``html.soft_breaks``)
-MONO_ADVANCE_EM = 0.6  # Fira Mono: every glyph advances 600/1000 em
+MONO_ADVANCE_EM = 0.5859375  # Cascadia Mono (markup.fonts): every glyph advances 1200/2048 em
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~&])")
 
 

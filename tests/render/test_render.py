@@ -15,7 +15,7 @@ from router.render.cache import render_cache
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import get_density
 from router.render.lines import CONTINUATION, lines_html, wrap_runs
-from router.render.tables import table_widths
+from router.render.tables import MONO_ADVANCE_EM, table_widths
 
 BALANCED = get_density("balanced")
 
@@ -69,7 +69,7 @@ def test_short_lines_pack_into_columns_where_tiles_are_billed() -> None:
     # Claude bills area: each column is as wide as its longest line, and the page as wide as its columns.
     claude = RenderTarget(get_profile("anthropic"), BALANCED)
     narrow = render_text(lines, "log", "latin", None, claude)
-    line_px = 48 * 0.6 * claude.density.mono.em_px  # every line is 48 cells
+    line_px = 48 * MONO_ADVANCE_EM * claude.density.mono.em_px  # every line is 48 cells
     for page in narrow.pages:
         columns = len(page.gutters) + 1
         assert page.width <= 2 * claude.density.margin_px + columns * (line_px + 1) + (columns - 1) * 10 + 1
@@ -190,7 +190,9 @@ def test_wide_characters_take_two_monospace_cells() -> None:
                     if char["c"] == "|":
                         bars.setdefault(round(char["origin"][1]), []).append(round(char["origin"][0], 1))
     rows = list(bars.values())
-    assert len(rows) == 3 and all(row == rows[0] for row in rows), rows  # every column rule at the same x
+    # Every column rule at the same x, to a twentieth of a cell (the spacer is 0.005 em short per wide character).
+    cell = MONO_ADVANCE_EM * 20
+    assert len(rows) == 3 and all(row == pytest.approx(rows[0], abs=cell / 20) for row in rows), rows
 
 
 def test_code_wraps_where_tokens_end() -> None:
@@ -200,5 +202,6 @@ def test_code_wraps_where_tokens_end() -> None:
     wrapped = ["".join(text for text, _ in visual.runs) for visual in wrap_runs([(line, None)], 40)]
     assert wrapped == ["    policy = Policy.load(router.policies.default_policy_for_model", "↪ (never_wrap_mid_word))"]
     long = wrap_runs([("x" * 100, None)], 40)
-    assert ["".join(t for t, _ in v.runs) for v in long] == ["x" * 66, "↪ " + "x" * 34]
+    fits = int(40 / MONO_ADVANCE_EM)  # cells in 40 em
+    assert ["".join(t for t, _ in v.runs) for v in long] == ["x" * fits, "↪ " + "x" * (100 - fits)]
     assert all(v.width_em <= 40 for v in long)
