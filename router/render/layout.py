@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -249,7 +250,12 @@ def layout_mono(
     colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
     with pymupdf.open("pdf", out.getvalue()) as doc:
         arrays = [_pixmap_array(page.get_pixmap(colorspace=colorspace, alpha=False)) for page in doc]
-        text = "".join(page.get_text("text", clip=page.rect) for page in doc)
+        # Column by column: extracted whole, lines of neighbouring columns on one baseline are joined.
+        text = "".join(
+            page.get_text("text", clip=pymupdf.Rect(left, 0, right, page.rect.height))
+            for page, cuts in zip(doc, gutters, strict=True)
+            for left, right in itertools.pairwise((0, *cuts, page.rect.width))
+        )
     return LaidOut(arrays, max(len(columns) for columns in pages), text, gutters)
 
 

@@ -90,8 +90,10 @@ def corpus() -> dict[TextClass, Sample]:
     return {
         "latin": Sample(text_class="latin", kind="markdown", script="latin", text=_read(folder, "latin.md")),
         "cjk": Sample(text_class="cjk", kind="prose", script="cjk", text=_read(folder, "cjk.txt")),
+        # Python and a JSON response on one code page: the bench's JSON read back worse than Python alone.
         "mono": Sample(
-            text_class="mono", kind="code", script="latin", language="python", text=_read(folder, "mono.py.txt")
+            text_class="mono", kind="code", script="latin", language="python",
+            text=_read(folder, "mono.py.txt") + "\n\n" + _read(folder, "mono.json.txt"),
         ),
     }  # fmt: skip
 

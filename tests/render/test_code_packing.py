@@ -44,12 +44,17 @@ def test_indentation_is_half_width_and_read_back_as_nesting() -> None:
     result, _ = engine._ocr(np.asarray(column.convert("RGB")), use_cls=False)  # type: ignore[attr-defined]
     lefts: dict[int, list[float]] = {}
     depth_of = {line.strip().split(" ")[0]: len(line) - len(line.lstrip()) for line in NESTED.splitlines()}
-    starts: dict[int, tuple[float, str]] = {}  # per text line (by its centre row): the leftmost box
-    for box, text, _confidence in result:
-        row, left = round(sum(p[1] for p in box) / len(box) / 4), min(p[0] for p in box)
-        if row not in starts or left < starts[row][0]:
-            starts[row] = (left, text)
-    for left, text in starts.values():
+    # Boxes whose centres are closer than half a box height are one text line; keep each line's leftmost.
+    boxes = sorted((sum(p[1] for p in box) / len(box), min(p[0] for p in box), text) for box, text, _ in result)
+    half_height = statistics.median(max(p[1] for p in box) - min(p[1] for p in box) for box, _, _ in result) / 2
+    starts: list[tuple[float, float, str]] = []  # (centre, left, text) of each line's leftmost box
+    for centre, left, text in boxes:
+        if starts and centre - starts[-1][0] < half_height:
+            if left < starts[-1][1]:
+                starts[-1] = (starts[-1][0], left, text)
+        else:
+            starts.append((centre, left, text))
+    for _centre, left, text in starts:
         first = text.strip().split(" ")[0]
         if first in depth_of:
             lefts.setdefault(depth_of[first], []).append(left)
@@ -163,3 +168,18 @@ def test_single_column_pages_of_a_multi_column_rendering_are_read_whole(monkeypa
     readback.read_pages(rendering.pages, CLAUDE.profile, columns=rendering.columns)
     expected = [len(page.gutters) + 1 for page in rendering.pages]
     assert len(widths) == sum(expected) and widths[0] == rendering.pages[0].width
+
+
+def test_a_continuation_that_starts_a_column_is_checked_as_one() -> None:
+    """MuPDF extracts a page's text by baselines: a wrapped line's continuation at the top of a
+    column was joined to the neighbouring column's line, and the completeness check refused the
+    page ("↪null}" is not in the source). Columns are extracted one by one."""
+    from router.tools.calibrate import _probe_density, corpus
+
+    sample = corpus()["mono"]
+    target = RenderTarget(get_profile("openai-patch-mini"), _probe_density("mono", 14, 1.1))
+    lines, pages = layout.plan_mono([(sample.text, None)], target.density.mono, target.density, target.profile,
+                                    compact_indent=True)  # fmt: skip
+    assert any(lines[column.start].continuation for page in pages for column in page[1:])
+    rendering = render_text(sample.text, "code", "latin", "python", target)  # raised IncompleteRenderError
+    assert rendering.columns >= 2
