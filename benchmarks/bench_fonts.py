@@ -84,7 +84,7 @@ def _drawn_with(font: str) -> Iterator[None]:
 
 def samples() -> list[tuple[str, str, str, str | None]]:
     """(name, text, kind, language) of the three code samples."""
-    found = [("calibration.py", corpus()["mono"].text, "code", "python")]
+    found = [("calibration.py", corpus()["mono"][0].text, "code", "python")]
     for document in long_documents()[0]:
         if document.name in ("stdlib-code", "litellm-prices-json"):
             found.append((document.name, cut_to_tokens(document.text, 1000), document.kind, document.language))

@@ -176,10 +176,11 @@ def test_a_continuation_that_starts_a_column_is_checked_as_one() -> None:
     page ("↪null}" is not in the source). Columns are extracted one by one."""
     from router.tools.calibrate import _probe_density, corpus
 
-    sample = corpus()["mono"]
+    code, response, _log = corpus()["mono"]
+    text = code.text + "\n\n" + response.text  # Python, then a JSON response
     target = RenderTarget(get_profile("openai-patch-mini"), _probe_density("mono", 14, 1.1))
-    lines, pages = layout.plan_mono([(sample.text, None)], target.density.mono, target.density, target.profile,
+    lines, pages = layout.plan_mono([(text, None)], target.density.mono, target.density, target.profile,
                                     compact_indent=True)  # fmt: skip
     assert any(lines[column.start].continuation for page in pages for column in page[1:])
-    rendering = render_text(sample.text, "code", "latin", "python", target)  # raised IncompleteRenderError
+    rendering = render_text(text, "code", "latin", "python", target)  # raised IncompleteRenderError
     assert rendering.columns >= 2

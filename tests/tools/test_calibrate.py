@@ -110,4 +110,5 @@ def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pyte
     sweep = calibrate.Sweep(em_px={"latin": [], "cjk": [], "mono": [11.0]}, line_heights=[1.1])
     measured = calibrate.measure(["anthropic", "gemini-2", "qwen3-vl"], ["mono"], sweep)
     assert sorted(m.encoder for m in measured) == ["anthropic", "gemini-2", "qwen3-vl"]
-    assert len(seen) == 2 and seen[0] != seen[1]
+    samples = len(calibrate.corpus()["mono"])  # code, JSON and logs, each drawn and read on its own
+    assert len(seen) == 2 * samples and seen[0] != seen[samples]
