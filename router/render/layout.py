@@ -51,6 +51,7 @@ MAX_COLUMNS = 4
 MAX_WRAP_SHARE = 0.30  # a narrower wrap width may add at most this share of continuation rows
 MIN_MONO_CELLS = 24  # a monospace column wrapped narrower than this reads badly
 _VERIFIED = 3  # wrap widths laid out for real after the estimate ranks them
+_VERIFIED_TILED = 8  # at most, where a family bills whole tiles
 MIN_FLOW_COLUMN_PX = 360  # a flowing-text column narrower than this reads worse than it saves
 _STRIP_SEGMENT_PX = 4096  # the strip is laid out in segments of this height
 _INK_LEVEL = 160  # a pixel darker than this is ink
@@ -285,7 +286,12 @@ def plan_mono(
             estimated.append((_tokens(rows, setting, density, profile), -width_em))
     # A few more rows can start a page the estimate did not see: the best few are wrapped for real.
     best: tuple[int, float, list[VisualLine], list[list[_Column]]] | None = None
-    for _, negative_width in sorted(estimated)[:_VERIFIED]:
+    # Tile-billed families bill in steps of a whole tile, where a few rows flip the count: the widths
+    # estimated within a tile of the best are wrapped too, up to _VERIFIED_TILED.
+    ranked = sorted(estimated)
+    close = [w for tokens, w in ranked if tokens <= ranked[0][0] + profile.tile_tokens]
+    tried = list(dict.fromkeys([w for _, w in ranked[:_VERIFIED]] + close[:_VERIFIED_TILED]))
+    for negative_width in tried:
         lines = wrap_runs(runs, -negative_width, compact_indent=compact_indent)
         pages = _pack([(line.height, line.width_em) for line in lines], setting, density, profile)
         tokens = _billed(pages, setting, density, profile)
@@ -306,15 +312,18 @@ def _candidate_widths(full_em: float, min_em: float, gap_em: float) -> list[floa
 
 def _estimated_rows(measured: list[tuple[float, float]], width_em: float) -> list[tuple[float, float]]:
     """(height, width) of the visual lines that wrapping each source line at ``width_em`` gives."""
-    step = width_em - _MARKER_EM
+    # A wrapped piece fills whole cells: at most the cells that fit, not the width itself (two columns
+    # of an even page split fit side by side only at their real width).
+    full = math.floor(width_em / MONO_ADVANCE_EM + 1e-9) * MONO_ADVANCE_EM
+    step = full - _MARKER_EM
     rows: list[tuple[float, float]] = []
     for height, width in measured:
         if width <= width_em:
             rows.append((height, width))
             continue
-        extra = math.ceil((width - width_em) / step)
-        rows.extend([(1.0, width_em)] * extra)
-        rows.append((1.0, _MARKER_EM + (width - width_em) - (extra - 1) * step))
+        extra = math.ceil((width - full) / step)
+        rows.extend([(1.0, full)] * extra)
+        rows.append((1.0, _MARKER_EM + (width - full) - (extra - 1) * step))
     return rows
 
 
