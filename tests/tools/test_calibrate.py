@@ -44,6 +44,19 @@ def test_below_the_bar_the_smallest_setting_on_the_plateau_is_taken_and_flagged(
     assert (dense["em_px"], balanced["em_px"], exact["em_px"]) == (8, 9, 12)
 
 
+def test_each_sample_is_held_to_the_bar_or_to_its_own_plateau() -> None:
+    """A class with several samples: JSON never reads 99.5% (plateau 99.1%), logs do at 12 px.
+    balanced must not take 10 px, where JSON is on its plateau but logs read 98.8%."""
+    rows = {10: (0.988, 0.988), 11: (0.993, 0.991), 12: (0.996, 0.990), 13: (0.999, 0.991)}
+    measured = []
+    for em, (logs, json_) in rows.items():
+        row = m(em, min(logs, json_)).model_copy(update={"samples": {"log": logs, "json": json_}})
+        measured.append(row)
+    balanced = choose(measured)["anthropic"]["balanced"]["latin"]
+    assert balanced["em_px"] == 12 and not balanced["reached"]  # logs at the bar, JSON within 0.5 of 99.1
+    assert balanced["accuracy"] == 0.990 and balanced["plateau"] == 0.991
+
+
 def test_densities_never_shrink_from_dense_to_exact() -> None:
     # A tighter line height reaches the exact bar at a smaller em than balanced's pick.
     table = choose([m(7, 0.99, 1.1), m(8, 0.999, 1.1), m(9, 0.996, 1.3), m(10, 0.999, 1.3), m(6, 0.99, 1.3)])
