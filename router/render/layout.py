@@ -289,7 +289,7 @@ def plan_mono(
     # Tile-billed families bill in steps of a whole tile, where a few rows flip the count: the widths
     # estimated within a tile of the best are wrapped too, up to _VERIFIED_TILED.
     ranked = sorted(estimated)
-    close = [w for tokens, w in ranked if tokens <= ranked[0][0] + profile.tile_tokens]
+    close = [w for tokens, w in ranked if tokens <= ranked[0][0] + profile.tile_tokens] if profile.tile_tokens else []
     tried = list(dict.fromkeys([w for _, w in ranked[:_VERIFIED]] + close[:_VERIFIED_TILED]))
     for negative_width in tried:
         lines = wrap_runs(runs, -negative_width, compact_indent=compact_indent)
