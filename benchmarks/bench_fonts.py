@@ -83,10 +83,11 @@ def _drawn_with(font: str) -> Iterator[None]:
 
 
 def samples() -> list[tuple[str, str, str, str | None]]:
-    """(name, text, kind, language) of the three code samples."""
+    """(name, text, kind, language) of the code samples: the calibration's Python, then the first 1k
+    tokens of CPython's stdlib, of litellm's price map as JSON and of dpkg's log (where it is here)."""
     found = [("calibration.py", corpus()["mono"][0].text, "code", "python")]
     for document in long_documents()[0]:
-        if document.name in ("stdlib-code", "litellm-prices-json"):
+        if document.name in ("stdlib-code", "litellm-prices-json", "dpkg-log"):
             found.append((document.name, cut_to_tokens(document.text, 1000), document.kind, document.language))
     return found
 
@@ -102,6 +103,7 @@ def main() -> None:
     heights = [float(x) for x in args.line_heights.split(",")]
     fonts = [f for f, (regular, _, _) in FONTS.items() if not regular.endswith(".ttf") or (DEJAVU / regular).exists()]
     cases = samples()
+    names = [name for name, *_ in cases]  # per-sample accuracies: a refused font has none
     rows = []
     for encoder in args.encoders.split(","):
         profile = get_profile(encoder)
@@ -126,7 +128,8 @@ def main() -> None:
                                "accuracy": round(statistics.mean(accuracies), 5) if not refused else 0.0,
                                "worst": min(accuracies) if not refused else 0.0, "refused": refused,
                                "chars_per_token": round(chars / tokens, 3) if not refused else 0.0,
-                               "image_tokens": tokens}  # fmt: skip
+                               "image_tokens": tokens,
+                               "samples": dict(zip(names, accuracies, strict=False))}  # fmt: skip
                         rows.append(row)
                         print(json.dumps(row), flush=True)
     bar = THRESHOLDS["dense"]

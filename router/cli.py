@@ -159,7 +159,9 @@ def _parser() -> argparse.ArgumentParser:
         "2 cores; one family and class with --ems takes minutes. The time left is shown as it runs.",
     )  # fmt: skip
     calibrate.add_argument("--encoder", action="append", help="encoder family (repeatable; default: all)")
-    calibrate.add_argument("--kinds", nargs="+", choices=["latin", "cjk", "mono"], help="text classes (default: all)")
+    calibrate.add_argument(
+        "--kinds", nargs="+", choices=["latin", "cjk", "mono", "logs"], help="text classes (default: all)"
+    )
     calibrate.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"], help="OCR engine")
     calibrate.add_argument("--ems", help="comma-separated em sizes in px for every class (default: the full sweep)")
     calibrate.add_argument("--line-heights", help="comma-separated line heights (default: 1.0,1.1,1.2,1.3)")

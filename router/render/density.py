@@ -6,7 +6,12 @@ A density sets, per class of text, the em in pixels and the line height:
 
 - ``latin``: proportional text (FiraGO), prose, markdown and tables;
 - ``cjk``: text that is mostly Chinese, Japanese or Korean (Droid Sans Fallback);
-- ``mono``: code, logs, JSON and HTML source (Cascadia Mono, 0.586 em per cell).
+- ``mono``: code, JSON, HTML source and config, whose indentation is nesting and is drawn compact
+  (Cascadia Mono, 0.586 em per cell);
+- ``logs``: the other monospace kinds (logs, diffs, terminal output, tracebacks, unknown text), drawn
+  in full cells. Same font, its own sizes: at the em where code reads back at the bar, the engine
+  reads a log's version hyphens and word-initial ``l`` of ``libudev1`` worse (dpkg's log, 96-97% at
+  10 px on Claude, where Python reads 98-99%).
 
 The settings come from the calibration table shipped in the package (``router/render/calibration.json``,
 written by ``hcr calibrate``): per encoder family and class, the setting that packs the most
@@ -20,17 +25,17 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.density_names import DENSITY_NAMES, DensityName
 from router.errors import RouterError
-from router.kinds import MONO_KINDS, Kind
+from router.kinds import KINDS, MONO_KINDS, Kind
 from router.models import Script
 
-TextClass = Literal["latin", "cjk", "mono"]
-TEXT_CLASSES: tuple[TextClass, ...] = ("latin", "cjk", "mono")
+TextClass = Literal["latin", "cjk", "mono", "logs"]
+TEXT_CLASSES: tuple[TextClass, ...] = ("latin", "cjk", "mono", "logs")
 CALIBRATION_FILE = "calibration.json"
 
 
@@ -50,19 +55,28 @@ class Density(BaseModel):
     latin: Typesetting
     cjk: Typesetting
     mono: Typesetting
+    logs: Typesetting
     margin_px: int = Field(4, ge=0)
     column_gap_px: int = Field(10, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _logs_as_mono(cls, data: Any) -> Any:
+        """A density written before logs had their own class sets them as code."""
+        if isinstance(data, dict) and "logs" not in data and "mono" in data:
+            return {**data, "logs": data["mono"]}
+        return data
 
     @staticmethod
     def text_class(kind: Kind, script: Script) -> TextClass:
         if kind in MONO_KINDS:
-            return "mono"
+            return "mono" if KINDS[kind].compact_indent else "logs"
         return "cjk" if script in ("cjk", "mixed") else "latin"
 
     def typesetting(self, kind: Kind, script: Script) -> Typesetting:
-        setting = getattr(self, self.text_class(kind, script))
+        setting: Typesetting = getattr(self, self.text_class(kind, script))
         if kind in MONO_KINDS and script == "cjk":  # CJK glyphs in code need the CJK em to stay legible
-            return setting.model_copy(update={"em_px": max(self.mono.em_px, self.cjk.em_px)})
+            return setting.model_copy(update={"em_px": max(setting.em_px, self.cjk.em_px)})
         return setting
 
     def em_px(self, kind: Kind, script: Script) -> float:
@@ -75,6 +89,7 @@ def _density(name: str, latin: float, cjk: float, mono: float, line_height: floa
         latin=Typesetting(em_px=latin, line_height=line_height),
         cjk=Typesetting(em_px=cjk, line_height=line_height),
         mono=Typesetting(em_px=mono, line_height=line_height),
+        logs=Typesetting(em_px=mono, line_height=line_height),
         margin_px=margin_px,
     )
 

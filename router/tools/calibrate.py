@@ -65,6 +65,7 @@ DEFAULT_SWEEP = Sweep(
         "latin": [6, 6.5, 7, 7.5, 8, 8.5, 9, 10, 11, 12, 13],
         "cjk": [7, 8, 9, 10, 11, 12, 13, 14],
         "mono": [7, 8, 8.5, 9, 9.5, 10, 11, 12, 13, 14],
+        "logs": [8, 9, 9.5, 10, 10.5, 11, 12, 13, 14],
     },
     line_heights=[1.0, 1.1, 1.2, 1.3],
 )
@@ -89,8 +90,8 @@ class Measurement(BaseModel):
 def corpus() -> dict[TextClass, tuple[Sample, ...]]:
     """The fixed calibration samples shipped with the package, per class of text.
 
-    A class with several samples is as good as its worst one: the monospace class draws code, JSON
-    and logs, and JSON's lone braces and the logs' hyphens read back worse than Python."""
+    A class with several samples is as good as its worst one: JSON's lone braces read back worse than
+    Python; apt's upgrade log (``libcurl4:amd64 (7.88.1-10+deb12u8)``) worse than service logs."""
     folder = resources.files("router.tools").joinpath("calibration_corpus")
 
     def sample(name: str, text_class: TextClass, kind: Kind, script: Script, language: str | None = None) -> Sample:
@@ -104,7 +105,10 @@ def corpus() -> dict[TextClass, tuple[Sample, ...]]:
         "mono": (
             sample("mono.py.txt", "mono", "code", "latin", "python"),
             sample("mono.json.txt", "mono", "json", "latin"),
-            sample("mono.log.txt", "mono", "log", "latin"),
+        ),
+        "logs": (
+            sample("logs.txt", "logs", "log", "latin"),
+            sample("logs.apt.txt", "logs", "log", "latin"),
         ),
     }
 

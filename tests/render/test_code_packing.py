@@ -176,7 +176,7 @@ def test_a_continuation_that_starts_a_column_is_checked_as_one() -> None:
     page ("↪null}" is not in the source). Columns are extracted one by one."""
     from router.tools.calibrate import _probe_density, corpus
 
-    code, response, _log = corpus()["mono"]
+    code, response = corpus()["mono"]
     text = code.text + "\n\n" + response.text  # Python, then a JSON response
     target = RenderTarget(get_profile("openai-patch-mini"), _probe_density("mono", 14, 1.1))
     lines, pages = layout.plan_mono([(text, None)], target.density.mono, target.density, target.profile,

@@ -106,6 +106,24 @@ def test_shipped_table_sets_the_densities() -> None:
     assert (density.mono.em_px, density.mono.line_height) == (row.em_px, row.line_height)
 
 
+def test_logs_are_set_by_their_own_class() -> None:
+    """Code and JSON (indentation drawn compact) take the ``mono`` row; logs, diffs, terminal output
+    and tracebacks (full cells) the ``logs`` row, calibrated on logs: at the em where Python reads
+    at the bar, apt's version hyphens and ``libudev1`` do not."""
+    from router.render.density import Density, Typesetting, calibration_table
+
+    row = calibration_table().encoders["anthropic"]["dense"]["logs"]
+    density = get_density("dense", "anthropic")
+    for kind in ("log", "diff", "terminal", "trace", "text"):
+        assert density.typesetting(kind, "latin") == Typesetting(em_px=row.em_px, line_height=row.line_height)
+    for kind in ("code", "json", "html", "config"):
+        assert density.typesetting(kind, "latin") == density.mono
+    assert density.text_class("log", "cjk") == "logs" and density.typesetting("log", "cjk").em_px >= density.cjk.em_px
+    # A hand-made density written before the class existed sets logs as code.
+    old = Density(name="mine", latin=Typesetting(em_px=8), cjk=Typesetting(em_px=9), mono=Typesetting(em_px=10))
+    assert old.logs == old.mono
+
+
 def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """Claude and Gemini 2 draw 768x1536 pages and show them unresized: one read-back serves both.
     Qwen3-VL draws the same pages but resizes them to multiples of 32, so it is read on its own."""
@@ -120,8 +138,8 @@ def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pyte
                         identifier_recall=1.0, text="", pages=len(rendering.pages), ocr_ms=1.0)  # fmt: skip
 
     monkeypatch.setattr(calibrate, "check", counted)
-    sweep = calibrate.Sweep(em_px={"latin": [], "cjk": [], "mono": [11.0]}, line_heights=[1.1])
+    sweep = calibrate.Sweep(em_px={"latin": [], "cjk": [], "mono": [11.0], "logs": []}, line_heights=[1.1])
     measured = calibrate.measure(["anthropic", "gemini-2", "qwen3-vl"], ["mono"], sweep)
     assert sorted(m.encoder for m in measured) == ["anthropic", "gemini-2", "qwen3-vl"]
-    samples = len(calibrate.corpus()["mono"])  # code, JSON and logs, each drawn and read on its own
+    samples = len(calibrate.corpus()["mono"])  # code and JSON, each drawn and read on its own
     assert len(seen) == 2 * samples and seen[0] != seen[samples]
