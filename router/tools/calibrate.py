@@ -294,6 +294,7 @@ def calibrate(
             merged.setdefault(density, {}).update(settings)
         encoders_table[encoder] = merged
     kept = [m for m in table.get("measurements", []) if (m["encoder"], m["text_class"]) not in _keys(measurements)]
+    stored = kept + [m.model_dump() for m in measurements]
     table.update(
         {
             "engine": engine_version(engine),
@@ -301,14 +302,25 @@ def calibrate(
             "machine": f"{platform.machine()} {platform.system()}, Python {platform.python_version()}",
             "thresholds": THRESHOLDS,
             "plateau_slack": PLATEAU_SLACK,
-            "sweep": sweep.model_dump(),
+            "sweep": swept(stored),
             "encoders": encoders_table,
-            "measurements": kept + [m.model_dump() for m in measurements],
+            "measurements": stored,
         }
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(table, ensure_ascii=False, indent=1), encoding="utf-8")
     return table
+
+
+def swept(measurements: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """Per class, the ems and line heights the stored measurements cover: a table merged from runs
+    with different sweeps says what each class was measured at, not what the last run swept."""
+    out: dict[str, dict[str, set[float]]] = {}
+    for m in measurements:
+        seen = out.setdefault(m["text_class"], {"em_px": set(), "line_heights": set()})
+        seen["em_px"].add(m["em_px"])
+        seen["line_heights"].add(m["line_height"])
+    return {c: {axis: sorted(values) for axis, values in axes.items()} for c, axes in out.items()}
 
 
 def _keys(measurements: Sequence[Measurement]) -> set[tuple[str, str]]:
