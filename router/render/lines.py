@@ -20,6 +20,8 @@ import html
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby, repeat
+from operator import itemgetter
 
 from router.render.tables import MONO_ADVANCE_EM
 
@@ -73,7 +75,10 @@ def wrap_runs(runs: Sequence[Run], width_em: float, *, compact_indent: bool = Fa
     A line is wrapped where a token ends (after a space or punctuation, or before an opening bracket
     or a dot), so ``router.policies`` wraps before ``.policies``, not inside ``policies``; only a
     token longer than half the line is cut where the line is full. With ``compact_indent`` a source
-    line's leading spaces are kept apart as its ``indent`` and measured at INDENT_SCALE of a cell."""
+    line's leading spaces are kept apart as its ``indent`` and measured at INDENT_SCALE of a cell.
+
+    Every advance is a multiple of 1/256 em, so sums are exact in floating point and a stretch of
+    ASCII that fits is taken whole rather than a character at a time (most lines of code fit)."""
     marker_em = width_em_of(CONTINUATION)
     lines: list[VisualLine] = []
     cells: list[tuple[str, str | None]] = []  # the visual line being filled: characters and colours
@@ -84,11 +89,7 @@ def wrap_runs(runs: Sequence[Run], width_em: float, *, compact_indent: bool = Fa
 
     def emit(chars: list[tuple[str, str | None]], wrapped: bool) -> None:
         grouped: list[Run] = [(CONTINUATION, MARK_COLOUR)] if wrapped else []
-        for ch, colour in chars:
-            if grouped and grouped[-1][1] == colour and not (wrapped and len(grouped) == 1):
-                grouped[-1] = (grouped[-1][0] + ch, colour)
-            else:
-                grouped.append((ch, colour))
+        grouped += [("".join(ch for ch, _ in group), colour) for colour, group in groupby(chars, key=itemgetter(1))]
         own_indent = 0 if wrapped else indent
         width = width_em_of("".join(c for c, _ in chars)) + own_indent * INDENT_ADVANCE_EM
         lines.append(VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped, own_indent))
@@ -98,13 +99,21 @@ def wrap_runs(runs: Sequence[Run], width_em: float, *, compact_indent: bool = Fa
             if i:
                 emit(cells, continuation)
                 cells, used, continuation, indent, leading = [], 0.0, False, 0, compact_indent
-            for ch in segment:
-                if leading and ch == " ":
-                    if used + INDENT_ADVANCE_EM <= width_em / 2:  # deeper than that is drawn as it is
-                        indent += 1
-                        used += INDENT_ADVANCE_EM
-                        continue
-                leading = False
+            rest = segment
+            if leading:
+                taken = 0
+                while taken < len(segment) and segment[taken] == " " and used + INDENT_ADVANCE_EM <= width_em / 2:
+                    taken += 1  # deeper than half the line is drawn as it is
+                    used += INDENT_ADVANCE_EM
+                indent += taken
+                rest = segment[taken:]
+                leading = taken == len(segment)  # the whole run was indentation: the next may add to it
+            start = marker_em if continuation else 0.0
+            if rest.isascii() and start + used + len(rest) * MONO_ADVANCE_EM <= width_em:
+                cells += zip(rest, repeat(colour))
+                used += len(rest) * MONO_ADVANCE_EM
+                continue
+            for ch in rest:
                 advance = _advance_em(ch)
                 start = marker_em if continuation else 0.0
                 if cells and start + used + advance > width_em:
