@@ -21,7 +21,6 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby, repeat
-from operator import itemgetter
 
 from router.render.tables import MONO_ADVANCE_EM
 
@@ -81,24 +80,30 @@ def wrap_runs(runs: Sequence[Run], width_em: float, *, compact_indent: bool = Fa
     ASCII that fits is taken whole rather than a character at a time (most lines of code fit)."""
     marker_em = width_em_of(CONTINUATION)
     lines: list[VisualLine] = []
-    cells: list[tuple[str, str | None]] = []  # the visual line being filled: characters and colours
+    chars: list[str] = []  # the visual line being filled, and each character's colour
+    colours: list[str | None] = []
     indent = 0  # the current source line's leading spaces, drawn compact
     leading = compact_indent  # still inside that indentation
     used = 0.0
     continuation = False
 
-    def emit(chars: list[tuple[str, str | None]], wrapped: bool) -> None:
+    def emit(chars: list[str], colours: list[str | None], wrapped: bool) -> None:
+        text = "".join(chars)
         grouped: list[Run] = [(CONTINUATION, MARK_COLOUR)] if wrapped else []
-        grouped += [("".join(ch for ch, _ in group), colour) for colour, group in groupby(chars, key=itemgetter(1))]
+        at = 0
+        for colour, group in groupby(colours):
+            n = len(list(group))
+            grouped.append((text[at : at + n], colour))
+            at += n
         own_indent = 0 if wrapped else indent
-        width = width_em_of("".join(c for c, _ in chars)) + own_indent * INDENT_ADVANCE_EM
+        width = width_em_of(text) + own_indent * INDENT_ADVANCE_EM
         lines.append(VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped, own_indent))
 
     for text, colour in runs:
         for i, segment in enumerate(text.expandtabs(TAB).split("\n")):
             if i:
-                emit(cells, continuation)
-                cells, used, continuation, indent, leading = [], 0.0, False, 0, compact_indent
+                emit(chars, colours, continuation)
+                chars, colours, used, continuation, indent, leading = [], [], 0.0, False, 0, compact_indent
             rest = segment
             if leading:
                 taken = 0
@@ -110,24 +115,26 @@ def wrap_runs(runs: Sequence[Run], width_em: float, *, compact_indent: bool = Fa
                 leading = taken == len(segment)  # the whole run was indentation: the next may add to it
             start = marker_em if continuation else 0.0
             if rest.isascii() and start + used + len(rest) * MONO_ADVANCE_EM <= width_em:
-                cells += zip(rest, repeat(colour))
+                chars += rest
+                colours += repeat(colour, len(rest))
                 used += len(rest) * MONO_ADVANCE_EM
                 continue
             for ch in rest:
                 advance = _advance_em(ch)
                 start = marker_em if continuation else 0.0
-                if cells and start + used + advance > width_em:
-                    cut = _token_break(cells)
-                    carried = cells[cut:] if cut else []
-                    if carried and marker_em + width_em_of("".join(c for c, _ in carried)) + advance > width_em:
-                        carried, cut = [], 0  # nothing fits beside it: cut where the line is full
-                    emit(cells[:cut] if cut else cells, continuation)
+                if chars and start + used + advance > width_em:
+                    cut = _token_break(chars)
+                    if cut and marker_em + width_em_of("".join(chars[cut:])) + advance > width_em:
+                        cut = 0  # nothing fits beside it: cut where the line is full
+                    end = cut or len(chars)
+                    emit(chars[:end], colours[:end], continuation)
                     continuation = True
-                    cells = list(carried)
-                    used = width_em_of("".join(c for c, _ in cells))
-                cells.append((ch, colour))
+                    chars, colours = chars[end:], colours[end:]
+                    used = width_em_of("".join(chars))
+                chars.append(ch)
+                colours.append(colour)
                 used += advance
-    emit(cells, continuation)
+    emit(chars, colours, continuation)
     return lines
 
 
@@ -135,10 +142,10 @@ _BREAK_AFTER = frozenset(" \t,;:)]}>/\\=|&+-*")
 _BREAK_BEFORE = frozenset("([{<.")
 
 
-def _token_break(cells: list[tuple[str, str | None]]) -> int:
+def _token_break(chars: list[str]) -> int:
     """Where to wrap a full line: after its last token boundary in its second half; 0 for none."""
-    for j in range(len(cells) - 1, max(1, len(cells) // 2) - 1, -1):
-        if cells[j - 1][0] in _BREAK_AFTER or (cells[j][0] in _BREAK_BEFORE and not cells[j - 1][0].isspace()):
+    for j in range(len(chars) - 1, max(1, len(chars) // 2) - 1, -1):
+        if chars[j - 1] in _BREAK_AFTER or (chars[j] in _BREAK_BEFORE and not chars[j - 1].isspace()):
             return j
     return 0
 
