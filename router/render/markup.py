@@ -45,10 +45,11 @@ _UNIT = re.compile(r"&#?\w+;|.", re.DOTALL)
 def fonts() -> tuple[pymupdf.Archive, str]:
     """The font archive and @font-face CSS: FiraGO for text, Cascadia Mono for code (pymupdf-fonts).
 
-    Cascadia Mono reads code and JSON back best at small sizes (``benchmarks/bench_fonts.py``: at 10 px
-    what Fira Mono reads at 11, in cells 2% narrower) and has no ligatures, so every character is
-    drawn as itself. On logs at 10 px the engine reads its footed ``l`` as ``L`` and drops its short
-    hyphen (dpkg's log: 96.2% against Fira Mono's 98.7%; alike from 11 px; see the README)."""
+    Cascadia Mono reads monospace text back best at small sizes (``benchmarks/bench_fonts.py``: the
+    best mean and worst sample at 10-12 px, in cells 2% narrower than Fira Mono's) and has no
+    ligatures, so every character is drawn as itself. At 10 px the engine reads its footed ``l`` as
+    ``L`` and drops its short hyphen in logs, so logs are their own class (``router.render.density``)
+    and set from 11 px, where they read better than in Fira Mono."""
     archive = pymupdf.Archive()
     css = pymupdf.css_for_pymupdf_font("figo", CSS=None, archive=archive, name="sans")
     css = pymupdf.css_for_pymupdf_font("figbo", CSS=css, archive=archive, name="sans")
