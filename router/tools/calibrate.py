@@ -202,6 +202,13 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
     for m in measurements:
         by_key.setdefault((m.encoder, m.text_class), []).append(m)
     for (encoder, text_class), items in by_key.items():
+        named = sorted({tuple(sorted(m.samples)) for m in items})
+        if len(named) > 1:  # a table merged by hand from runs on different corpora
+            sets = " / ".join(", ".join(names) or "none kept" for names in named)
+            raise FidelityError(
+                f"{encoder} {text_class}: the measurements name different samples ({sets}); measure the class "
+                f"again: hcr calibrate --encoder {encoder} --kinds {text_class}"
+            )
         smoothed = _smoothed(items)
         names = list(smoothed[0][1])
         plateaus = {name: max(accs[name] for _, accs in smoothed) for name in names}

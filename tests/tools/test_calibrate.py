@@ -57,6 +57,16 @@ def test_each_sample_is_held_to_the_bar_or_to_its_own_plateau() -> None:
     assert balanced["accuracy"] == 0.990 and balanced["plateau"] == 0.991
 
 
+def test_measurements_of_different_samples_are_refused_by_name() -> None:
+    """A table merged by hand from runs on different corpora has no common sample to hold to the bar."""
+    from router.errors import FidelityError
+
+    mixed = [m(7, 0.99).model_copy(update={"samples": {"a.md": 0.99}}),
+             m(8, 0.995).model_copy(update={"samples": {"a.md": 0.995, "b.md": 0.99}})]  # fmt: skip
+    with pytest.raises(FidelityError, match=r"anthropic latin: .*\(a\.md / a\.md, b\.md\).*--kinds latin"):
+        choose(mixed)
+
+
 def test_densities_never_shrink_from_dense_to_exact() -> None:
     # A tighter line height reaches the exact bar at a smaller em than balanced's pick.
     table = choose([m(7, 0.99, 1.1), m(8, 0.999, 1.1), m(9, 0.996, 1.3), m(10, 0.999, 1.3), m(6, 0.99, 1.3)])
