@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -15,6 +16,7 @@ from router.render.cache import render_cache
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import get_density
 from router.render.lines import CONTINUATION, lines_html, wrap_runs
+from router.render.png import png_bytes
 from router.render.tables import MONO_ADVANCE_EM, table_widths
 
 BALANCED = get_density("balanced")
@@ -51,11 +53,23 @@ def test_grayscale_unless_colour_is_used(english_prose: str, python_code: str) -
     log = render_text(python_code, "log", "latin", None, target())
     for rendering in (prose, log):
         image = Image.open(io.BytesIO(rendering.pages[0].png))
-        assert image.mode == "P" and rendering.pages[0].grayscale  # 4-bit grey palette
-        palette = image.getpalette()[:48]
-        assert all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, 48, 3))
-        assert png_bit_depth(rendering.pages[0].png) == 4
+        assert image.mode == "L" and rendering.pages[0].grayscale
+        assert png_bit_depth(rendering.pages[0].png) == 4  # 16 grey levels
+        assert set(np.unique(np.asarray(image))) <= {level * 17 for level in range(16)}
     assert Image.open(io.BytesIO(code.pages[0].png)).mode == "RGB" and not code.pages[0].grayscale
+
+
+def test_png_holds_the_pixels_exactly() -> None:
+    # Grey keeps the top 4 bits of each pixel; RGB every bit, whatever the width's parity.
+    rng = np.random.default_rng(7)
+    for width in (1, 2, 7, 768):
+        grey = rng.integers(0, 256, (9, width), dtype=np.uint8)
+        decoded = np.asarray(Image.open(io.BytesIO(png_bytes(grey, grayscale=True))))
+        assert decoded.shape == grey.shape and (decoded == (grey >> 4) * 17).all()
+        colour = rng.integers(0, 256, (9, width, 3), dtype=np.uint8)
+        decoded = np.asarray(Image.open(io.BytesIO(png_bytes(colour, grayscale=False))))
+        assert (decoded == colour).all()
+    assert png_bytes(grey, grayscale=True) == png_bytes(grey.copy(), grayscale=True)
 
 
 def png_bit_depth(png: bytes) -> int:
