@@ -157,7 +157,9 @@ def _ligature_misreadings() -> tuple[tuple[str, str], ...]:
 
 def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.ndarray]:
     """Cut the strip into pieces of at most ``column_height`` rows, at the rows with least ink."""
-    ink = (strip.min(axis=2) if strip.ndim == 3 else strip) < _INK_LEVEL
+    # Plane by plane: numpy's min over a last axis of 3 is 10x slower.
+    darkest = strip if strip.ndim == 2 else np.minimum(np.minimum(strip[..., 0], strip[..., 1]), strip[..., 2])
+    ink = darkest < _INK_LEVEL
     row_ink = ink.sum(axis=1)
     total = _content_bottom(row_ink)
     pieces: list[np.ndarray] = []
