@@ -1,6 +1,7 @@
 """One chunk's way from its decision to its pages: the routine text chunks and document pages share.
 
-    decision -> draw at the density -> fidelity guard (read back; larger glyphs, or text)
+    decision -> draw at the density -> the largest glyphs at the same price (whole-tile billing)
+    -> fidelity guard (read back; larger glyphs, or text)
     -> label and factsheet (the exact strings, read-back misses first) counted for the target model
     -> does the image pay for itself (``min_saving``), label and factsheet included
 
@@ -17,17 +18,18 @@ from dataclasses import dataclass, field
 from router.errors import RenderError
 from router.exact import factsheet
 from router.fidelity.guard import FidelityGuard
-from router.kinds import KINDS
-from router.models import Chunk, ChunkReport, Decision, Page, Rendering
+from router.kinds import KINDS, Kind
+from router.models import Chunk, ChunkReport, Decision, Page, Rendering, Script
 from router.policy import Policy
 from router.prompt import added_texts
+from router.providers.geometry import EncoderProfile
 from router.render.chunks import RenderTarget
-from router.render.density import Density, get_density
+from router.render.density import Density, get_density, larger_setting
 from router.render.terminal import terminal_changes
 from router.target import Target
 from router.tokens import count_tokens
 
-__all__ = ["ChunkOutcome", "Draw", "route_chunk"]
+__all__ = ["ChunkOutcome", "Draw", "largest_at_the_same_price", "route_chunk"]
 
 Draw = Callable[[Density], Rendering]
 
@@ -68,9 +70,13 @@ def route_chunk(
     )
     if decision.action == "text":
         return ChunkOutcome(report)
-    density = get_density(decision.density, target.profile.name)
+    asked = get_density(decision.density, target.profile.name)
     try:
-        rendering = draw(density)
+        drawn = draw(asked)
+        density, rendering = largest_at_the_same_price(chunk.kind, chunk.script, asked, drawn, draw, target.profile)
+        if density is not asked:
+            larger = f"drawn at {density.name}: larger glyphs for the same {rendering.image_tokens} image tokens"
+            report = report.model_copy(update={"reason": f"{decision.reason}; {larger}"})
         if read_back:
             reviewed = fidelity.review(chunk, RenderTarget(target.profile, density), rendering, draw)
     except RenderError as exc:  # also from the guard: larger glyphs can overflow where smaller ones fitted
@@ -104,3 +110,29 @@ def route_chunk(
         drawing = f"{len(rendering.undrawn)} word(s) no font draws sent as text beside the pages"
     imaged = report.model_copy(update={**outcome, "action": "image", "drawing": drawing})
     return ChunkOutcome(imaged, rendering.pages, facts)
+
+
+def largest_at_the_same_price(
+    kind: Kind, script: Script, density: Density, rendering: Rendering, draw: Draw, profile: EncoderProfile
+) -> tuple[Density, Rendering]:
+    """``rendering`` drawn at the larger densities that bill no more image tokens and pages than it.
+
+    Where billing is by whole tiles or whole images (gpt-4o, Gemini), a chunk often leaves much of its
+    last tile blank, and larger glyphs, which read back better, cost nothing there. A larger density
+    is drawn only where the pages' billed tiles have room for it: its text takes at least the em ratio
+    times the line-height ratio of the area (more where lines wrap; packed code columns can hide room
+    this misses). Pages billed by their area (Claude, Qwen) have none, and are never drawn twice."""
+    while (bigger := larger_setting(density, kind, script, profile.name)) is not None:
+        now, then = density.typesetting(kind, script), bigger.typesetting(kind, script)
+        growth = then.em_px * then.line_height / (now.em_px * now.line_height)
+        used = sum(page.width * page.height for page in rendering.pages)
+        if used * growth > sum(page.width * profile.room(page.width, page.height) for page in rendering.pages):
+            break
+        try:
+            candidate = draw(bigger)
+        except RenderError:  # larger glyphs can overflow where smaller ones fitted
+            break
+        if candidate.image_tokens > rendering.image_tokens or len(candidate.pages) > len(rendering.pages):
+            break
+        density, rendering = bigger, candidate
+    return density, rendering

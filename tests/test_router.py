@@ -8,8 +8,13 @@ import re
 import pytest
 
 from router import InvalidRequestError, Policy, Router, UnsafeURLError
-from router.models import RoutedRequest
+from router.fidelity.guard import FidelitySettings
+from router.models import Rendering, RoutedRequest
 from router.prompt import SYSTEM_POINTER
+from router.providers.geometry import EncoderProfile, get_profile
+from router.render.chunks import RenderTarget, render_text
+from router.render.density import Density, get_density
+from router.route_chunk import largest_at_the_same_price
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +208,29 @@ def test_budgets_send_whole_groups_back_to_text(english_prose: str, python_code:
     reverted = [tight.report.chunks[i] for i, at in imaged.items() if at == kept]
     assert all(c.reason.startswith("guard:image-limit") and f"{(size - 1) // 1024} KiB of PNG" in c.reason
                for c in reverted)  # fmt: skip
+
+
+def test_tiles_already_paid_for_take_larger_glyphs(english_prose: str) -> None:
+    # Gemini bills whole 768-px tiles: the preamble fills part of one at dense, and the larger glyphs
+    # of the next densities fit in the same tile. Claude bills by area: larger glyphs always cost more.
+    for encoder, expected in (("gemini-2", ["dense", "balanced", "exact"]), ("anthropic", ["dense"])):
+        profile = get_profile(encoder)
+        drawn: list[str] = []
+
+        def draw(density: Density, profile: EncoderProfile = profile, drawn: list[str] = drawn) -> Rendering:
+            drawn.append(density.name)
+            return render_text(english_prose, "prose", "latin", None, RenderTarget(profile, density))
+
+        dense = get_density("dense", encoder)
+        first = draw(dense)
+        density, rendering = largest_at_the_same_price("prose", "latin", dense, first, draw, profile)
+        assert drawn == expected and density.name == expected[-1]
+        assert rendering.image_tokens == first.image_tokens and len(rendering.pages) == len(first.pages)
+        assert density.latin.em_px >= dense.latin.em_px
+
+    # Through the router: the report names the density drawn and why.
+    policy = Policy.builtin("aggressive").model_copy(update={"fidelity": FidelitySettings(mode="off")})
+    messages = [{"role": "user", "content": f"Read this:\n\n{english_prose}\n\nWhich freedoms does it list?"}]
+    chunk = next(c for c in Router(policy).route(messages, model="gemini/gemini-2.5-flash").report.chunks if c.pages)
+    assert chunk.density == "exact" and chunk.image_tokens == 258
+    assert chunk.reason.endswith("; drawn at exact: larger glyphs for the same 258 image tokens")

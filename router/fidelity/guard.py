@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from router.fidelity.readback import EngineName
 from router.models import Chunk, ReadBack, Rendering
 from router.render.chunks import RenderTarget, render_key
-from router.render.density import Density, get_density, larger
+from router.render.density import Density, larger_setting
 
 log = logging.getLogger("router.fidelity")
 MAX_VERDICTS = 4096
@@ -217,16 +217,8 @@ class FidelityGuard:
 
 
 def _next_target(chunk: Chunk, target: RenderTarget) -> RenderTarget | None:
-    """The next density that sets this chunk's text larger; calibrated densities can share a setting
-    (where the engine plateaus), and rendering the same glyphs again would read back the same."""
-    current = target.density.typesetting(chunk.kind, chunk.script)
-    step = larger(target.density)
-    while step is not None:
-        density = get_density(step, target.profile.name)
-        if density.typesetting(chunk.kind, chunk.script) != current:
-            return RenderTarget(target.profile, density)
-        step = larger(density)
-    return None
+    density = larger_setting(target.density, chunk.kind, chunk.script, target.profile.name)
+    return None if density is None else RenderTarget(target.profile, density)
 
 
 def _key(chunk: Chunk, target: RenderTarget) -> str:

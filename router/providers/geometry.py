@@ -81,6 +81,15 @@ class EncoderProfile(BaseModel):
         """Billed input tokens for one image of this size."""
         return _TOKENS[self.formula](self, width, height)
 
+    def room(self, width: int, height: int) -> int:
+        """The tallest image ``width`` wide, up to the page height, billed no more than one of ``height``:
+        where billing is by whole tiles or whole images, the rows a page's last tile still has free."""
+        tokens, low, high = self.image_tokens(width, height), height, max(height, self.page_height)
+        while low < high:  # tokens never fall as an image grows taller
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if self.image_tokens(width, middle) <= tokens else (low, middle - 1)
+        return low
+
     @property
     def page_tokens(self) -> int:
         return self.image_tokens(self.page_width, self.page_height)

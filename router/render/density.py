@@ -133,6 +133,20 @@ def larger(density: Density) -> str | None:
     return None
 
 
+def larger_setting(density: Density, kind: Kind, script: Script, encoder: str | None) -> Density | None:
+    """The next density that sets text of ``kind`` larger than ``density`` does, as calibrated for
+    ``encoder``; None past ``exact``. Calibrated densities can share a setting (where the engine
+    plateaus), and drawing the same glyphs again would read back the same."""
+    current = density.typesetting(kind, script)
+    step = larger(density)
+    while step is not None:
+        candidate = get_density(step, encoder)
+        if candidate.typesetting(kind, script) != current:
+            return candidate
+        step = larger(candidate)
+    return None
+
+
 class CalibratedSetting(BaseModel):
     """The setting ``hcr calibrate`` chose for one encoder family, density and text class."""
 

@@ -11,6 +11,7 @@ render and OCR time. Output, in ``--out``: ``bench.json``, ``bench.md`` and two 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -20,9 +21,11 @@ from typing import Any
 
 from router.density_names import DENSITY_NAMES
 from router.fidelity.readback import check, engine_version
-from router.providers.geometry import get_profile
+from router.models import Rendering
+from router.providers.geometry import EncoderProfile, get_profile
 from router.render.chunks import RenderTarget, render_text
-from router.render.density import get_density
+from router.render.density import Density, get_density
+from router.route_chunk import largest_at_the_same_price
 from router.tokens import count_tokens
 from router.tools.bench_corpus import Document, build_corpus
 from router.tools.bench_lengths import measure_lengths
@@ -78,13 +81,18 @@ def measure(
             profile = get_profile(encoder)
             text_tokens = count_tokens(document.text, MODELS.get(encoder, "gpt-4o"))
             for density in densities:
-                target = RenderTarget(profile, get_density(density, encoder))
-                rendering = render_text(document.text, document.kind, document.script, document.language, target)
+                # Drawn as the router draws it: at larger glyphs where they bill no more tokens.
+                draw = functools.partial(_draw, document, profile)
+                asked = get_density(density, encoder)
+                drawn, rendering = largest_at_the_same_price(
+                    document.kind, document.script, asked, draw(asked), draw, profile
+                )
                 read = check(document.text, document.kind, document.script, rendering, profile, engine=engine)
                 rows.append(
                     BenchRow(
                         document=document.name, kind=document.kind, script=document.script, encoder=encoder,
-                        density=density, text_tokens=text_tokens, image_tokens=rendering.image_tokens,
+                        density=density, drawn=drawn.name if drawn is not asked else None,
+                        text_tokens=text_tokens, image_tokens=rendering.image_tokens,
                         compression=round(text_tokens / max(rendering.image_tokens, 1), 3),
                         pages=len(rendering.pages), columns=rendering.columns, char_accuracy=read.char_accuracy,
                         word_accuracy=read.word_accuracy, identifier_recall=read.identifier_recall,
@@ -98,6 +106,10 @@ def measure(
                         f" {read.char_accuracy:.2%}"
                     )
     return rows
+
+
+def _draw(document: Document, profile: EncoderProfile, density: Density) -> Rendering:
+    return render_text(document.text, document.kind, document.script, document.language, RenderTarget(profile, density))
 
 
 def steps(documents: Sequence[Document], encoders: Sequence[str], densities: Sequence[str] = DENSITY_NAMES) -> int:

@@ -21,6 +21,7 @@ class BenchRow(BaseModel):
     script: str
     encoder: str
     density: str
+    drawn: str | None = Field(None, description="the larger density drawn instead, for no more image tokens")
     text_tokens: int
     image_tokens: int
     compression: float = Field(description="text tokens / image tokens")
@@ -79,9 +80,11 @@ def markdown(result: BenchResult) -> str:
             by_document[r.document][r.encoder] = r
         for document, cells in by_document.items():
             first = next(iter(cells.values()))
-            values = [f"{c.compression:.2f}x, {c.char_accuracy:.1%}" if (c := cells.get(e)) else "–" for e in encoders]
+            values = [_cell(c) if (c := cells.get(e)) else "–" for e in encoders]
             lines.append(f"| {kind_label(first)} | {document} | " + " | ".join(values) + " |")
         lines.append("")
+    if any(r.drawn for r in result.rows):
+        lines += ["(at D): drawn at density D's larger glyphs, which bill no more image tokens (whole tiles).", ""]
     lines += lengths_markdown(result.lengths)
     lines += glyph_curve_markdown(encoders)
     lines += [
@@ -93,7 +96,8 @@ def markdown(result: BenchResult) -> str:
     ]
     for r in result.rows:
         lines.append(
-            f"| {r.document} | {r.encoder} | {r.density} | {r.text_tokens:,} | {r.image_tokens:,} |"
+            f"| {r.document} | {r.encoder} | {r.density}{f' (at {r.drawn})' if r.drawn else ''} |"
+            f" {r.text_tokens:,} | {r.image_tokens:,} |"
             f" {r.compression:.2f}x | {r.pages} | {r.char_accuracy:.2%} | {r.word_accuracy:.2%} |"
             f" {r.identifier_recall:.1%} ({r.identifiers}) | {r.render_ms:.0f} | {r.ocr_ms:.0f} |"
         )
@@ -109,6 +113,10 @@ def markdown(result: BenchResult) -> str:
 
             lines += ["", *agent_answers_markdown(result.answers["agent"])]
     return "\n".join(lines) + "\n"
+
+
+def _cell(row: BenchRow) -> str:
+    return f"{row.compression:.2f}x, {row.char_accuracy:.1%}" + (f" (at {row.drawn})" if row.drawn else "")
 
 
 CURVE_LINE_HEIGHT = 1.1  # the curves are drawn at the line height most calibrated settings use

@@ -231,9 +231,10 @@ def test_guard_sends_text_when_no_density_reads_back_well_enough(python_code: st
 
 def test_sample_mode_reads_back_off_the_request_path_and_remembers(python_code: str) -> None:
     settings = FidelitySettings(mode="sample", min_accuracy=1, sample_rate=1)
-    # A local Gemini-2 geometry model; min_saving is lowered so code goes as an image even at exact.
-    gemini = ModelOverride(match="local-vlm", encoder="gemini-2", vision=True)
-    policy = Policy.builtin("default").model_copy(update={"fidelity": settings, "models": [gemini], "min_saving": 0.5})
+    # A local model with Claude's geometry (billed by area, so the router never draws larger glyphs
+    # for free and each density is tried in turn); min_saving is lowered so code goes as an image even at exact.
+    local = ModelOverride(match="local-vlm", encoder="anthropic", vision=True)
+    policy = Policy.builtin("default").model_copy(update={"fidelity": settings, "models": [local], "min_saving": 0.5})
     router = Router(policy)
     messages = _code_request(python_code)
     first = router.route(messages, model="local-vlm").report.chunks[0]
@@ -243,13 +244,13 @@ def test_sample_mode_reads_back_off_the_request_path_and_remembers(python_code: 
 
     # The same history, next turns: each failed rendering is replaced without OCR on the request path,
     # by the next density that sets code larger, and past the last one by text.
-    larger = distinct_settings("code", "gemini-2")[1:]
+    larger = distinct_settings("code", "anthropic")[1:]
     for checked, name in enumerate(larger, 2):
         turn = router.route(messages, model="local-vlm").report.chunks[0]
         assert turn.density == name and turn.fidelity.startswith(f"re-rendered at {name}: earlier samples read back")
         assert router.fidelity.wait(timeout=120) and router.fidelity.stats.checked == checked
     last = router.route(messages, model="local-vlm").report.chunks[0]
-    largest = distinct_settings("code", "gemini-2")[-1]  # the history starts from the last density tried
+    largest = distinct_settings("code", "anthropic")[-1]  # the history starts from the last density tried
     assert last.action == "text" and last.reason.startswith(f"guard:fidelity: earlier samples read back {largest}")
 
 

@@ -87,3 +87,18 @@ def test_resolve_encoder(model: str, family: str) -> None:
 def test_unknown_family_names_the_known_ones() -> None:
     with pytest.raises(UnknownEncoderError, match="anthropic"):
         get_profile("nope")
+
+
+def test_room_is_what_the_billed_tiles_still_hold() -> None:
+    # Whole tiles or whole images: a short page pays for the rest of its tile.
+    assert get_profile("openai-tile").room(512, 100) == 512 and get_profile("openai-tile").room(512, 513) == 1024
+    assert get_profile("gemini-2").room(768, 300) == 768 and get_profile("gemini-2").room(768, 800) == 1536
+    assert get_profile("gemini-3").room(1024, 10) == 1024
+    # Billed by area: no room beyond the page itself (Qwen: up to one 28-px unit of rounding).
+    assert get_profile("anthropic").room(768, 700) == 700
+    qwen = get_profile("qwen2.5-vl")
+    assert 700 <= qwen.room(784, 700) < 700 + 28
+    for profile in (get_profile("anthropic"), get_profile("gemini-2"), qwen):
+        assert profile.image_tokens(profile.page_width, profile.room(profile.page_width, 300)) == profile.image_tokens(
+            profile.page_width, 300
+        )
