@@ -113,7 +113,7 @@ def render(args: argparse.Namespace) -> int:
     from router.tokens import count_tokens
 
     args.file = args.file[0]
-    text, kind, language, profile, rendering = _render_file(args.file, args)
+    text, kind, language, profile, drawn, rendering = _render_file(args.file, args)
     args.out.mkdir(parents=True, exist_ok=True)
     for n, page in enumerate(rendering.pages, 1):
         (args.out / f"{args.file.stem}_page{n:02d}.png").write_bytes(page.png)
@@ -128,7 +128,7 @@ def render(args: argparse.Namespace) -> int:
         pages = [{"file": f"{args.file.stem}_page{n:02d}.png", "width": p.width, "height": p.height,
                   "tokens": p.tokens} for n, p in enumerate(rendering.pages, 1)]  # fmt: skip
         emit_json({"file": str(args.file), "kind": kind, "language": language, "encoder": profile.name,
-                   "density": args.density, "columns": rendering.columns, "text_tokens": tokens,
+                   "density": args.density, "drawn_at": drawn, "columns": rendering.columns, "text_tokens": tokens,
                    "image_tokens": rendering.image_tokens, "render_ms": round(rendering.render_ms, 1),
                    "encode_ms": round(rendering.encode_ms, 1), "out": str(args.out), "pages": pages,
                    "warning": costlier})  # fmt: skip
@@ -136,7 +136,8 @@ def render(args: argparse.Namespace) -> int:
     console().print(
         _plain(
             f"{args.file}: {kind}{f' ({language})' if language else ''}, {len(rendering.pages)} page(s) "
-            f"for {profile.name}, {rendering.columns} column(s); {tokens:,} text tokens -> "
+            f"for {profile.name}{f' (drawn at {drawn}: same tokens)' if drawn != args.density else ''}, "
+            f"{rendering.columns} column(s); {tokens:,} text tokens -> "
             f"{rendering.image_tokens:,} image tokens ({tokens / max(rendering.image_tokens, 1):.2f}x); "
             f"layout {rendering.render_ms:.0f} ms, PNG {rendering.encode_ms:.0f} ms -> {args.out}/"
         ),
@@ -147,13 +148,15 @@ def render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render_file(path: Path, args: argparse.Namespace) -> tuple[str, str, str | None, Any, Any]:
-    """(text, kind, language, encoder profile, rendering) of one file, as the router would draw it."""
+def _render_file(path: Path, args: argparse.Namespace) -> tuple[str, str, str | None, Any, str, Any]:
+    """(text, kind, language, encoder profile, density drawn, rendering) of one file, as the router
+    would draw it: at larger glyphs where they bill no more tokens."""
     from router.chunking import detect_script
     from router.policy import Policy
     from router.providers.geometry import get_profile
     from router.render.chunks import RenderTarget, render_text
     from router.render.density import get_density
+    from router.route_chunk import largest_at_the_same_price
 
     text = path.read_text(encoding="utf-8")
     if not text.strip():
@@ -162,8 +165,14 @@ def _render_file(path: Path, args: argparse.Namespace) -> tuple[str, str, str | 
     if kind is None:
         kind, language = _guess_kind(path, text)
     profile = get_profile(args.encoder) if args.encoder else Policy.builtin("default").encoder_for(args.model)
-    target = RenderTarget(profile, get_density(args.density, profile.name))
-    return text, kind, language, profile, render_text(text, kind, detect_script(text), language, target)
+    script = detect_script(text)
+
+    def draw(density: Any) -> Any:
+        return render_text(text, kind, script, language, RenderTarget(profile, density))
+
+    asked = get_density(args.density, profile.name)
+    drawn, rendering = largest_at_the_same_price(kind, script, asked, draw(asked), draw, profile)
+    return text, kind, language, profile, drawn.name, rendering
 
 
 def _render_batch(args: argparse.Namespace) -> int:
@@ -186,7 +195,7 @@ def _render_batch(args: argparse.Namespace) -> int:
         n, path = n_path
         folder = args.out / f"{n:04d}_{path.stem}"
         try:
-            _, kind, language, profile, rendering = _render_file(path, args)
+            _, kind, language, profile, _, rendering = _render_file(path, args)
         except (RouterError, OSError, UnicodeDecodeError) as exc:
             return {"file": str(path), "error": str(exc)}
         folder.mkdir(parents=True, exist_ok=True)

@@ -129,7 +129,10 @@ def test_render_warns_when_the_pages_cost_more_than_the_text(
     short = tmp_path / "note.md"
     short.write_text("# Note\n\nShip it on Friday.\n")
     assert main(["render", str(short), "--model", "gpt-4o", "--out", str(tmp_path)]) == 0
-    assert "the pages cost more than the text" in " ".join(capsys.readouterr().err.split())
+    printed = capsys.readouterr()
+    assert "the pages cost more than the text" in " ".join(printed.err.split())
+    # Its one 512-px tile is paid for whatever the glyphs: it is drawn as large as the densities go.
+    assert "(drawn at exact: same tokens)" in " ".join(printed.out.split())
 
 
 def test_every_command_explains_its_options() -> None:
