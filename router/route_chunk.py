@@ -121,7 +121,8 @@ def largest_at_the_same_price(
     last tile blank, and larger glyphs, which read back better, cost nothing there. A larger density
     is drawn only where the pages' billed tiles have room for it: its text takes at least the em ratio
     times the line-height ratio of the area (more where lines wrap; packed code columns can hide room
-    this misses). Pages billed by their area (Claude, Qwen) have none, and are never drawn twice."""
+    this misses). Claude's pages, billed by their area, have none and are never drawn twice; Qwen's
+    rounding to 28-px units leaves a few rows, enough only where the next glyphs are barely larger."""
     while (bigger := larger_setting(density, kind, script, profile.name)) is not None:
         now, then = density.typesetting(kind, script), bigger.typesetting(kind, script)
         growth = then.em_px * then.line_height / (now.em_px * now.line_height)

@@ -214,9 +214,10 @@ def python_traces(max_chars: int) -> Document:
                 traces.append("".join(traceback.format_exception(exc)))
                 size += len(traces[-1])
     source = "tracebacks of failing stdlib calls, as traceback.format_exception prints them"
-    return Document(
-        name="python-traces", kind="trace", language="pytb", source=source, text=_cut("".join(traces), max_chars)
-    )
+    # The frames of this module carry the checkout's own path; one fixed root in its place keeps the
+    # document, and its figures, the same in every checkout.
+    text = "".join(traces).replace(str(Path(__file__).parents[2]), "/src/hybrid-context-router")
+    return Document(name="python-traces", kind="trace", language="pytb", source=source, text=_cut(text, max_chars))
 
 
 BUILDERS: list[Callable[[int], Document | None]] = [
