@@ -21,6 +21,7 @@ from router.models import Page
 from router.policy import ModelOverride, Policy
 from router.providers.geometry import get_profile
 from router.testing import OpenAIBackend
+from router.tools import bench_corpus
 from router.tools.answers import build_questions, run_answers
 from router.tools.bench_corpus import Document, argparse_code, build_corpus, gpl_prose
 
@@ -74,16 +75,20 @@ def local_policy() -> Policy:
 
 def test_bench_on_two_documents_writes_json_markdown_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    assert main(["bench", "--quick", "--encoder", "openai-tile", "--density", "dense", "--out", str(out)]) == 0
+    assert main(["bench", "--quick", "--encoder", "gemini-2", "--density", "dense", "--out", str(out)]) == 0
     result = json.loads((out / "bench.json").read_text(encoding="utf-8"))
     assert [d["name"] for d in result["documents"]] == ["gpl-prose", "argparse-code"]
     assert len(result["rows"]) == 2
     for row in result["rows"]:
-        assert row["encoder"] == "openai-tile" and row["density"] == "dense"
+        assert row["encoder"] == "gemini-2" and row["density"] == "dense"
         assert row["text_tokens"] > row["image_tokens"] > 0 and row["compression"] > 1
         assert 0.9 < row["char_accuracy"] <= 1 and row["pages"] >= 1 and row["ocr_ms"] > 0
+    # The prose fills part of one 768-px tile: it is drawn, as the router draws it, at exact's glyphs.
+    prose = result["rows"][0]
+    assert prose["drawn"] == "exact" and prose["image_tokens"] == 258
     markdown = (out / "bench.md").read_text(encoding="utf-8")
     assert "| prose | gpl-prose |" in markdown and "rapidocr-onnxruntime" in markdown
+    assert re.search(r"\| prose \| gpl-prose \| [\d.]+x, [\d.]+% \(at exact\) \|", markdown)
     for plot in ("compression_vs_readback.png", "tokens_saved_by_kind.png"):
         with Image.open(out / plot) as image:
             assert image.format == "PNG" and image.width > 400 and image.height > 300
@@ -116,6 +121,10 @@ def test_corpus_is_real_documents_cut_at_line_ends() -> None:
     assert {"prose", "code", "table", "json"} <= kinds, missing
     for document in documents:
         assert 1000 < len(document.text) <= 6000 and document.source
+    # Real tracebacks, whose frames in this package name one fixed root whatever the checkout.
+    traces = next(d for d in documents if d.name == "python-traces").text
+    assert 'File "/src/hybrid-context-router/router/tools/bench_corpus.py"' in traces
+    assert str(Path(bench_corpus.__file__).parents[2]) not in traces
 
 
 def test_questions_have_their_answers_in_the_context() -> None:
