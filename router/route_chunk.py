@@ -32,6 +32,7 @@ from router.tokens import count_tokens
 __all__ = ["ChunkOutcome", "Draw", "largest_at_the_same_price", "route_chunk"]
 
 Draw = Callable[[Density], Rendering]
+TOLERANCE = 1.3
 
 
 @dataclass(frozen=True)
@@ -119,11 +120,10 @@ def largest_at_the_same_price(
 
     Where billing is by whole tiles or whole images (gpt-4o, Gemini), a chunk often leaves much of its
     last tile blank, and larger glyphs, which read back better, cost nothing there. A larger density
-    is drawn only where the pages' billed tiles have room for it: its text takes at least the em ratio
+    is drawn only where the pages' billed tiles have room for it: its text takes about the em ratio
     times the line-height ratio of the area (more where lines wrap; packed code columns can hide room
-    this misses). Claude's pages, billed by their area, have none and are never drawn twice; Qwen's
-    rounding to 28-px units leaves a few rows, enough only where the next glyphs are barely larger."""
-    while (bigger := larger_setting(density, kind, script, profile.name)) is not None:
+    this misses). Families billed by area (Claude, Qwen) are never drawn twice."""
+    while profile.bills_whole_tiles and (bigger := larger_setting(density, kind, script, profile.name)) is not None:
         now, then = density.typesetting(kind, script), bigger.typesetting(kind, script)
         growth = then.em_px * then.line_height / (now.em_px * now.line_height)
         used = sum(page.width * page.height for page in rendering.pages)

@@ -81,6 +81,11 @@ class EncoderProfile(BaseModel):
         """Billed input tokens for one image of this size."""
         return _TOKENS[self.formula](self, width, height)
 
+    @property
+    def bills_whole_tiles(self) -> bool:
+        """Billed by whole tiles or whole images, not by area: blank rows of a tile cost as much as text."""
+        return self.tile_px > 0 or self.fixed_tokens > 0
+
     def room(self, width: int, height: int) -> int:
         """The tallest image ``width`` wide, up to the page height, billed no more than one of ``height``:
         where billing is by whole tiles or whole images, the rows a page's last tile still has free."""

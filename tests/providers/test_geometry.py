@@ -94,7 +94,9 @@ def test_room_is_what_the_billed_tiles_still_hold() -> None:
     assert get_profile("openai-tile").room(512, 100) == 512 and get_profile("openai-tile").room(512, 513) == 1024
     assert get_profile("gemini-2").room(768, 300) == 768 and get_profile("gemini-2").room(768, 800) == 1536
     assert get_profile("gemini-3").room(1024, 10) == 1024
+    assert all(get_profile(name).bills_whole_tiles for name in ("openai-tile", "gemini-2", "gemini-3"))
     # Billed by area: no room beyond the page itself (Qwen: up to one 28-px unit of rounding).
+    assert not any(get_profile(name).bills_whole_tiles for name in ("anthropic", "qwen2.5-vl", "openai-patch-mini"))
     assert get_profile("anthropic").room(768, 700) == 700
     qwen = get_profile("qwen2.5-vl")
     assert 700 <= qwen.room(784, 700) < 700 + 28
