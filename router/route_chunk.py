@@ -32,7 +32,6 @@ from router.tokens import count_tokens
 __all__ = ["ChunkOutcome", "Draw", "largest_at_the_same_price", "route_chunk"]
 
 Draw = Callable[[Density], Rendering]
-TOLERANCE = 1.3
 
 
 @dataclass(frozen=True)
