@@ -96,7 +96,7 @@ def markdown(result: BenchResult) -> str:
     ]
     for r in result.rows:
         lines.append(
-            f"| {r.document} | {r.encoder} | {r.density}{f' (at {r.drawn})' if r.drawn else ''} |"
+            f"| {r.document} | {r.encoder} | {r.density}{_drawn_at(r)} |"
             f" {r.text_tokens:,} | {r.image_tokens:,} |"
             f" {r.compression:.2f}x | {r.pages} | {r.char_accuracy:.2%} | {r.word_accuracy:.2%} |"
             f" {r.identifier_recall:.1%} ({r.identifiers}) | {r.render_ms:.0f} | {r.ocr_ms:.0f} |"
@@ -116,7 +116,11 @@ def markdown(result: BenchResult) -> str:
 
 
 def _cell(row: BenchRow) -> str:
-    return f"{row.compression:.2f}x, {row.char_accuracy:.1%}" + (f" (at {row.drawn})" if row.drawn else "")
+    return f"{row.compression:.2f}x, {row.char_accuracy:.1%}{_drawn_at(row)}"
+
+
+def _drawn_at(row: BenchRow) -> str:
+    return f" (at {row.drawn})" if row.drawn else ""
 
 
 CURVE_LINE_HEIGHT = 1.1  # the curves are drawn at the line height most calibrated settings use
