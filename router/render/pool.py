@@ -48,8 +48,23 @@ def default_workers() -> int:
 
 
 def _warm() -> None:
-    """Worker start: import the renderer once (fonts, PyMuPDF), not on the first chunk."""
+    """Import the renderer once (fonts, PyMuPDF), not on the first chunk."""
     import router.render.chunks  # noqa: F401
+
+
+def _start_worker() -> None:
+    """Worker start: warm, and leave when the parent does, however it ends. A worker waits on a queue
+    whose other end it holds itself, so a parent killed before it could send the pool's stop (SIGKILL,
+    the OOM killer, a signal re-raised after shutdown) would leave it waiting for ever."""
+    _warm()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="hcr-parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()  # returns when the parent process has ended
+    os._exit(0)
 
 
 def _render_here(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> Rendering:
@@ -63,7 +78,7 @@ class RenderPool:
         self.workers = workers
         self.wait_s = wait_s
         context = multiprocessing.get_context("spawn")
-        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_warm)
+        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
         self._places = threading.BoundedSemaphore(max_queued or workers * 4)
         self.waited_out = 0  # renderings that found no place in time (sent as text)
 
@@ -91,7 +106,9 @@ class RenderPool:
             self._places.release()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers: queued renderings are cancelled, running ones finish. Waited for, since
+        a server may end right after (uvicorn re-raises the signal that stopped it)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 _pool: RenderPool | None = None

@@ -4,7 +4,11 @@ sends a chunk as text rather than failing the request."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +85,49 @@ def test_a_worker_failure_is_a_render_error(pool: RenderPool) -> None:
     profile = get_profile("openai-tile")
     with pytest.raises(RenderError, match="blank"):
         pool.render("   ", "prose", "latin", None, RenderTarget(profile, get_density("balanced", profile.name)))
+
+
+_OWNER = """
+import sys
+from router.render.pool import RenderPool
+if __name__ == "__main__":
+    pool = RenderPool(2)
+    pool.warm()
+    print(" ".join(str(p) for p in pool._executor._processes), flush=True)
+    if sys.argv[1] == "close":
+        pool.close()
+        print("closed", flush=True)
+    sys.stdin.read()  # until killed, or stdin closes
+"""
+
+
+@pytest.mark.parametrize("end", ["close", "kill"])
+def test_workers_end_with_their_pool_or_its_process(tmp_path: Path, end: str) -> None:
+    # Closed, the pool waits for its workers to stop; killed (SIGKILL: no stop is ever sent), the
+    # workers notice their parent is gone and leave instead of waiting on their queue for ever.
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER)
+    owner = subprocess.Popen(
+        [sys.executable, str(script), end], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert owner.stdout is not None
+    workers = [int(pid) for pid in owner.stdout.readline().split()]
+    assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    if end == "close":
+        assert owner.stdout.readline().strip() == "closed"
+        assert not any(_alive(pid) for pid in workers)
+    owner.kill()
+    owner.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
