@@ -32,7 +32,8 @@ import pymupdf
 
 from router.density_names import THRESHOLDS
 from router.errors import IncompleteRenderError
-from router.fidelity.readback import check, engine_version
+from router.fidelity.engines import engine_version
+from router.fidelity.readback import check
 from router.providers.geometry import get_profile
 from router.render import layout, lines, markup
 from router.render.chunks import RenderTarget, _render

@@ -30,7 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.fidelity.readback import EngineName
+from router.fidelity.engines import EngineName
 from router.models import Chunk, ReadBack, Rendering
 from router.render.chunks import RenderTarget, render_key
 from router.render.density import Density, larger_setting

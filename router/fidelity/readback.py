@@ -1,10 +1,9 @@
 """Read-back fidelity: OCR a rendered page as the provider sees it and score it against the source.
 
 A page is first resized by the target provider's own rule (``EncoderProfile.visible_size``), so the
-score is for the pixels the model will get. Two local engines read it: RapidOCR (ONNX models shipped
-in its wheel; the default) and tesseract (the Debian package ``tesseract-ocr``). Neither downloads
-anything. OCR costs seconds per page on a CPU, so callers run it off the request path where they can
-(see ``router.fidelity.guard``).
+score is for the pixels the model will get. An engine (``router.fidelity.engines``) finds the text on
+it and ``router.fidelity.reading_order`` puts it in the order it was written. OCR costs seconds per
+page on a CPU, so callers run it off the request path where they can (see ``router.fidelity.guard``).
 
 Scores (all 0..1):
 
@@ -19,31 +18,26 @@ Scores (all 0..1):
 
 from __future__ import annotations
 
-import functools
 import html
 import io
-import itertools
 import re
-import shutil
-import subprocess
 import threading
 import time
 import unicodedata
 from collections.abc import Sequence
-from typing import Literal, Protocol
 
 from PIL import Image
 
-from router.errors import FidelityError
 from router.exact import identifiers
+from router.fidelity.engines import get_engine
+from router.fidelity.reading_order import in_reading_order, split_columns
 from router.kinds import KINDS, Kind
 from router.models import Page, ReadBack, Rendering, Script
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.lines import MARKERS
 
-EngineName = Literal["rapidocr", "tesseract"]
-ENGINES: tuple[EngineName, ...] = ("rapidocr", "tesseract")
+__all__ = ["char_accuracy", "check", "identifier_recall", "read_pages", "score", "visible", "word_accuracy"]
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "′": "'", "`": "'", "´": "'", "“": '"', "”": '"', "″": '"'})
 # The continuation marker and the arrows engines read it as; list bullets, which are drawn but are
@@ -139,155 +133,6 @@ def score(
     )
 
 
-# --- engines -------------------------------------------------------------------------------------
-
-
-class OcrEngine(Protocol):
-    name: str
-
-    def read(self, image: Image.Image, columns: int, script: Script) -> str:
-        """Text of ``image`` in reading order: column by column, line by line."""
-        ...
-
-
-class RapidOCREngine:
-    name = "rapidocr"
-
-    def __init__(self) -> None:
-        try:
-            from rapidocr_onnxruntime import RapidOCR
-        except ImportError as exc:
-            raise FidelityError(
-                "the rapidocr engine needs rapidocr-onnxruntime: pip install 'hybrid-context-router[fidelity]'"
-            ) from exc
-        self._ocr = RapidOCR()
-
-    def read(self, image: Image.Image, columns: int, script: Script) -> str:
-        import numpy as np
-
-        texts = []
-        for part in split_columns(image, columns):
-            # The angle classifier flips small text upside down, so it stays off.
-            result, _ = self._ocr(np.asarray(part.convert("RGB")), use_cls=False)
-            boxes = [
-                ((min(p[1] for p in box) + max(p[1] for p in box)) / 2, max(p[1] for p in box) - min(p[1] for p in box),
-                 min(p[0] for p in box), text)
-                for box, text, _confidence in result or []
-            ]  # fmt: skip
-            texts.append(_reading_order(boxes))
-        return "\n".join(texts)
-
-
-class TesseractEngine:
-    """The tesseract CLI, one run per column (page segmentation mode 6: one uniform block of text).
-
-    Columns are upscaled 2x first: tesseract's line finder wants taller glyphs than providers see;
-    resampling adds no information, so the score still reflects the provider-visible pixels."""
-
-    name = "tesseract"
-
-    def __init__(self, binary: str | None = None) -> None:
-        found = binary or shutil.which("tesseract")
-        if not found:
-            raise FidelityError("the tesseract engine needs the tesseract binary: apt-get install tesseract-ocr")
-        self.binary = found
-        listed = subprocess.run([found, "--list-langs"], capture_output=True, text=True, check=False).stdout
-        self.languages = set(listed.split()[1:]) if listed else set()
-
-    def read(self, image: Image.Image, columns: int, script: Script) -> str:
-        language = "chi_sim+eng" if script != "latin" and "chi_sim" in self.languages else "eng"
-        texts = []
-        for part in split_columns(image.convert("L"), columns):
-            part = part.resize((part.width * 2, part.height * 2), Image.Resampling.LANCZOS)
-            buffer = io.BytesIO()
-            part.save(buffer, format="PNG")
-            run = subprocess.run(
-                [self.binary, "stdin", "stdout", "-l", language, "--psm", "6"],
-                input=buffer.getvalue(),
-                capture_output=True,
-                timeout=120,
-                check=False,
-            )
-            if run.returncode != 0:
-                raise FidelityError(f"tesseract failed: {run.stderr.decode(errors='replace').strip()[:300]}")
-            texts.append(run.stdout.decode("utf-8", errors="replace"))
-        return "\n".join(texts)
-
-
-def split_columns(image: Image.Image, columns: int, gutters: Sequence[int] = ()) -> list[Image.Image]:
-    """The page cut at its gutters, one image per column: read column by column, engines cannot
-    join lines across a narrow gutter into one. ``gutters`` are where the layout put them (in the
-    image's pixels); without them they are found from the ink."""
-    edges = [0, *(gutters or column_gutters(image, columns)), image.width]
-    return [image.crop((left, 0, right, image.height)) for left, right in itertools.pairwise(edges)]
-
-
-def column_gutters(image: Image.Image, columns: int) -> list[int]:
-    """x positions of the blank gutters between ``columns`` text columns, found from the ink.
-
-    Columns are not equal thirds or halves of the page (code columns are as wide as their longest
-    line), so each gutter is the middle of the widest blank band near where an even split puts it."""
-    import numpy as np
-
-    if columns <= 1:
-        return []
-    ink = (255 - np.asarray(image.convert("L"), dtype=np.int32)).sum(axis=0)
-    blank = ink <= ink.max() * 0.002
-    width = len(ink)
-    gutters = []
-    for i in range(1, columns):
-        guess = width * i // columns
-        lo, hi = max(1, guess - width // (3 * columns)), min(width - 1, guess + width // (3 * columns))
-        best, run_start, best_len = guess, None, 0
-        for x in range(lo, hi + 1):
-            if x < hi and blank[x]:
-                run_start = x if run_start is None else run_start
-            elif run_start is not None:
-                if x - run_start > best_len:
-                    best, best_len = (run_start + x) // 2, x - run_start
-                run_start = None
-        gutters.append(best)
-    return gutters
-
-
-def _reading_order(boxes: list[tuple[float, float, float, str]]) -> str:
-    """Join (centre y, height, left x, text) boxes of one column into lines, top to bottom."""
-    boxes.sort(key=lambda b: b[0])
-    lines: list[list[tuple[float, float, float, str]]] = []
-    for box in boxes:
-        if not lines or abs(box[0] - lines[-1][0][0]) > lines[-1][0][1] * 0.5:
-            lines.append([box])
-        else:
-            lines[-1].append(box)
-    return "\n".join(" ".join(b[3] for b in sorted(line, key=lambda b: b[2])) for line in lines)
-
-
-@functools.lru_cache(maxsize=4)
-def get_engine(name: str = "rapidocr") -> OcrEngine:
-    """A loaded OCR engine (cached: loading RapidOCR's models takes about a second)."""
-    if name == "rapidocr":
-        return RapidOCREngine()
-    if name == "tesseract":
-        return TesseractEngine()
-    raise FidelityError(f"unknown OCR engine {name!r}; known: {', '.join(ENGINES)}")
-
-
-def engine_version(name: str) -> str:
-    """The engine and its version, for calibration and benchmark records."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    if name == "tesseract":
-        binary = shutil.which("tesseract")
-        if binary is None:
-            return "tesseract (not installed)"
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout
-        return out.splitlines()[0] if out else "tesseract"
-    try:
-        return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}"
-    except PackageNotFoundError:
-        return "rapidocr-onnxruntime (not installed)"
-
-
 # --- pages ---------------------------------------------------------------------------------------
 
 # OCR engines are not safe to call from several threads at once.
@@ -304,9 +149,19 @@ def visible(page: Page, profile: EncoderProfile) -> Image.Image:
 
 
 def read_pages(
-    pages: list[Page], profile: EncoderProfile, *, columns: int = 1, script: Script = "latin", engine: str = "rapidocr"
+    pages: list[Page],
+    profile: EncoderProfile,
+    *,
+    columns: int = 1,
+    script: Script = "latin",
+    engine: str = "rapidocr",
+    ruled_tables: bool = False,
 ) -> str:
-    """OCR text of ``pages`` as the provider sees them, in reading order."""
+    """OCR text of ``pages`` as the provider sees them, in reading order.
+
+    ``ruled_tables``: the pages may hold tables drawn with rules (HTML laid out), read cell by cell.
+    Monospace pages are read line by line whatever lines they draw: a box-drawn table in a log is
+    written row by row."""
     ocr = get_engine(engine)
     # Pages laid out by this version say where their gutters are (none: one column); a rendering
     # whose pages say nothing predates that, and its columns are found from the ink.
@@ -318,9 +173,11 @@ def read_pages(
             if reported or columns <= 1:
                 scale = image.width / page.width
                 gutters = [round(x * scale) for x in page.gutters]
-                texts += [ocr.read(part, 1, script) for part in split_columns(image, 1 + len(gutters), gutters)]
+                parts = split_columns(image, 1 + len(gutters), gutters)
             else:
-                texts.append(ocr.read(image, columns, script))
+                parts = split_columns(image, columns)
+            for part in parts:
+                texts.append(in_reading_order(ocr.boxes(part, script), part if ruled_tables else None))
     return "\n".join(texts)
 
 
@@ -335,6 +192,9 @@ def check(
 ) -> ReadBack:
     """Read ``rendering`` back and score it against the ``text`` it was rendered from."""
     started = time.perf_counter()
-    read = read_pages(rendering.pages, profile, columns=rendering.columns, script=script, engine=engine)
+    ruled = KINDS[kind].layout == "flow"
+    read = read_pages(
+        rendering.pages, profile, columns=rendering.columns, script=script, engine=engine, ruled_tables=ruled
+    )
     elapsed = (time.perf_counter() - started) * 1000
     return score(read, text, kind, engine=engine, pages=len(rendering.pages), ocr_ms=elapsed, shown=rendering.shown)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from router.density_names import DENSITY_NAMES
-from router.fidelity.readback import check, engine_version
+from router.fidelity.engines import engine_version
+from router.fidelity.readback import check
 from router.models import Rendering
 from router.providers.geometry import EncoderProfile, get_profile
 from router.render.chunks import RenderTarget, render_text

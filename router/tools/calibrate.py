@@ -33,7 +33,8 @@ from pydantic import BaseModel, Field
 
 from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.errors import FidelityError
-from router.fidelity.readback import check, engine_version
+from router.fidelity.engines import engine_version
+from router.fidelity.readback import check
 from router.models import Kind, ReadBack, Rendering, Script
 from router.providers.geometry import PROFILES, EncoderProfile, get_profile
 from router.render.chunks import RenderTarget, render_text

@@ -17,11 +17,11 @@ from router.core import Router
 from router.density_names import DENSITY_NAMES
 from router.errors import FidelityError, PolicyError
 from router.exact import identifiers
+from router.fidelity.engines import get_engine
 from router.fidelity.guard import FidelityGuard, FidelitySettings
 from router.fidelity.readback import (
     char_accuracy,
     check,
-    get_engine,
     identifier_recall,
     read_pages,
     score,

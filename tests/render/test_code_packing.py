@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from router.fidelity.readback import get_engine, split_columns, visible
+from router.fidelity.engines import TextBox, get_engine
+from router.fidelity.readback import visible
+from router.fidelity.reading_order import split_columns
 from router.providers.geometry import get_profile
 from router.render import layout, markup
 from router.render.chunks import RenderTarget, render_text
@@ -159,10 +161,9 @@ def test_single_column_pages_of_a_multi_column_rendering_are_read_whole(monkeypa
     class Recorder:
         name = "recorder"
 
-        def read(self, image: Image.Image, columns: int, script: str) -> str:
-            assert columns == 1  # the engine is never asked to find columns of its own
-            widths.append(image.width)
-            return ""
+        def boxes(self, image: Image.Image, script: str) -> list[TextBox]:
+            widths.append(image.width)  # the engine is given one column at a time, never a page to split
+            return []
 
     monkeypatch.setattr(readback, "get_engine", lambda name: Recorder())
     readback.read_pages(rendering.pages, CLAUDE.profile, columns=rendering.columns)

@@ -1,0 +1,153 @@
+"""OCR engines: what text is where on an image, as boxes; putting boxes in reading order is not theirs.
+
+Two local engines, neither of which downloads anything: RapidOCR (ONNX models shipped in its wheel;
+the default) and tesseract (the Debian package ``tesseract-ocr``). RapidOCR finds text lines;
+tesseract finds words and says which of its lines each belongs to. ``router.fidelity.reading_order``
+turns either into text, column by column, table cell by table cell, line by line.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import shutil
+import subprocess
+from typing import Literal, NamedTuple, Protocol
+
+from PIL import Image
+
+from router.errors import FidelityError
+from router.models import Script
+
+__all__ = ["ENGINES", "EngineName", "OcrEngine", "TextBox", "engine_version", "get_engine"]
+
+EngineName = Literal["rapidocr", "tesseract"]
+ENGINES: tuple[EngineName, ...] = ("rapidocr", "tesseract")
+
+
+class TextBox(NamedTuple):
+    """Text an engine found, and where, in the pixels of the image it was given."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    text: str
+    line: tuple[int, ...] | None = None  # the engine's own line, where it says; None: found from the geometry
+
+    @property
+    def centre_x(self) -> float:
+        return (self.left + self.right) / 2
+
+    @property
+    def centre_y(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+
+class OcrEngine(Protocol):
+    name: str
+
+    def boxes(self, image: Image.Image, script: Script) -> list[TextBox]:
+        """The text found on ``image`` (one column of a page), in any order."""
+        ...
+
+
+class RapidOCREngine:
+    name = "rapidocr"
+
+    def __init__(self) -> None:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:
+            raise FidelityError(
+                "the rapidocr engine needs rapidocr-onnxruntime: pip install 'hybrid-context-router[fidelity]'"
+            ) from exc
+        self._ocr = RapidOCR()
+
+    def boxes(self, image: Image.Image, script: Script) -> list[TextBox]:
+        import numpy as np
+
+        # The angle classifier flips small text upside down, so it stays off.
+        result, _ = self._ocr(np.asarray(image.convert("RGB")), use_cls=False)
+        found = []
+        for corners, text, _confidence in result or []:
+            xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+            found.append(TextBox(min(xs), min(ys), max(xs), max(ys), text))
+        return found
+
+
+class TesseractEngine:
+    """The tesseract CLI (page segmentation mode 6: one uniform block of text), read as words.
+
+    Images are upscaled 2x first: tesseract's line finder wants taller glyphs than providers see;
+    resampling adds no information, so the score still reflects the provider-visible pixels."""
+
+    name = "tesseract"
+    _SCALE = 2
+
+    def __init__(self, binary: str | None = None) -> None:
+        found = binary or shutil.which("tesseract")
+        if not found:
+            raise FidelityError("the tesseract engine needs the tesseract binary: apt-get install tesseract-ocr")
+        self.binary = found
+        listed = subprocess.run([found, "--list-langs"], capture_output=True, text=True, check=False).stdout
+        self.languages = set(listed.split()[1:]) if listed else set()
+
+    def boxes(self, image: Image.Image, script: Script) -> list[TextBox]:
+        language = "chi_sim+eng" if script != "latin" and "chi_sim" in self.languages else "eng"
+        scale = self._SCALE
+        image = image.convert("L").resize((image.width * scale, image.height * scale), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        run = subprocess.run(
+            [self.binary, "stdin", "stdout", "-l", language, "--psm", "6", "tsv"],
+            input=buffer.getvalue(),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        if run.returncode != 0:
+            raise FidelityError(f"tesseract failed: {run.stderr.decode(errors='replace').strip()[:300]}")
+        rows = csv.DictReader(io.StringIO(run.stdout.decode("utf-8", errors="replace")), delimiter="\t",
+                              quoting=csv.QUOTE_NONE)  # fmt: skip
+        found = []
+        for row in rows:
+            text = (row.get("text") or "").strip()
+            if row.get("level") != "5" or not text:
+                continue  # level 5 is a word; the others are the blocks, paragraphs and lines around words
+            left, top = int(row["left"]) / scale, int(row["top"]) / scale
+            right, bottom = left + int(row["width"]) / scale, top + int(row["height"]) / scale
+            line = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
+            found.append(TextBox(left, top, right, bottom, text, line))
+        return found
+
+
+@functools.lru_cache(maxsize=4)
+def get_engine(name: str = "rapidocr") -> OcrEngine:
+    """A loaded OCR engine (cached: loading RapidOCR's models takes about a second)."""
+    if name == "rapidocr":
+        return RapidOCREngine()
+    if name == "tesseract":
+        return TesseractEngine()
+    raise FidelityError(f"unknown OCR engine {name!r}; known: {', '.join(ENGINES)}")
+
+
+def engine_version(name: str) -> str:
+    """The engine and its version, for calibration and benchmark records."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    if name == "tesseract":
+        binary = shutil.which("tesseract")
+        if binary is None:
+            return "tesseract (not installed)"
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout
+        return out.splitlines()[0] if out else "tesseract"
+    try:
+        return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}"
+    except PackageNotFoundError:
+        return "rapidocr-onnxruntime (not installed)"
