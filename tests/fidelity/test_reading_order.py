@@ -90,6 +90,7 @@ def test_a_table_whose_cells_wrap_reads_back_at_the_exact_bar() -> None:
 
     document = price_csv(6000)
     profile = get_profile("anthropic")
-    rendering = render_text(document.text, "csv", "latin", "csv", RenderTarget(profile, get_density("exact", "anthropic")))
+    target = RenderTarget(profile, get_density("exact", "anthropic"))
+    rendering = render_text(document.text, "csv", "latin", "csv", target)
     assert "Columns 1 and" not in rendering.shown  # one table, not column groups: names wrap in their cells
     assert check(document.text, "csv", "latin", rendering, profile).char_accuracy >= 0.998
