@@ -20,7 +20,6 @@ import functools
 import io
 import itertools
 import math
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +29,7 @@ from router.errors import RenderError
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density, Typesetting
+from router.render.extraction import repair_extracted
 from router.render.lines import CONTINUATION, Run, VisualLine, lines_html, width_em_of, wrap_runs
 from router.render.tables import MONO_ADVANCE_EM
 
@@ -116,43 +116,6 @@ def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tupl
             segments.append(_pixmap_array(page.get_pixmap(colorspace=colorspace, clip=clip, alpha=False)))
             texts.append(page.get_text("text", clip=clip))  # text past the column's edge is not on the page
     return np.concatenate(segments, axis=0), repair_extracted("".join(texts))
-
-
-def repair_extracted(text: str) -> str:
-    """LaidOut-out text with the letters MuPDF misreads from the text font's ligature glyphs put back."""
-    for misread, letters in _ligature_misreadings():
-        text = text.replace(misread, letters)
-    return text
-
-
-@functools.lru_cache(maxsize=1)
-def _ligature_misreadings() -> tuple[tuple[str, str], ...]:
-    """FiraGO draws "ft", "ffi" and other f-sequences with ligature glyphs that MuPDF's text extraction
-    reports as unrelated code points ("after" reads "aǓter"). Each sequence is laid out once, in every
-    style, and read back: what comes back wrong is mapped to the letters drawn."""
-    probes = sorted({f"f{c}" for c in "abcdefghijklmnopqrstuvwxyz"} | {f"ff{c}" for c in "bhijklt"} | {"tt", "Th"})
-    styles = ("{}", "<b>{}</b>", "<i>{}</i>", "<b><i>{}</i></b>")
-    cases = [(style, probe) for style in styles for probe in probes]
-    body = "".join(f"<p>{i}:" + style.format(f"x{probe}x") + "</p>" for i, (style, probe) in enumerate(cases))
-    archive, css = markup.fonts()
-    story = pymupdf.Story(html=body, user_css=css + "body {font-family: sans; font-size: 10px;}", archive=archive)
-    out = io.BytesIO()
-    writer = pymupdf.DocumentWriter(out)
-    box = pymupdf.Rect(0, 0, 400, 20 * len(cases))
-    device = writer.begin_page(box)
-    story.place(box)
-    story.draw(device)
-    writer.end_page()
-    writer.close()
-    with pymupdf.open("pdf", out.getvalue()) as doc:
-        lines = doc[0].get_text("text").split("\n")
-    found = set()
-    for line in lines:
-        number, _, read = line.partition(":x")
-        probe = cases[int(number)][1] if number.isdigit() and int(number) < len(cases) else None
-        if probe and read.endswith("x") and unicodedata.normalize("NFKC", read[:-1]) != probe:
-            found.add((read[:-1], probe))
-    return tuple(sorted(found, key=lambda pair: -len(pair[0])))
 
 
 def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.ndarray]:
