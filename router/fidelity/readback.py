@@ -92,6 +92,11 @@ def identifier_recall(read: str, source: str) -> tuple[int, list[str]]:
     return len(wanted) - len(missing), missing
 
 
+def draws_tables(kind: Kind) -> bool:
+    """Whether ``kind``'s markup can draw ruled tables (markdown and CSV; prose and monospace never do)."""
+    return KINDS[kind].markup in ("markdown", "csv")
+
+
 def visible_source(text: str, kind: Kind, shown: str = "") -> str:
     """The characters drawn for ``text``: markdown markup resolved, table rules and pipes dropped.
 
@@ -101,7 +106,7 @@ def visible_source(text: str, kind: Kind, shown: str = "") -> str:
     spec = KINDS[kind]
     if shown:
         return shown.replace("|", " ")
-    if spec.markup in ("markdown", "csv"):
+    if draws_tables(kind):
         source = markup.csv_html(text, 10_000, 10) if spec.markup == "csv" else markup.markdown_html(text, 10_000, 10)
         return html.unescape(_TAGS.sub(" ", source)).replace("|", " ")
     return markup.visible_text(text, kind) if spec.layout == "mono" else text
@@ -115,7 +120,7 @@ def score(
 ) -> ReadBack:
     """Score an OCR read-back against the chunk text it was rendered from (as drawn: ``shown``)."""
     drawn = visible_source(source, kind, shown)
-    if KINDS[kind].markup in ("markdown", "csv"):
+    if draws_tables(kind):
         read = read.replace("|", " ")  # cell borders are read as bars by some engines
     found, missing = identifier_recall(read, drawn)
     total = found + len(missing)
@@ -159,7 +164,7 @@ def read_pages(
 ) -> str:
     """OCR text of ``pages`` as the provider sees them, in reading order.
 
-    ``ruled_tables``: the pages may hold tables drawn with rules (HTML laid out), read cell by cell.
+    ``ruled_tables``: the pages may hold tables drawn with rules (``draws_tables``), read cell by cell.
     Monospace pages are read line by line whatever lines they draw: a box-drawn table in a log is
     written row by row."""
     ocr = get_engine(engine)
@@ -192,9 +197,9 @@ def check(
 ) -> ReadBack:
     """Read ``rendering`` back and score it against the ``text`` it was rendered from."""
     started = time.perf_counter()
-    ruled = KINDS[kind].layout == "flow"
     read = read_pages(
-        rendering.pages, profile, columns=rendering.columns, script=script, engine=engine, ruled_tables=ruled
-    )
+        rendering.pages, profile, columns=rendering.columns, script=script, engine=engine,
+        ruled_tables=draws_tables(kind),
+    )  # fmt: skip
     elapsed = (time.perf_counter() - started) * 1000
     return score(read, text, kind, engine=engine, pages=len(rendering.pages), ocr_ms=elapsed, shown=rendering.shown)
