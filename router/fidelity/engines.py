@@ -58,7 +58,17 @@ class OcrEngine(Protocol):
 
 
 class RapidOCREngine:
+    """RapidOCR, run on the image upscaled 2x, at one scale whatever the image's size.
+
+    Left to itself, RapidOCR's detector upscales an image until its shorter side is 736 px and
+    shrinks one whose longer side passes 2,000 px: a 300-px-tall calibration page was read at 2.45x,
+    a full 1,500-px page at 1x, and the same line of 10-px text read 99.8% on the first and 97.1% on
+    the second (tight lines merge into one box). A fixed scale makes a page's score depend on its
+    glyphs, not on how much else is on it. Resampling adds no information (as for tesseract)."""
+
     name = "rapidocr"
+    _SCALE = 2
+    _MAX_SIDE = 16_384  # no page is shrunk for detection
 
     def __init__(self) -> None:
         try:
@@ -67,16 +77,18 @@ class RapidOCREngine:
             raise FidelityError(
                 "the rapidocr engine needs rapidocr-onnxruntime: pip install 'hybrid-context-router[fidelity]'"
             ) from exc
-        self._ocr = RapidOCR()
+        self._ocr = RapidOCR(max_side_len=self._MAX_SIDE, det_limit_side_len=32, det_limit_type="min")
 
     def boxes(self, image: Image.Image, script: Script) -> list[TextBox]:
         import numpy as np
 
+        scale = self._SCALE
+        image = image.convert("RGB").resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
         # The angle classifier flips small text upside down, so it stays off.
-        result, _ = self._ocr(np.asarray(image.convert("RGB")), use_cls=False)
+        result, _ = self._ocr(np.asarray(image), use_cls=False)
         found = []
         for corners, text, _confidence in result or []:
-            xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+            xs, ys = [p[0] / scale for p in corners], [p[1] / scale for p in corners]
             found.append(TextBox(min(xs), min(ys), max(xs), max(ys), text))
         return found
 

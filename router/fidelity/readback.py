@@ -26,11 +26,12 @@ import time
 import unicodedata
 from collections.abc import Sequence
 
+import numpy as np
 from PIL import Image
 
 from router.exact import identifiers
-from router.fidelity.engines import get_engine
-from router.fidelity.reading_order import in_reading_order, split_columns
+from router.fidelity.engines import OcrEngine, get_engine
+from router.fidelity.reading_order import in_reading_order, ruled_grid, split_columns, table_parts
 from router.kinds import KINDS, Kind
 from router.models import Page, ReadBack, Rendering, Script
 from router.providers.geometry import EncoderProfile
@@ -142,6 +143,7 @@ def score(
 
 # OCR engines are not safe to call from several threads at once.
 _OCR_LOCK = threading.Lock()
+_INK = 200  # a page with no pixel darker than this holds no text (antialiased edges are lighter)
 
 
 def visible(page: Page, profile: EncoderProfile) -> Image.Image:
@@ -171,7 +173,7 @@ def read_pages(
     # Pages laid out by this version say where their gutters are (none: one column); a rendering
     # whose pages say nothing predates that, and its columns are found from the ink.
     reported = any(page.gutters for page in pages)
-    texts = []
+    texts: list[str] = []
     with _OCR_LOCK:
         for page in pages:
             image = visible(page, profile)
@@ -181,9 +183,20 @@ def read_pages(
                 parts = split_columns(image, 1 + len(gutters), gutters)
             else:
                 parts = split_columns(image, columns)
-            for part in parts:
-                texts.append(in_reading_order(ocr.boxes(part, script), part if ruled_tables else None))
+            texts.extend(_read_column(ocr, part, script, ruled_tables) for part in parts)
     return "\n".join(texts)
+
+
+def _read_column(ocr: OcrEngine, image: Image.Image, script: Script, ruled_tables: bool) -> str:
+    """One column of a page in reading order; its ruled tables read column by column, then cell by cell."""
+    grid = ruled_grid(image) if ruled_tables else None
+    if grid is None or not any(grid.columns):
+        return in_reading_order(ocr.boxes(image, script))
+    rest, parts = table_parts(image, grid)
+    boxes = [box for i, part in enumerate(parts) for box in part.place(ocr.boxes(part.image, script), i)]
+    if np.asarray(rest.convert("L")).min() < _INK:  # text around the tables
+        boxes += ocr.boxes(rest, script)
+    return in_reading_order(boxes, grid)
 
 
 def check(

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps
 
 from router.fidelity.engines import TextBox
 
-__all__ = ["Grid", "column_gutters", "in_reading_order", "ruled_grid", "split_columns"]
+__all__ = ["Grid", "Part", "Table", "column_gutters", "in_reading_order", "ruled_grid", "split_columns", "table_parts"]
 
 _RULE_LEVEL = 235  # darker than this is ink or rule: table rules are drawn grey (#999, 187 as rasterised)
 _MAX_RULE_PX = 4  # thicker than this is a filled area (a shaded block), not a rule
@@ -69,17 +69,58 @@ def column_gutters(image: Image.Image, columns: int) -> list[int]:
 # --- ruled tables ----------------------------------------------------------------------------------
 
 
+Run = tuple[int, int]  # first and last pixel of a rule, across its thickness
+
+
 @dataclass(frozen=True)
 class Grid:
-    """The rules of a column image: y of each horizontal rule, and per band between them the x of
-    the vertical rules crossing it (none: the band is not part of a ruled table)."""
+    """The rules of a column image: each horizontal rule, and per band between them the vertical
+    rules crossing it (none: the band is not part of a ruled table)."""
 
-    rows: list[float]
-    columns: list[list[float]]  # len(rows) + 1 bands
+    rows: list[Run]
+    columns: list[list[Run]]  # len(rows) + 1 bands
 
     def cell(self, box: TextBox) -> tuple[int, int]:
-        band = bisect.bisect(self.rows, box.centre_y)
-        return band, bisect.bisect(self.columns[band], box.centre_x)
+        band = bisect.bisect([(a + b) / 2 for a, b in self.rows], box.centre_y)
+        return band, bisect.bisect([(a + b) / 2 for a, b in self.columns[band]], box.centre_x)
+
+    def tables(self) -> list[Table]:
+        """The ruled tables: runs of bands crossed by the same vertical rules (a table too wide for
+        the page is drawn as several, one under the other, each with its own columns)."""
+        found: list[Table] = []
+        band = 0
+        while band < len(self.columns):
+            rules = self.columns[band]
+            last = band
+            while rules and last + 1 < len(self.columns) and _same_rules(self.columns[last + 1], rules):
+                last += 1
+            if rules:
+                found.append(Table(self.rows[band - 1 : last + 1], rules))
+            band = last + 1
+        return found
+
+
+@dataclass(frozen=True)
+class Table:
+    """One ruled table: its horizontal rules, top to bottom, and the vertical rules of its columns."""
+
+    rows: list[Run]
+    rules: list[Run]
+
+    @property
+    def bounds(self) -> tuple[int, int, int, int]:
+        """The table with its outer rules, as a crop box (left, top, right, bottom)."""
+        return self.rules[0][0], self.rows[0][0], self.rules[-1][1] + 1, self.rows[-1][1] + 1
+
+    def columns(self) -> list[tuple[int, int, int, int]]:
+        """Each column inside its rules, as a crop box: read one by one, an engine cannot join two
+        neighbouring cells into one box across the rule between them."""
+        top, bottom = self.rows[0][1] + 1, self.rows[-1][0]
+        return [(left + 1, top, right, bottom) for (_, left), (right, _) in itertools.pairwise(self.rules)]
+
+
+def _same_rules(a: list[Run], b: list[Run]) -> bool:
+    return len(a) == len(b) and all(abs(x[0] - y[0]) <= 2 and abs(x[1] - y[1]) <= 2 for x, y in zip(a, b, strict=True))
 
 
 def ruled_grid(image: Image.Image) -> Grid:
@@ -90,15 +131,49 @@ def ruled_grid(image: Image.Image) -> Grid:
     long_enough = max(_MIN_RULE_PX, _MIN_RULE_SHARE * width)
     rules = _thin_runs(np.flatnonzero(_longest_runs(dark) >= long_enough))
     edges = [(-1, -1), *rules, (height, height)]
-    columns: list[list[float]] = []
+    columns: list[list[Run]] = []
     for (_, top), (bottom, _) in itertools.pairwise(edges):
         band = dark[top + 1 : bottom]
         if top < 0 or bottom >= height or len(band) < 2:
             columns.append([])  # above the first rule or below the last: not inside a table
             continue
-        xs = _thin_runs(np.flatnonzero(band.mean(axis=0) >= _VERTICAL_COVER))
-        columns.append([(left + right) / 2 for left, right in xs])
-    return Grid([(a + b) / 2 for a, b in rules], columns)
+        columns.append(_thin_runs(np.flatnonzero(band.mean(axis=0) >= _VERTICAL_COVER)))
+    return Grid(rules, columns)
+
+
+def table_parts(image: Image.Image, grid: Grid, margin: int = 8) -> tuple[Image.Image, list[Part]]:
+    """``image`` cut for reading: each table column on its own, rules painted out and a blank margin
+    around it, and the rest of the image with the tables painted out. Boxes found on a part go back
+    to the image's pixels with ``Part.place``."""
+    rest = image.copy()
+    draw = ImageDraw.Draw(rest)
+    parts = []
+    for table in grid.tables():
+        for left, top, right, bottom in table.columns():
+            column = image.crop((left, top, right, bottom))
+            paint = ImageDraw.Draw(column)
+            for first, last in table.rows[1:-1]:  # the rules between rows cross the column
+                paint.rectangle((0, first - top, column.width, last - top), fill="white")
+            parts.append(Part(ImageOps.expand(column, margin, fill="white"), left - margin, top - margin))
+        draw.rectangle(table.bounds, fill="white")
+    return rest, parts
+
+
+@dataclass(frozen=True)
+class Part:
+    image: Image.Image
+    x: int  # where the part's (0, 0) is on the image it was cut from
+    y: int
+
+    def place(self, boxes: Sequence[TextBox], index: int) -> list[TextBox]:
+        """``boxes`` found on this part, in the pixels of the whole image; engine line ids made unique."""
+        return [
+            box._replace(
+                left=box.left + self.x, right=box.right + self.x, top=box.top + self.y, bottom=box.bottom + self.y,
+                line=None if box.line is None else (index, *box.line),
+            )
+            for box in boxes
+        ]  # fmt: skip
 
 
 def _thin_runs(values: np.ndarray) -> list[tuple[int, int]]:
@@ -124,13 +199,10 @@ def _longest_runs(mask: np.ndarray) -> np.ndarray:
 # --- lines -----------------------------------------------------------------------------------------
 
 
-def in_reading_order(boxes: Sequence[TextBox], image: Image.Image | None = None) -> str:
-    """The text of one column's boxes: lines top to bottom; inside a ruled table (``image`` given),
+def in_reading_order(boxes: Sequence[TextBox], grid: Grid | None = None) -> str:
+    """The text of one column's boxes: lines top to bottom; inside a ruled table (``grid`` given),
     row by row and cell by cell, each cell's lines top to bottom."""
-    if image is None or not boxes:
-        return _lines(boxes)
-    grid = ruled_grid(image)
-    if not any(grid.columns):
+    if grid is None or not boxes or not any(grid.columns):
         return _lines(boxes)
     cells: dict[tuple[int, int], list[TextBox]] = {}
     for box in boxes:

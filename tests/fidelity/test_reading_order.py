@@ -41,7 +41,7 @@ def test_a_wrapped_cell_is_read_before_the_next_cell() -> None:
     assert in_reading_order(boxes).split("\n") == [
         "1024-x-1024/50-steps/bed bedrock", "rock/amazon.nova", "ai21.j2-mid bedrock"
     ]  # fmt: skip
-    assert in_reading_order(boxes, image).split("\n") == [
+    assert in_reading_order(boxes, ruled_grid(image)).split("\n") == [
         "1024-x-1024/50-steps/bed", "rock/amazon.nova", "bedrock", "ai21.j2-mid", "bedrock"
     ]  # fmt: skip
 
@@ -52,7 +52,7 @@ def test_text_outside_a_table_keeps_its_lines() -> None:
     image = Image.new("RGB", (400, 200), "white")
     ImageDraw.Draw(image).line([(10, 50), (390, 50)], fill=RULE)
     boxes = [TextBox(200, 60, 300, 72, "right"), TextBox(10, 20, 90, 32, "top"), TextBox(10, 61, 90, 71, "left")]
-    assert in_reading_order(boxes, image).split("\n") == ["top", "left right"]
+    assert in_reading_order(boxes, ruled_grid(image)).split("\n") == ["top", "left right"]
 
 
 def test_engines_lines_are_kept_where_they_say() -> None:
