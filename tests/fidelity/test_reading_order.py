@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from router.fidelity.engines import TextBox
 from router.fidelity.readback import check
-from router.fidelity.reading_order import in_reading_order, ruled_grid
+from router.fidelity.reading_order import in_reading_order, ruled_grid, table_parts
 from router.providers.geometry import get_profile
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import get_density
@@ -94,3 +94,37 @@ def test_a_table_whose_cells_wrap_reads_back_at_the_exact_bar() -> None:
     rendering = render_text(document.text, "csv", "latin", "csv", target)
     assert "Columns 1 and" not in rendering.shown  # one table, not column groups: names wrap in their cells
     assert check(document.text, "csv", "latin", rendering, profile).char_accuracy >= 0.998
+
+
+def test_each_table_column_is_cut_out_on_its_own() -> None:
+    """Read as one image, an engine can join two neighbouring cells into one box across the rule
+    between them; each column is cut out inside its rules, the rules between its rows painted out,
+    and the page is read around the table."""
+    from router.tools.bench_corpus import price_csv
+
+    document = price_csv(1500)
+    target = RenderTarget(get_profile("anthropic"), get_density("dense", "anthropic"))
+    page = render_text(document.text, "csv", "latin", "csv", target).pages[0]
+    image = Image.open(io.BytesIO(page.png)).convert("RGB")
+    grid = ruled_grid(image)
+    rest, parts = table_parts(image, grid)
+    assert len(grid.tables()) == 1 and len(parts) == 6  # six columns
+    for part in parts:
+        inside = ruled_grid(part.image)
+        assert inside.rows == [] and not any(inside.columns)  # no rule left on a column
+    left, top, right, bottom = grid.tables()[0].bounds
+    assert Image.Image.getextrema(rest.crop((left, top, right, bottom)).convert("L")) == (255, 255)
+
+
+def test_neighbouring_header_cells_are_read_apart() -> None:
+    """The Latin calibration sample at 11 px on Claude: read as one image, RapidOCR read the header
+    cells "p99 latency" and "Error rate" as one box; column by column they are two cells."""
+    from router.tools.calibrate import _probe_density, corpus
+
+    sample = corpus()["latin"][0]
+    profile = get_profile("anthropic")
+    rendering = render_text(sample.text, sample.kind, sample.script, sample.language,
+                            RenderTarget(profile, _probe_density("latin", 11, 1.1)))  # fmt: skip
+    lines = check(sample.text, sample.kind, sample.script, rendering, profile).text.split("\n")
+    assert any("latency" in line for line in lines) and any("Error" in line for line in lines)
+    assert not any("latency" in line and "Error" in line for line in lines)

@@ -1,0 +1,35 @@
+"""OCR engines: a line reads the same whatever else is on its page."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from router.fidelity.engines import get_engine
+from router.fidelity.readback import normalise
+from router.fidelity.reading_order import in_reading_order
+from router.providers.geometry import get_profile
+from router.render.chunks import RenderTarget, render_text
+from router.tools.calibrate import _probe_density, corpus
+
+
+def test_a_line_reads_the_same_on_a_short_page_and_a_tall_one() -> None:
+    """RapidOCR's detector used to upscale an image until its shorter side was 736 px: the first
+    lines of the Latin calibration sample at 10 px, cut to a 60-px strip, were read at 12x; the same
+    strip on a 1,500-px page at 1x, where letters were lost ("confrm", "https:/"). The engine now
+    reads every image at one scale."""
+    sample = corpus()["latin"][0]
+    target = RenderTarget(get_profile("anthropic"), _probe_density("latin", 10, 1.1))
+    page = render_text(sample.text, sample.kind, sample.script, sample.language, target).pages[0]
+    assert not page.gutters  # one column: its tables keep it so
+    short = Image.open(io.BytesIO(page.png)).convert("RGB").crop((0, 0, page.width, 60))
+    tall = Image.new("RGB", (short.width, 1500), "white")
+    tall.paste(short, (0, 0))
+    engine = get_engine("rapidocr")
+
+    def read(image: Image.Image) -> str:
+        return normalise(in_reading_order(engine.boxes(image, "latin")))
+
+    assert read(short) == read(tall)
+    assert "confirmthat" in read(tall) and "https://downloads" in read(tall)
