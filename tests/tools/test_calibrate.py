@@ -159,3 +159,17 @@ def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pyte
     assert sorted(m.encoder for m in measured) == ["anthropic", "gemini-2", "qwen3-vl"]
     samples = len(calibrate.corpus()["mono"])  # code and JSON, each drawn and read on its own
     assert len(seen) == 2 * samples and seen[0] != seen[samples]
+
+
+def test_the_command_offers_every_class_and_engine() -> None:
+    """The CLI lists its choices by hand (importing the render package costs ``hcr --help`` 0.6 s):
+    they must be the package's own."""
+    import argparse
+
+    from router.cli import _parser
+    from router.fidelity.engines import ENGINES
+    from router.render.density import TEXT_CLASSES
+
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    options = {a.dest: a.choices for a in commands.choices["calibrate"]._actions}
+    assert list(options["kinds"]) == list(TEXT_CLASSES) and list(options["engine"]) == list(ENGINES)
