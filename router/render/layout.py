@@ -55,6 +55,7 @@ _VERIFIED_TILED = 8  # at most, where a family bills whole tiles
 MIN_FLOW_COLUMN_PX = 360  # a flowing-text column narrower than this reads worse than it saves
 _STRIP_SEGMENT_PX = 4096  # the strip is laid out in segments of this height
 _INK_LEVEL = 160  # a pixel darker than this is ink
+_PAPER_LEVEL = 250  # a pixel darker than this is drawn on, not blank page
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,9 @@ def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.n
     darkest = strip if strip.ndim == 2 else np.minimum(np.minimum(strip[..., 0], strip[..., 1]), strip[..., 2])
     ink = darkest < _INK_LEVEL
     row_ink = ink.sum(axis=1)
-    total = _content_bottom(row_ink)
+    # Content ends at its last mark, however light: a table's bottom rule (grey, and split over two
+    # rows at some sizes) and glyphs' antialiased edges are lighter than ink.
+    total = _content_bottom((darkest < _PAPER_LEVEL).sum(axis=1))
     pieces: list[np.ndarray] = []
     position = 0
     while position < total:

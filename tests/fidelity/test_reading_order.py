@@ -69,7 +69,8 @@ def test_engines_lines_are_kept_where_they_say() -> None:
 
 def test_rules_are_found_on_a_rendered_table_and_glyphs_are_not() -> None:
     """The price CSV drawn at Claude's dense setting, where cell padding is 1.5 px: every row rule
-    and every column rule is found, and no letter's stroke is taken for one."""
+    and every column rule is found, and no letter's stroke is taken for one. At 7 px the last rule
+    falls across two lighter rows, and the page used to end above it."""
     from router.tools.bench_corpus import price_csv
 
     document = price_csv(1500)
