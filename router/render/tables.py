@@ -150,7 +150,19 @@ def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[
             break
         left -= sum(natural[j] for j in settled)
         open_columns -= settled
-    return [math.floor(w) for w in widths]
+    return [math.floor(w) for w in _within(widths, floors, width_px)]
+
+
+def _within(widths: list[float], floors: list[float], width_px: float) -> list[float]:
+    """``widths`` brought back to ``width_px`` where a column held at its floor took more than its share:
+    the columns above their floors give the excess back, in proportion to how far above they are (a
+    narrow key column kept its natural width while the wide one beside it could not shrink enough)."""
+    excess = sum(widths) - width_px
+    room = [max(0.0, w - f) for w, f in zip(widths, floors, strict=True)]
+    if excess <= 0 or sum(room) <= 0:
+        return widths
+    give = min(1.0, excess / sum(room))
+    return [w - r * give for w, r in zip(widths, room, strict=True)]
 
 
 def _share_by_natural(

@@ -26,6 +26,19 @@ def test_widths_never_exceed_the_page_when_floors_hold() -> None:
         assert all(w >= int(f) for w, f in zip(widths, floors, strict=True))
 
 
+def test_short_columns_give_way_to_a_key_column_held_at_its_floor() -> None:
+    """A price sheet's six columns at 13 px on a 502-px column: the narrow numeric columns fit at their
+    natural widths, the key column of long instance names only at its floor; together they ran 21 px
+    past the page, and the cut-off cells failed the completeness check."""
+    rows = [["Instance type", "Region", "vCPU", "Memory GiB", "Max IOPS", "Net Gbps"]]
+    rows += [["burst-l1.16xlarge-ea", "ap-northeast-3", "192", "1536", "256000", "1.25"]] * 3
+    floors = _column_floors(rows, 13)
+    assert sum(floors) < 502
+    widths = table_widths(rows, 502, 13)
+    assert sum(widths) <= 502, widths
+    assert all(w >= int(f) for w, f in zip(widths, floors, strict=True))
+
+
 def test_text_width_is_pymupdfs_text_length_to_the_bit() -> None:
     """Column widths come from cached per-character advances; they must equal what PyMuPDF measures,
     so the pages' bytes do not change (fallback fonts for CJK and symbols included)."""
