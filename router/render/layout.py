@@ -125,9 +125,10 @@ def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.n
     darkest = strip if strip.ndim == 2 else np.minimum(np.minimum(strip[..., 0], strip[..., 1]), strip[..., 2])
     ink = darkest < _INK_LEVEL
     row_ink = ink.sum(axis=1)
-    # Content ends at its last mark, however light: a table's bottom rule (grey, and split over two
+    # Content starts and ends at a mark, however light: a table's rules (grey, and split over two
     # rows at some sizes) and glyphs' antialiased edges are lighter than ink.
-    total = _content_bottom((darkest < _PAPER_LEVEL).sum(axis=1))
+    row_marks = (darkest < _PAPER_LEVEL).sum(axis=1)
+    total = _content_bottom(row_marks)
     pieces: list[np.ndarray] = []
     position = 0
     while position < total:
@@ -138,7 +139,7 @@ def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.n
         cut = total if rest <= target else _best_cut(row_ink, position, target, column_height)
         pieces.append(strip[position:cut])
         position = cut
-        while position < total and row_ink[position] == 0:  # start each piece on ink, not on a gap
+        while position < total and row_marks[position] == 0:  # start each piece on a mark, not on a gap
             position += 1
     return pieces
 

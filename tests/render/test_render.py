@@ -219,3 +219,17 @@ def test_code_wraps_where_tokens_end() -> None:
     fits = int(40 / MONO_ADVANCE_EM)  # cells in 40 em
     assert ["".join(t for t, _ in v.runs) for v in long] == ["x" * fits, "↪ " + "x" * (100 - fits)]
     assert all(v.width_em <= 40 for v in long)
+
+
+def test_a_page_piece_starts_on_its_first_mark_however_light() -> None:
+    """Where a strip is cut into columns or pages, the next piece starts at its first drawn row, not its
+    first dark one: a table's grey rule after the cut is kept, not dropped."""
+    from router.render.layout import _cut_strip
+
+    strip = np.full((24, 20), 255, dtype=np.uint8)
+    strip[0:16] = 0  # lines of text
+    strip[17] = 220  # a light rule, after the one blank row where the strip is cut
+    strip[18:24] = 0
+    first, second = _cut_strip(strip, columns=1, column_height=17)
+    assert first.shape[0] == 16 and (first == 0).all()
+    assert second.shape[0] == 7 and (second[0] == 220).all()
