@@ -233,3 +233,18 @@ def test_a_page_piece_starts_on_its_first_mark_however_light() -> None:
     first, second = _cut_strip(strip, columns=1, column_height=17)
     assert first.shape[0] == 16 and (first == 0).all()
     assert second.shape[0] == 7 and (second[0] == 220).all()
+
+
+def test_a_narrow_table_is_drawn_on_a_page_as_narrow_as_it() -> None:
+    """A table narrower than the page's column leaves the rest blank; the page is cropped to the table's
+    right rule, so Claude, billed by area, pays for the table, not for the blank beside it."""
+    rows = "\n".join(f"| node-{i:02d} | {i * 37 % 101} | {i * 0.25:g} |" for i in range(40))
+    table = "| Node | Jobs | Load |\n|---|---:|---:|\n" + rows
+    claude = target(density="dense")
+    page = render_text(table, "table", "latin", None, claude).pages[0]
+    grey = np.asarray(Image.open(io.BytesIO(page.png)).convert("L"))
+    margin = claude.density.margin_px
+    assert page.width < claude.profile.page_width / 2
+    assert grey[:, page.width - margin - 1].min() < 250  # the right rule is the last thing drawn
+    assert (grey[:, page.width - margin :] == 255).all()
+    assert page.tokens < claude.profile.image_tokens(claude.profile.page_width, page.height) / 2
