@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     calibrate.add_argument("--encoder", action="append", help="encoder family (repeatable; default: all)")
     calibrate.add_argument(
-        "--kinds", nargs="+", choices=["latin", "cjk", "mono", "logs"], help="text classes (default: all)"
+        "--kinds", nargs="+", choices=["latin", "table", "cjk", "mono", "logs"], help="text classes (default: all)"
     )
     calibrate.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"], help="OCR engine")
     calibrate.add_argument("--ems", help="comma-separated em sizes in px for every class (default: the full sweep)")

@@ -56,6 +56,9 @@ class KindSpec:
     compact_indent: bool = False
     """Leading spaces are nesting, drawn at half a cell each (``router.render.lines``); kinds whose
     leading spaces align columns (logs, diffs, terminal output, tracebacks' carets) keep full cells."""
+    tabular: bool = False
+    """Rows of narrow cells (identifiers, versions, numbers): set at the sizes calibrated on such tables,
+    where a misread glyph has no word around it to correct it."""
 
 
 KINDS: dict[str, KindSpec] = {
@@ -63,7 +66,7 @@ KINDS: dict[str, KindSpec] = {
     for spec in [
         KindSpec("prose", "flow", "prose", extensions=(".txt", ".rst")),
         KindSpec("markdown", "flow", "markdown", extensions=(".md", ".markdown")),
-        KindSpec("table", "flow", "markdown"),
+        KindSpec("table", "flow", "markdown", tabular=True),
         KindSpec("code", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND, compact_indent=True),
         KindSpec("json", "mono", "verbatim", lexer="json", legend=INDENT_LEGEND, extensions=(".json",),
                  compact_indent=True),
@@ -72,7 +75,7 @@ KINDS: dict[str, KindSpec] = {
                  extensions=(".html", ".htm"), compact_indent=True),
         KindSpec("diff", "mono", "verbatim", lexer="diff", legend=DIFF_LEGEND, extensions=(".diff", ".patch")),
         KindSpec("terminal", "mono", "terminal", legend=TERMINAL_LEGEND),
-        KindSpec("csv", "flow", "csv", extensions=(".csv", ".tsv")),
+        KindSpec("csv", "flow", "csv", extensions=(".csv", ".tsv"), tabular=True),
         KindSpec("config", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND,
                  extensions=(".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml"), compact_indent=True),
         KindSpec("trace", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),

@@ -1,10 +1,10 @@
 """``hcr calibrate``: sweep glyph sizes and line heights, read every page back, choose the densities.
 
-For each encoder family and class of text (``latin``, ``cjk``, ``mono``), a fixed calibration sample
-(``router/tools/calibration_corpus``) is rendered at every em and line height of the sweep, read back by
-OCR at the resolution the provider sees, and scored. A setting's accuracy is the lower of its own
-score and the next larger em's at the same line height, so one lucky page cannot pick a size that
-its neighbours fail at. Then, per density:
+For each encoder family and class of text (``latin``, ``table``, ``cjk``, ``mono``, ``logs``), fixed
+calibration samples (``router/tools/calibration_corpus``) are rendered at every em and line height of
+the sweep, read back by OCR at the resolution the provider sees, and scored. A setting's accuracy is
+the lower of its own score and the next larger em's at the same line height, so one lucky page
+cannot pick a size that its neighbours fail at. Then, per density:
 
 - the settings that reach the density's bar (``router.density_names.THRESHOLDS``) compete on characters
   per image token, and the best one wins;
@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from router.density_names import DENSITY_NAMES, THRESHOLDS
-from router.errors import FidelityError
+from router.errors import FidelityError, RenderError
 from router.fidelity.engines import engine_version
 from router.fidelity.readback import check
 from router.models import Kind, ReadBack, Rendering, Script
@@ -64,6 +64,7 @@ class Sweep(BaseModel):
 DEFAULT_SWEEP = Sweep(
     em_px={
         "latin": [6, 6.5, 7, 7.5, 8, 8.5, 9, 10, 11, 12, 13],
+        "table": [7, 7.5, 8, 8.5, 9, 10, 11, 12, 13],
         "cjk": [7, 8, 9, 10, 11, 12, 13, 14],
         "mono": [7, 8, 8.5, 9, 9.5, 10, 11, 12, 13, 14],
         "logs": [8, 9, 9.5, 10, 10.5, 11, 12, 13, 14],
@@ -92,7 +93,10 @@ def corpus() -> dict[TextClass, tuple[Sample, ...]]:
     """The fixed calibration samples shipped with the package, per class of text.
 
     A class with several samples is as good as its worst one: JSON's lone braces read back worse than
-    Python; apt's upgrade log (``libcurl4:amd64 (7.88.1-10+deb12u8)``) worse than service logs."""
+    Python; apt's upgrade log (``libcurl4:amd64 (7.88.1-10+deb12u8)``) worse than service logs. The
+    table samples are a ruled price sheet and a CSV of package builds, both of many narrow columns of
+    identifiers, versions and numbers in scientific notation, as agents' tool results and price maps
+    have; they were generated once from a fixed seed, and the files are what is measured."""
     folder = resources.files("router.tools").joinpath("calibration_corpus")
 
     def sample(name: str, text_class: TextClass, kind: Kind, script: Script, language: str | None = None) -> Sample:
@@ -102,6 +106,10 @@ def corpus() -> dict[TextClass, tuple[Sample, ...]]:
 
     return {
         "latin": (sample("latin.md", "latin", "markdown", "latin"),),
+        "table": (
+            sample("table.md", "table", "table", "latin"),
+            sample("table.csv", "table", "csv", "latin", "csv"),
+        ),
         "cjk": (sample("cjk.txt", "cjk", "prose", "cjk"),),
         "mono": (
             sample("mono.py.txt", "mono", "code", "latin", "python"),
@@ -150,9 +158,14 @@ def measure(
                 for em in sweep.em_px[text_class]:
                     target = RenderTarget(renderer, _probe_density(text_class, em, line_height))
                     drawn: list[tuple[Sample, Rendering, dict[tuple[tuple[int, int], ...], ReadBack]]] = []
-                    for sample in samples[text_class]:
-                        rendering = render_text(sample.text, sample.kind, sample.script, sample.language, target)
-                        drawn.append((sample, rendering, {}))
+                    try:
+                        for sample in samples[text_class]:
+                            rendering = render_text(sample.text, sample.kind, sample.script, sample.language, target)
+                            drawn.append((sample, rendering, {}))
+                    except RenderError as exc:  # the router would send such a chunk as text: not a candidate
+                        if on_step:
+                            on_step(f"{renderer.name}: {text_class} {em:g} px x {line_height:g} not drawn: {exc}")
+                        continue
                     for profile in members:
                         read = []
                         for sample, rendering, reads in drawn:

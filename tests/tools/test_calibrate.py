@@ -140,6 +140,24 @@ def test_logs_are_set_by_their_own_class() -> None:
     assert old.logs == old.mono
 
 
+def test_tables_are_set_by_their_own_class() -> None:
+    """Markdown tables and CSV files take the ``table`` row, calibrated on tables of narrow columns;
+    prose and markdown the ``latin`` row; a table in Chinese the ``cjk`` row."""
+    from router.render.density import Density, Typesetting, calibration_table
+
+    row = calibration_table().encoders["anthropic"]["dense"]["table"]
+    density = get_density("dense", "anthropic")
+    for kind in ("table", "csv"):
+        assert density.text_class(kind, "latin") == "table"
+        assert density.typesetting(kind, "latin") == Typesetting(em_px=row.em_px, line_height=row.line_height)
+    for kind in ("prose", "markdown", "history"):
+        assert density.typesetting(kind, "latin") == density.latin
+    assert density.text_class("table", "cjk") == "cjk" and density.text_class("csv", "mixed") == "cjk"
+    # A hand-made density written before the class existed sets tables as prose.
+    old = Density(name="mine", latin=Typesetting(em_px=8), cjk=Typesetting(em_px=9), mono=Typesetting(em_px=10))
+    assert old.table == old.latin and old.logs == old.mono
+
+
 def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """Claude and Gemini 2 draw 768x1536 pages and show them unresized: one read-back serves both.
     Qwen3-VL draws the same pages but resizes them to multiples of 32, so it is read on its own."""
@@ -154,7 +172,7 @@ def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pyte
                         identifier_recall=1.0, text="", pages=len(rendering.pages), ocr_ms=1.0)  # fmt: skip
 
     monkeypatch.setattr(calibrate, "check", counted)
-    sweep = calibrate.Sweep(em_px={"latin": [], "cjk": [], "mono": [11.0], "logs": []}, line_heights=[1.1])
+    sweep = calibrate.Sweep(em_px={"mono": [11.0]}, line_heights=[1.1])
     measured = calibrate.measure(["anthropic", "gemini-2", "qwen3-vl"], ["mono"], sweep)
     assert sorted(m.encoder for m in measured) == ["anthropic", "gemini-2", "qwen3-vl"]
     samples = len(calibrate.corpus()["mono"])  # code and JSON, each drawn and read on its own
@@ -173,3 +191,30 @@ def test_the_command_offers_every_class_and_engine() -> None:
     commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
     options = {a.dest: a.choices for a in commands.choices["calibrate"]._actions}
     assert list(options["kinds"]) == list(TEXT_CLASSES) and list(options["engine"]) == list(ENGINES)
+
+
+def test_a_setting_that_cannot_be_drawn_is_not_a_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sample the renderer refuses at one size (the router would send it as text) skips that setting
+    and says so; the sweep goes on."""
+    from router.errors import IncompleteRenderError
+    from router.models import ReadBack
+    from router.tools import calibrate
+
+    drawn = calibrate.render_text
+
+    def refusing(text, kind, script, language, target):  # type: ignore[no-untyped-def]
+        if target.density.mono.em_px == 12:
+            raise IncompleteRenderError("3 of 9 words are not on the pages")
+        return drawn(text, kind, script, language, target)
+
+    def read(text, kind, script, rendering, profile, *, engine):  # type: ignore[no-untyped-def]
+        return ReadBack(engine=engine, char_accuracy=0.99, word_accuracy=0.98, identifiers=0, identifiers_found=0,
+                        identifier_recall=1.0, text="", pages=len(rendering.pages), ocr_ms=1.0)  # fmt: skip
+
+    monkeypatch.setattr(calibrate, "render_text", refusing)
+    monkeypatch.setattr(calibrate, "check", read)
+    steps: list[str] = []
+    sweep = calibrate.Sweep(em_px={"mono": [11.0, 12.0, 13.0]}, line_heights=[1.1])
+    measured = calibrate.measure(["anthropic"], ["mono"], sweep, on_step=steps.append)
+    assert [m.em_px for m in measured] == [11.0, 13.0]
+    assert len(steps) == 3 and "12 px x 1.1 not drawn: 3 of 9 words are not on the pages" in steps[1]
