@@ -59,11 +59,12 @@ def test_table_reads_back(family: str, markdown_table: str) -> None:
     assert accuracy(markdown_table, "table", "latin", None, family) >= 0.98
 
 
-# Latin's dense rows, calibrated again on a longer sample with the engine at one scale, set Claude and
-# Gemini 2 at 7 px, where the price CSV reads 97.8%, and leave gpt-4o at 7.5 px, where the markdown
-# price table reads 97.4% (misread glyphs in long narrow names: `v1` as `vl`, `opus` as `0pus`).
-# Tables of many narrow columns need a calibrated class of their own; strict, so a fix is noticed.
-_NARROW_TABLES = pytest.mark.xfail(strict=True, reason="dense Latin is calibrated on wide tables; see the layout issue")
+# Tables have their own calibrated class since 2026-12-01 (a price sheet and a CSV of package builds).
+# gpt-4o's dense tables went to 9 px and read at the bar. Claude and Gemini 2 went from 7 to 7.5 px:
+# the price CSV now reads 99.0%, but the markdown price table reads 97.4%. The engine reads the
+# provider cell `bedrock_converse` (58 of its 73 rows) as `bedirock_comverse`, and `amazon` as
+# `amaz0n`; the calibration sample has no such column. Strict, so a fix is noticed.
+_NARROW_TABLES = pytest.mark.xfail(strict=True, reason="the table class's samples lack this table's repeated cells")
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,7 @@ _NARROW_TABLES = pytest.mark.xfail(strict=True, reason="dense Latin is calibrate
     [
         pytest.param("anthropic", "dense", marks=_NARROW_TABLES),
         pytest.param("gemini-2", "dense", marks=_NARROW_TABLES),
-        pytest.param("openai-tile", "dense", marks=_NARROW_TABLES),
+        ("openai-tile", "dense"),
     ],
 )
 def test_a_dense_price_table_reads_back_at_its_bar(family: str, density: str) -> None:
