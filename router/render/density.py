@@ -104,13 +104,15 @@ def _density(name: str, latin: float, cjk: float, mono: float, line_height: floa
     )
 
 
-# Defaults for families the calibration table does not cover (RapidOCR, measured by hand).
+# Defaults for families the calibration table does not cover (RapidOCR, measured by hand). FiraGO at
+# whole pixels per em: at half pixels it reads worse than at the whole ems around it (see
+# ``router.tools.calibrate.DEFAULT_SWEEP``).
 DENSITIES: dict[str, Density] = {
     d.name: d
     for d in [
         _density("exact", latin=13, cjk=14, mono=13.5, line_height=1.25, margin_px=6),
-        _density("balanced", latin=9.5, cjk=10.5, mono=10.5, line_height=1.2, margin_px=4),
-        _density("dense", latin=7.5, cjk=9, mono=9.2, line_height=1.15, margin_px=3),
+        _density("balanced", latin=10, cjk=10.5, mono=10.5, line_height=1.2, margin_px=4),
+        _density("dense", latin=8, cjk=9, mono=9.2, line_height=1.15, margin_px=3),
     ]
 }
 
