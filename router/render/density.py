@@ -127,10 +127,10 @@ def get_density(name: str, encoder: str | None = None) -> Density:
     chosen = calibration_table().encoders.get(encoder or "", {}).get(name)  # type: ignore[call-overload]
     if not chosen:
         return base
-    settings = {c: Typesetting(em_px=row.em_px, line_height=row.line_height) for c, row in chosen.items()}
-    if "table" not in settings and "latin" in settings:  # a table calibrated before tables had their class
-        settings["table"] = settings["latin"]
-    return base.model_copy(update=settings)
+    settings = {c: {"em_px": row.em_px, "line_height": row.line_height} for c, row in chosen.items()}
+    # Validated whole, so a table calibrated before tables and logs had their classes sets them as
+    # its prose and code (the Density validator), not at the uncalibrated defaults.
+    return Density.model_validate({**base.model_dump(exclude={"table", "logs"}), **settings})
 
 
 def larger(density: Density) -> str | None:

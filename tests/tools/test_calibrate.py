@@ -158,6 +158,24 @@ def test_tables_are_set_by_their_own_class() -> None:
     assert old.table == old.latin and old.logs == old.mono
 
 
+def test_a_calibration_table_older_than_a_class_sets_it_as_its_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table calibrated before tables and logs had rows draws them at its own prose and code sizes."""
+    from router.render import density as module
+
+    setting = {"line_height": 1.1, "accuracy": 0.99, "bar": 0.98, "reached": True, "chars_per_token": 5.0}
+    rows = {"latin": {"em_px": 8.0, **setting}, "cjk": {"em_px": 11.0, **setting}, "mono": {"em_px": 12.0, **setting}}
+    older = module.CalibrationTable.model_validate({"encoders": {"anthropic": {"dense": rows}}})
+    monkeypatch.setattr(module, "calibration_table", lambda: older)
+    module.get_density.cache_clear()
+    try:
+        density = module.get_density("dense", "anthropic")
+    finally:
+        module.get_density.cache_clear()
+    assert density.table == density.latin == module.Typesetting(em_px=8.0, line_height=1.1)
+    assert density.logs == density.mono == module.Typesetting(em_px=12.0, line_height=1.1)
+    assert density.margin_px == module.DENSITIES["dense"].margin_px
+
+
 def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """Claude and Gemini 2 draw 768x1536 pages and show them unresized: one read-back serves both.
     Qwen3-VL draws the same pages but resizes them to multiples of 32, so it is read on its own."""
