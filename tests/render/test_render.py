@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from router.providers.geometry import get_profile
 from router.render import markup
 from router.render.cache import render_cache
 from router.render.chunks import RenderTarget, render_text
-from router.render.density import get_density
+from router.render.density import Typesetting, get_density
 from router.render.lines import CONTINUATION, lines_html, wrap_runs
 from router.render.png import png_bytes
 from router.render.tables import MONO_ADVANCE_EM, table_widths
@@ -248,3 +249,15 @@ def test_a_narrow_table_is_drawn_on_a_page_as_narrow_as_it() -> None:
     assert grey[:, page.width - margin - 1].min() < 250  # the right rule is the last thing drawn
     assert (grey[:, page.width - margin :] == 255).all()
     assert page.tokens < claude.profile.image_tokens(claude.profile.page_width, page.height) / 2
+
+
+def test_a_flow_placed_past_its_segment_is_drawn_whole() -> None:
+    """MuPDF at times places the rest of a story past the segment's bottom and reports nothing left:
+    the first 32,751 characters of the GPL at 10 px in Claude's two columns came back 5,382 px tall
+    from a 4,096-px box, and the pages lost the quarter past it (1,342 of 5,301 words: the chunk went
+    as text). The completeness check inside ``render_text`` fails unless every word is drawn."""
+    gpl = Path("/usr/share/common-licenses/GPL-3").read_text(encoding="utf-8")[:32751]
+    ten = get_density("exact").model_copy(update={"latin": Typesetting(em_px=10, line_height=1.1)})
+    rendering = render_text(gpl, "prose", "latin", None, RenderTarget(get_profile("anthropic"), ten))
+    assert rendering.columns == 2
+    assert sum(page.height for page in rendering.pages) * 2 > 5382
