@@ -117,8 +117,9 @@ def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tupl
 
 def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes, list[float]] | None:
     """The story placed in segments ``segment_px`` tall: the PDF and each segment's filled height. None
-    where MuPDF placed past a segment's bottom, which it does at some heights and draws none of (the
-    GPL at 10 px in a 377-px column: 5,382 px from a 4,096-px segment, a quarter of its words lost)."""
+    where MuPDF says it placed the rest of the story past a segment's bottom, which it does at some
+    heights and draws none of (the GPL at 10 px in a 377-px column: 5,382 px from a 4,096-px segment,
+    a quarter of its words lost)."""
     archive, _ = markup.fonts()
     story = pymupdf.Story(html=body, user_css=css, archive=archive)
     out = io.BytesIO()
@@ -133,7 +134,7 @@ def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes,
         more, filled = story.place(box)
         story.draw(device)
         writer.end_page()
-        if filled[3] > segment_px + 0.5:
+        if not more and filled[3] > segment_px + 0.5:  # (a row over the bottom with more to place is not lost)
             writer.close()
             return None
         bottoms.append(segment_px if more else filled[3])
