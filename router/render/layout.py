@@ -134,7 +134,7 @@ def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes,
         more, filled = story.place(box)
         story.draw(device)
         writer.end_page()
-        if not more and filled[3] > segment_px + 0.5:  # (a row over the bottom with more to place is not lost)
+        if not more and filled[3] > segment_px + 0.5:  # a row a few px over, with more to place: as before
             writer.close()
             return None
         bottoms.append(segment_px if more else filled[3])
