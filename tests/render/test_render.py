@@ -261,3 +261,28 @@ def test_a_flow_placed_past_its_segment_is_drawn_whole() -> None:
     rendering = render_text(gpl, "prose", "latin", None, RenderTarget(get_profile("anthropic"), ten))
     assert rendering.columns == 2
     assert sum(page.height for page in rendering.pages) * 2 > 5382
+
+
+@pytest.mark.parametrize(
+    ("document", "kind", "family", "density"),
+    [
+        ("price_csv", "csv", "openai-tile", "dense"),
+        ("argparse_code", "code", "openai-tile", "exact"),
+        ("price_csv", "csv", "gemini-2", "balanced"),
+        ("argparse_code", "code", "gemini-2", "dense"),
+    ],
+)
+def test_margins_never_bill_a_tile_of_their_own(document: str, kind: str, family: str, density: str) -> None:
+    """gpt-4o and Gemini 2 bill whole tiles however few rows of the last one are drawn on. gpt-4o's
+    dense CSV pages were 503x2047 and 503x513, the 513th row blank margin: 1,190 image tokens where
+    1,020 do. No page may bill more than its drawn rows with a 1-px margin above and below."""
+    from router.tools import bench_corpus
+
+    text = getattr(bench_corpus, document)(6000).text
+    t = target(family, density)
+    rendering = render_text(text, kind, "latin", "csv" if kind == "csv" else "python", t)
+    for page in rendering.pages:
+        grey = np.asarray(Image.open(io.BytesIO(page.png)).convert("L"))
+        drawn = np.flatnonzero((grey < 250).any(axis=1))
+        assert page.tokens == t.profile.image_tokens(page.width, int(drawn[-1] - drawn[0]) + 3)
+        assert drawn[0] >= 1 and drawn[-1] <= page.height - 2  # at least 1 px of margin is kept
