@@ -35,7 +35,7 @@ from router.errors import IncompleteRenderError
 from router.fidelity.engines import engine_version
 from router.fidelity.readback import check
 from router.providers.geometry import get_profile
-from router.render import layout, lines, markup
+from router.render import lines, markup, mono
 from router.render.chunks import RenderTarget, _render
 from router.render.density import Typesetting, get_density
 from router.tools.bench import machine
@@ -72,15 +72,15 @@ def _drawn_with(font: str) -> Iterator[None]:
     """Code drawn in ``font`` for the duration: the font the HTML names and the advance the wrapping
     and packing measure with. Restored after."""
     regular, bold, advance = FONTS[font]
-    saved = (markup.fonts, lines.MONO_ADVANCE_EM, lines.INDENT_ADVANCE_EM, layout.MONO_ADVANCE_EM, layout._MARKER_EM)
+    saved = (markup.fonts, lines.MONO_ADVANCE_EM, lines.INDENT_ADVANCE_EM, mono.MONO_ADVANCE_EM, mono._MARKER_EM)
     markup.fonts = functools.lru_cache(maxsize=1)(lambda: _font_css(regular, bold))  # type: ignore[assignment]
-    lines.MONO_ADVANCE_EM = layout.MONO_ADVANCE_EM = advance  # type: ignore[misc]
+    lines.MONO_ADVANCE_EM = mono.MONO_ADVANCE_EM = advance  # type: ignore[misc]
     lines.INDENT_ADVANCE_EM = lines.INDENT_SCALE * advance  # type: ignore[misc]
-    layout._MARKER_EM = lines.width_em_of(lines.CONTINUATION)
+    mono._MARKER_EM = lines.width_em_of(lines.CONTINUATION)
     try:
         yield
     finally:
-        markup.fonts, lines.MONO_ADVANCE_EM, lines.INDENT_ADVANCE_EM, layout.MONO_ADVANCE_EM, layout._MARKER_EM = saved  # type: ignore[misc]
+        markup.fonts, lines.MONO_ADVANCE_EM, lines.INDENT_ADVANCE_EM, mono.MONO_ADVANCE_EM, mono._MARKER_EM = saved  # type: ignore[misc]
 
 
 def samples() -> list[tuple[str, str, str, str | None]]:

@@ -1,7 +1,8 @@
 """Stage 3: render one chunk into PNG pages at the target encoder's geometry.
 
 ``render_chunk`` is the one entry point: chunk text -> HTML (``router.render.markup``) -> pages laid
-out and rasterised at the encoder's geometry (``router.render.layout``) -> PNG (``router.render.png``).
+out and rasterised at the encoder's geometry (``router.render.flow`` for flowing text, ``router.render.mono``
+for monospace) -> PNG (``router.render.png``).
 Pages are at most the pixel size the encoder reads without downscaling, and the last page is cropped
 to its content so no tokens pay for blank space. Output is deterministic (same bytes for the same
 input and settings) and cached in memory by a hash of content and settings (``router.render.cache``).
@@ -26,7 +27,8 @@ from router.render._mupdf import MUPDF_LOCK
 from router.render.cache import render_cache
 from router.render.completeness import check_flow, check_verbatim, markup_text
 from router.render.density import Density
-from router.render.layout import layout_flow, layout_mono
+from router.render.flow import layout_flow
+from router.render.mono import layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
 

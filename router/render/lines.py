@@ -1,7 +1,7 @@
 """Monospace lines: source runs wrapped to a column, drawn as HTML for PyMuPDF's Story.
 
 Monospace kinds (code, logs, JSON, HTML source) are wrapped here rather than by the layout engine:
-the packer (``router.render.layout``) needs each line's exact width and height to fill columns, and a
+the packer (``router.render.mono``) needs each line's exact width and height to fill columns, and a
 wrapped line's continuation starts with a visible marker so the model can tell it from a new line.
 
 Two things on a code page are drawn smaller than a cell, because they carry no characters:

@@ -13,7 +13,7 @@ from router.fidelity.engines import TextBox, get_engine
 from router.fidelity.readback import visible
 from router.fidelity.reading_order import split_columns
 from router.providers.geometry import get_profile
-from router.render import layout, markup
+from router.render import markup, mono
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import get_density
 from router.render.lines import INDENT_SCALE, VisualLine, lines_html, wrap_runs
@@ -79,7 +79,7 @@ def test_blank_lines_are_half_a_line_high() -> None:
     setting = CLAUDE.density.mono
     # 20 lines, 19 blank lines between them; too long to share a page, so one column
     code = "\n\n".join(f"value_{i} = '{'x' * 70}'" for i in range(20))
-    lines, pages = layout.plan_mono(markup.highlight(code, "python", "code"), setting, CLAUDE.density, CLAUDE.profile)
+    lines, pages = mono.plan_mono(markup.highlight(code, "python", "code"), setting, CLAUDE.density, CLAUDE.profile)
     assert [[column.height for column in page] for page in pages] == [[20 + 19 * INDENT_SCALE]]
     rendering = render_text(code, "code", "latin", "python", CLAUDE)
     line_px = setting.em_px * setting.line_height
@@ -89,7 +89,7 @@ def test_blank_lines_are_half_a_line_high() -> None:
 
 def test_no_column_starts_with_a_blank_line() -> None:
     code = "\n".join("" if i % 5 == 4 else f"value_{i} = compute({i})" for i in range(900))
-    lines, pages = layout.plan_mono(
+    lines, pages = mono.plan_mono(
         markup.highlight(code, "python", "code"), CLAUDE.density.mono, CLAUDE.density, CLAUDE.profile
     )
     for page in pages:
@@ -102,7 +102,7 @@ def test_columns_are_as_wide_as_their_longest_line() -> None:
     short = "\n".join(f"x{i} = {i}" for i in range(400))
     long = "\n".join(f"configuration_value_{i} = load_setting('section', 'key_{i}', default=None)" for i in range(400))
     setting = CLAUDE.density.mono
-    _, pages = layout.plan_mono(
+    _, pages = mono.plan_mono(
         markup.highlight(short + "\n" + long, "python", "code"), setting, CLAUDE.density, CLAUDE.profile
     )
     widths = [column.width_px for page in pages for column in page]
@@ -129,16 +129,16 @@ def test_the_chosen_wrap_width_bills_about_the_fewest_tokens(family: str, python
     target = RenderTarget(get_profile(family), get_density("dense", family))
     setting, density, profile = target.density.mono, target.density, target.profile
     runs = markup.highlight(python_code * 3, "python", "code")
-    chosen, _ = layout.plan_mono(runs, setting, density, profile, compact_indent=True)
+    chosen, _ = mono.plan_mono(runs, setting, density, profile, compact_indent=True)
 
     def tokens(lines: list[VisualLine]) -> int:
         rows = [(line.height, line.width_em) for line in lines]
-        return layout._tokens(rows, setting, density, profile)
+        return mono._tokens(rows, setting, density, profile)
 
     usable_em = (profile.page_width - 2 * density.margin_px) / setting.em_px
-    candidates = layout._candidate_widths(usable_em, layout.MIN_MONO_CELLS * MONO_ADVANCE_EM, 10 / setting.em_px)
+    candidates = mono._candidate_widths(usable_em, mono.MIN_MONO_CELLS * MONO_ADVANCE_EM, 10 / setting.em_px)
     source = [line for line in wrap_runs(runs, usable_em, compact_indent=True) if not line.continuation]
-    allowed = layout.MAX_WRAP_SHARE * sum(not line.blank for line in source)
+    allowed = mono.MAX_WRAP_SHARE * sum(not line.blank for line in source)
     real = []
     for width in candidates:
         lines = wrap_runs(runs, width, compact_indent=True)
@@ -180,7 +180,7 @@ def test_a_continuation_that_starts_a_column_is_checked_as_one() -> None:
     code, response = corpus()["mono"]
     text = code.text + "\n\n" + response.text  # Python, then a JSON response
     target = RenderTarget(get_profile("openai-patch-mini"), _probe_density("mono", 14, 1.1))
-    lines, pages = layout.plan_mono([(text, None)], target.density.mono, target.density, target.profile,
+    lines, pages = mono.plan_mono([(text, None)], target.density.mono, target.density, target.profile,
                                     compact_indent=True)  # fmt: skip
     assert any(lines[column.start].continuation for page in pages for column in page[1:])
     rendering = render_text(text, "code", "latin", "python", target)  # raised IncompleteRenderError

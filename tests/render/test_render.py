@@ -225,7 +225,7 @@ def test_code_wraps_where_tokens_end() -> None:
 def test_a_page_piece_starts_on_its_first_mark_however_light() -> None:
     """Where a strip is cut into columns or pages, the next piece starts at its first drawn row, not its
     first dark one: a table's grey rule after the cut is kept, not dropped."""
-    from router.render.layout import _cut_strip
+    from router.render.flow import _cut_strip
 
     strip = np.full((24, 20), 255, dtype=np.uint8)
     strip[0:16] = 0  # lines of text

@@ -1,0 +1,157 @@
+"""Flowing text (prose, markdown, tables): HTML laid out by PyMuPDF's Story API as one long strip
+one column wide, rasterised, then cut at the rows with the least ink (the gaps between lines) into
+column pieces that are set side by side. Cutting the raster rather than the text balances the last
+page's columns exactly, so cropping it to its content pays for no blank space. Wide pages get two
+columns of a readable line length; a chunk with tables keeps one full-width column, cropped to the
+right edge of its content where its tables are narrower. Monospace text is ``router.render.mono``'s.
+
+Each page comes with the x of its gutters, so the read-back cuts it where the columns are.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pymupdf
+
+from router.errors import RenderError
+from router.providers.geometry import EncoderProfile
+from router.render import markup
+from router.render.density import Density
+from router.render.extraction import repair_extracted
+from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, darkest, fit_tiles, pixmap_array
+
+__all__ = ["MIN_FLOW_COLUMN_PX", "layout_flow"]
+
+MIN_FLOW_COLUMN_PX = 360  # a flowing-text column narrower than this reads worse than it saves
+_STRIP_SEGMENTS_PX = (4096, 3968, 3840, 3712)  # the strip is laid out in segments of the first that works
+_INK_LEVEL = 160  # a pixel darker than this is ink
+
+
+def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool) -> LaidOut:
+    m, gap = density.margin_px, density.column_gap_px
+    usable = profile.page_width - 2 * m
+    columns = 1 if "<table" in body else max(1, min(MAX_COLUMNS, (usable + gap) // (MIN_FLOW_COLUMN_PX + gap)))
+    column_px = (usable - (columns - 1) * gap) // columns
+    strip, text = _flow_strip(body, css, column_px, grayscale=grayscale)
+    # A table narrower than the column leaves the rest of it blank: families billed by area pay for none
+    # of it (litellm's price table at 7 px on Claude: 384 of 768 px wide, 865 image tokens a page).
+    column_px = min(column_px, _content_right(strip))
+    strip = strip[:, :column_px]
+    pieces = _cut_strip(strip, columns, profile.page_height - 2 * m)
+    pages, gutters = [], []
+    for first in range(0, len(pieces), columns):
+        group = pieces[first : first + columns]
+        pages.append(fit_tiles(_compose(group, column_px, density, grayscale=grayscale), profile))
+        gutters.append(tuple(round(m + i * (column_px + gap) - gap / 2) for i in range(1, len(group))))
+        if len(pages) > MAX_PAGES:
+            raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
+    return LaidOut(pages, columns, text, gutters)
+
+
+def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tuple[np.ndarray, str]:
+    """The whole chunk laid out one column wide, as one tall raster, and the text inside it."""
+    for segment_px in _STRIP_SEGMENTS_PX:
+        placed = _place(body, css, column_px, segment_px)
+        if placed is not None:
+            break
+    else:
+        raise RenderError("the layout engine placed text past the bottom of every segment height tried")
+    pdf, bottoms = placed
+    colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
+    segments, texts = [], []
+    with pymupdf.open("pdf", pdf) as doc:
+        for page, bottom in zip(doc, bottoms, strict=True):
+            clip = pymupdf.Rect(0, 0, column_px, max(1, math.ceil(bottom)))
+            segments.append(pixmap_array(page.get_pixmap(colorspace=colorspace, clip=clip, alpha=False)))
+            texts.append(page.get_text("text", clip=clip))  # text past the column's edge is not on the page
+    return np.concatenate(segments, axis=0), repair_extracted("".join(texts))
+
+
+def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes, list[float]] | None:
+    """The story placed in segments ``segment_px`` tall: the PDF and each segment's filled height. None
+    where MuPDF says it placed the rest of the story past a segment's bottom, which it does at some
+    heights and draws none of (the GPL at 10 px in a 377-px column: 5,382 px from a 4,096-px segment,
+    a quarter of its words lost)."""
+    archive, _ = markup.fonts()
+    story = pymupdf.Story(html=body, user_css=css, archive=archive)
+    out = io.BytesIO()
+    writer = pymupdf.DocumentWriter(out)
+    box = pymupdf.Rect(0, 0, column_px, segment_px)
+    bottoms: list[float] = []
+    more = 1
+    while more:
+        if len(bottoms) * segment_px > MAX_PAGES * 2048:
+            raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
+        device = writer.begin_page(box)
+        more, filled = story.place(box)
+        story.draw(device)
+        writer.end_page()
+        if not more and filled[3] > segment_px + 0.5:  # a row a few px over, with more to place: as before
+            writer.close()
+            return None
+        bottoms.append(segment_px if more else filled[3])
+    writer.close()
+    return out.getvalue(), bottoms
+
+
+def _content_right(strip: np.ndarray) -> int:
+    """One past the rightmost column of the strip with a mark on it, however light (a table's right rule)."""
+    marked = np.flatnonzero((darkest(strip) < PAPER_LEVEL).any(axis=0))
+    return int(marked[-1]) + 1 if marked.size else strip.shape[1]
+
+
+def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.ndarray]:
+    """Cut the strip into pieces of at most ``column_height`` rows, at the rows with least ink."""
+    darkness = darkest(strip)
+    ink = darkness < _INK_LEVEL
+    row_ink = ink.sum(axis=1)
+    # Content starts and ends at a mark, however light: a table's rules (grey, and split over two
+    # rows at some sizes) and glyphs' antialiased edges are lighter than ink.
+    row_marks = (darkness < PAPER_LEVEL).sum(axis=1)
+    total = _content_bottom(row_marks)
+    pieces: list[np.ndarray] = []
+    position = 0
+    while position < total:
+        rest = total - position
+        left_on_page = columns - len(pieces) % columns
+        # Fill columns until the rest fits on this page; then share the rest evenly between them.
+        target = column_height if rest > left_on_page * column_height else math.ceil(rest / left_on_page)
+        cut = total if rest <= target else _best_cut(row_ink, position, target, column_height)
+        pieces.append(strip[position:cut])
+        position = cut
+        while position < total and row_marks[position] == 0:  # start each piece on a mark, not on a gap
+            position += 1
+    return pieces
+
+
+def _content_bottom(row_ink: np.ndarray) -> int:
+    inked = np.flatnonzero(row_ink)
+    return int(inked[-1]) + 1 if inked.size else 0
+
+
+def _best_cut(row_ink: np.ndarray, start: int, target: int, limit: int) -> int:
+    """A row near ``start + target`` (never past ``start + limit``) through as little ink as possible."""
+    high = start + min(limit, target + max(4, target // 10))
+    low = start + max(1, target - max(8, target // 4))
+    window = row_ink[low:high]
+    if window.size == 0:
+        return start + limit
+    least = window.min()
+    candidates = np.flatnonzero(window == least) + low
+    # Among the emptiest rows, the one nearest the target keeps columns even.
+    return int(candidates[np.argmin(np.abs(candidates - (start + target)))])
+
+
+def _compose(pieces: list[np.ndarray], column_px: int, density: Density, *, grayscale: bool) -> np.ndarray:
+    m, gap = density.margin_px, density.column_gap_px
+    height = 2 * m + max(p.shape[0] for p in pieces)
+    width = 2 * m + len(pieces) * column_px + (len(pieces) - 1) * gap
+    shape = (height, width) if grayscale else (height, width, 3)
+    page = np.full(shape, 255, dtype=np.uint8)
+    for i, piece in enumerate(pieces):
+        x = m + i * (column_px + gap)
+        page[m : m + piece.shape[0], x : x + piece.shape[1]] = piece
+    return page
