@@ -21,6 +21,7 @@ import pymupdf
 
 from router.errors import DocumentError, RenderError
 from router.providers.geometry import EncoderProfile
+from router.render.pages import fit_tiles
 
 PageLook = Literal["scanned", "tables", "figures", "text"]
 MAX_IMAGE_PIXELS = 64_000_000  # an embedded image larger than this is not decoded (decompression bombs)
@@ -126,8 +127,11 @@ def rasterise_page(page: pymupdf.Page, info: PageInfo, profile: EncoderProfile, 
     zoom = min(zoom, profile.page_width / clip.width)  # never wider than the encoder's page
     zoom = min(zoom, MAX_TILES_PER_PAGE * profile.page_height / clip.height)
     pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=clip, colorspace=pymupdf.csGRAY, alpha=False)
-    pixels = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)
-    return [pixels[top : top + profile.page_height].copy() for top in range(0, pix.height, profile.page_height)]
+    # The clip's edges are rounded outwards to whole pixels: one column past the page's width would bill
+    # gpt-4o a second column of tiles. The column is the content box's blank margin.
+    pixels = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)[:, : profile.page_width]
+    tiles = [pixels[top : top + profile.page_height] for top in range(0, pix.height, profile.page_height)]
+    return [fit_tiles(tile.copy(), profile) for tile in tiles]  # the last one's blank rows bill no tile of their own
 
 
 def _content_box(page: pymupdf.Page) -> pymupdf.Rect:

@@ -378,3 +378,19 @@ def test_a_document_over_the_image_budget_goes_as_its_text_layer_whole() -> None
     tiny = Router(Policy.builtin("default").model_copy(update={"max_image_bytes": 1}))
     kept = tiny.route(attach(pdf(scanned_page)), model="gpt-4o")
     assert page_reports(kept)[0].action == "image" and kept.pages
+
+
+def test_a_pages_last_tile_bills_no_tile_for_its_margin() -> None:
+    """A page drawn at gpt-4o's 512-px width whose content box, with its 6-pt margin, is 513 px tall:
+    the blank last row billed a second tile (425 image tokens where 255 do). The clip's edges, rounded
+    outwards, made it 513 px wide too: a second column of tiles."""
+    from router.render.documents import describe_page, rasterise_page
+
+    profile = get_profile("openai-tile")
+    doc = pymupdf.open()
+    page = doc.new_page(width=600, height=700)
+    page.draw_rect(pymupdf.Rect(20, 20, 520, 521), color=(0, 0, 0), fill=(0.2, 0.2, 0.2))  # 500x501 + 6 pt round
+    tiles = rasterise_page(page, describe_page(page, 1), profile, em_px=10)
+    assert [tile.shape for tile in tiles] == [(512, 512)]
+    assert profile.image_tokens(512, 512) < profile.image_tokens(512, 513)
+    assert (tiles[0][0] == 255).all() and (tiles[0][-1] == 255).all()  # a blank row kept above and below
