@@ -121,10 +121,14 @@ def price_table(max_chars: int) -> Document:
 
 
 def package_readme(max_chars: int) -> Document | None:
-    """The longest installed long description that has both a table and a code block."""
+    """The longest installed long description that has both a table and a code block, not this
+    project's own: its README grows every release (it overtook azure-identity's on 2026-12-01)."""
     best: tuple[int, str, str] | None = None
+    own = set(metadata.packages_distributions().get("router", ()))
     for dist in metadata.distributions():
         meta: Any = dist.metadata  # an email.message.Message underneath; the protocol type hides its methods
+        if meta["Name"] in own:
+            continue
         body = meta.get_payload() or meta.get("Description") or ""
         kind = meta.get("Description-Content-Type") or ""
         if "markdown" in kind and "|---" in body.replace(" ", "") and "```" in body and len(body) > 4000:
