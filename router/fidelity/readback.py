@@ -10,7 +10,8 @@ Scores (all 0..1):
 - character accuracy, 1 - CER, after folding what OCR engines cannot be expected to keep apart and
   a model does not need: whitespace, full-width and ASCII forms of one character (NFKC), curly and
   straight quotes, the router's own continuation markers, list bullets, and rules drawn with a repeated symbol
-  (``=====``, ``-----``: engines skip them, and they carry no content, so a run counts as one);
+  (``=====``, ``-----``, a traceback's ``^^^^``: a run counts as one character, on the page and in
+  the read-back, whatever the engine reads it as);
 - word accuracy, 1 - WER over letter/digit words (each CJK ideograph is a word);
 - identifier recall: the share of numbers, hashes, URLs, e-mail addresses and mixed letter-digit
   names in the source that appear exactly in the read-back.
@@ -25,6 +26,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -46,6 +48,7 @@ _QUOTES = str.maketrans({"‘": "'", "’": "'", "′": "'", "`": "'", "´": "'"
 _MARKS = re.compile("|".join(re.escape(m) for m in (*MARKERS, "→", "↳", "⤷", "•", "·", "◦", "▪")))
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c"), None)  # break points and unjoined f's: drawn as nothing
 _RULE = re.compile(r"([^\w\s])\1{2,}")
+_RUN = re.compile(r"(\S)\1{2,}")  # in a normalised read-back: three or more of one character
 _SPACE = re.compile(r"\s+")
 _TAGS = re.compile(r"<[^>]+>")
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -57,14 +60,71 @@ _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 
 def normalise(text: str) -> str:
     """The text as scored: folded forms, no markers, one char per drawn rule, no whitespace."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).translate(_ZERO_WIDTH)
-    text = _RULE.sub(r"\1", _MARKS.sub("", text))
-    return _SPACE.sub("", text)
+    return _folded(text)[0]
+
+
+def _folded(text: str) -> tuple[str, list[int]]:
+    """``normalise(text)`` and where in it each drawn rule's one character stands."""
+    text = _MARKS.sub("", unicodedata.normalize("NFKC", text).translate(_QUOTES).translate(_ZERO_WIDTH))
+    parts: list[str] = []
+    rules: list[int] = []
+    length = start = 0
+    for rule in _RULE.finditer(text):
+        before = _SPACE.sub("", text[start : rule.start()])
+        parts += (before, rule.group(1))
+        rules.append(length + len(before))
+        length += len(before) + 1
+        start = rule.end()
+    parts.append(_SPACE.sub("", text[start:]))
+    return "".join(parts), rules
 
 
 def char_accuracy(read: str, source: str) -> float:
-    """1 - character error rate of ``read`` against ``source``, both normalised."""
-    return _accuracy(normalise(read), normalise(source))
+    """1 - character error rate of ``read`` against ``source``, both normalised.
+
+    A drawn rule counts as one character whatever the engine makes of it: read as the symbol, its
+    run is folded like the source's; read as a run of another character (RapidOCR reads a
+    traceback's ``^^^^^^^^`` as ``AAAAAAAA`` and ``~~~~`` as ``NNNN``), that run standing against the
+    rule counts as one misread character, not one per caret."""
+    drawn, rules = _folded(source)
+    seen = normalise(read)
+    if rules and _RUN.search(seen):
+        seen = _misread_rules_folded(seen, drawn, set(rules))
+    return _accuracy(seen, drawn)
+
+
+def _misread_rules_folded(read: str, source: str, rules: set[int]) -> str:
+    """``read`` with each run of one character that the alignment sets against a source rule cut to
+    one character; runs anywhere else (``1000``, ``www``) are the engine's to get right."""
+    from rapidfuzz.distance import Levenshtein
+
+    on_rule = [False] * len(read)
+    ops = [op for op in Levenshtein.opcodes(read, source) if op[0] != "equal"]
+    for block in _adjacent(ops):  # one misread stretch: a replace beside a delete is one alignment's choice
+        i1, i2, j1, j2 = block[0][1], block[-1][2], block[0][3], block[-1][4]
+        near = range(j1, j2) if j2 > j1 else (j1 - 1, j1)  # read where the source has nothing: beside what?
+        if any(j in rules for j in near):
+            on_rule[i1:i2] = [True] * (i2 - i1)
+    out: list[str] = []
+    start = 0
+    for run in _RUN.finditer(read):
+        i, j = run.span()
+        if any(on_rule[i:j]):
+            out += (read[start:i], run.group(1))
+            start = j
+    out.append(read[start:])
+    return "".join(out)
+
+
+def _adjacent(ops: list[Any]) -> list[list[Any]]:
+    """Edit operations grouped where each starts where the one before ended, in both strings."""
+    blocks: list[list[Any]] = []
+    for op in ops:
+        if blocks and (blocks[-1][-1][2], blocks[-1][-1][4]) == (op[1], op[3]):
+            blocks[-1].append(op)
+        else:
+            blocks.append([op])
+    return blocks
 
 
 def words(text: str) -> list[str]:
