@@ -102,7 +102,7 @@ def _misread_rules_folded(read: str, source: str, rules: set[int]) -> str:
     ops = [op for op in Levenshtein.opcodes(read, source) if op[0] != "equal"]
     for block in _adjacent(ops):  # one misread stretch: a replace beside a delete is one alignment's choice
         i1, i2, j1, j2 = block[0][1], block[-1][2], block[0][3], block[-1][4]
-        near = range(j1, j2) if j2 > j1 else (j1 - 1, j1)  # read where the source has nothing: beside what?
+        near = range(j1, j2) if j2 > j1 else (j1 - 1, j1)  # read where the source has nothing: next to a rule?
         if any(j in rules for j in near):
             on_rule[i1:i2] = [True] * (i2 - i1)
     out: list[str] = []
