@@ -244,10 +244,12 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
         for density in DENSITY_NAMES:
             bar = THRESHOLDS[density]
             required = {name: bar if top >= bar else top - PLATEAU_SLACK[density] for name, top in plateaus.items()}
-            reached = all(top >= bar for top in plateaus.values())
-            floor = previous.em_px if previous is not None else 0.0  # never smaller glyphs than the density below
-            allowed = [(m, accs) for m, accs in smoothed if m.em_px >= floor]
+            # Never smaller glyphs, nor tighter lines of them, than the density below
+            allowed = [(m, accs) for m, accs in smoothed if previous is None or _at_least(m, previous)]
             pool = [(m, accs) for m, accs in allowed if all(accs[name] >= required[name] for name in names)]
+            # Reached: one setting reads every sample at the bar (samples that each reach it at
+            # different settings, none at the same one, are not)
+            reached = bool(pool) and all(top >= bar for top in plateaus.values())
             if not pool:  # no one setting holds every sample: the one that misses by the least
                 pool = [max(allowed, key=lambda pair: min(pair[1][name] - required[name] for name in names))]
             if reached or density != "exact":
@@ -266,6 +268,11 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
                 "plateau": round(min(plateaus.values()), 5),
             }
     return table
+
+
+def _at_least(m: Measurement, other: Measurement) -> bool:
+    """``m`` sets text no smaller than ``other``: the same em or larger, and lines no closer together."""
+    return m.em_px >= other.em_px and m.em_px * m.line_height >= other.em_px * other.line_height
 
 
 def _smoothed(items: list[Measurement]) -> list[tuple[Measurement, dict[str, float]]]:

@@ -57,6 +57,19 @@ def test_each_sample_is_held_to_the_bar_or_to_its_own_plateau() -> None:
     assert balanced["accuracy"] == 0.990 and balanced["plateau"] == 0.991
 
 
+def test_samples_that_reach_the_bar_only_at_different_settings_are_not_reached() -> None:
+    """The service log reads 99.6% at line height 1.1, the apt log at 1.3, and neither at the other's:
+    no setting holds both at the balanced bar, and the table must say so."""
+    rows = {(11, 1.1): (0.996, 0.990), (12, 1.1): (0.996, 0.990), (11, 1.3): (0.990, 0.996), (12, 1.3): (0.990, 0.996)}
+    measured = [
+        m(em, min(a, b), lh).model_copy(update={"samples": {"service": a, "apt": b}})
+        for (em, lh), (a, b) in rows.items()
+    ]
+    table = choose(measured)["anthropic"]
+    assert table["dense"]["latin"]["reached"]
+    assert not table["balanced"]["latin"]["reached"] and table["balanced"]["latin"]["accuracy"] == 0.990
+
+
 def test_measurements_of_different_samples_are_refused_by_name() -> None:
     """A table merged by hand from runs on different corpora has no common sample to hold to the bar."""
     from router.errors import FidelityError
@@ -72,6 +85,20 @@ def test_densities_never_shrink_from_dense_to_exact() -> None:
     table = choose([m(7, 0.99, 1.1), m(8, 0.999, 1.1), m(9, 0.996, 1.3), m(10, 0.999, 1.3), m(6, 0.99, 1.3)])
     ems = [table["anthropic"][d]["latin"]["em_px"] for d in DENSITY_NAMES]
     assert ems == sorted(ems)
+
+
+def test_no_density_sets_lines_closer_than_the_density_below() -> None:
+    """Python reads the balanced bar only at line height 1.3 and never the exact bar, so exact holds it
+    to its plateau less 0.2 points, which 1.2 also reaches: exact must not take the tighter lines."""
+    rows = {1.2: (0.9945, 0.985), 1.3: (0.996, 0.985)}
+    measured = [
+        m(10, json_, lh).model_copy(update={"samples": {"py": py, "json": json_}, "chars_per_token": round(6 / lh, 3)})
+        for lh, (py, json_) in rows.items()
+    ]
+    table = choose(measured)["anthropic"]
+    pitches = [table[d]["latin"]["em_px"] * table[d]["latin"]["line_height"] for d in DENSITY_NAMES]
+    assert [table[d]["latin"]["line_height"] for d in DENSITY_NAMES] == [1.2, 1.3, 1.3]
+    assert pitches == sorted(pitches)
 
 
 def test_calibrate_command_writes_a_valid_table(tmp_path: Path) -> None:
