@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (RouterError, OSError, json.JSONDecodeError) as exc:
-        err_console().print(f"[bold red]error:[/] {_plain(str(exc))}", highlight=False)
+        # Not wrapped by Rich: a path or a model name broken over two lines cannot be copied back
+        err_console().print(f"[bold red]error:[/] {_plain(str(exc))}", highlight=False, soft_wrap=True)
         return 1
 
 
