@@ -182,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--encoder", action="append", help="encoder family (repeatable)")
     bench.add_argument("--density", action="append", choices=DENSITY_NAMES, help="density (repeatable)")
     bench.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"], help="OCR engine")
+    bench.add_argument("--documents", default=None, metavar="NAME,...",
+                       help="only these documents of the corpus (and of --lengths' long documents), "
+                            "e.g. after a calibration that changed one kind (default: all)")  # fmt: skip
     bench.add_argument("--lengths", default=None, metavar="N,N,...",
                        help="also measure long documents cut to these o200k token counts "
                             "(e.g. 1000,5000,20000,50000; default: none)")  # fmt: skip

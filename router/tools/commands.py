@@ -71,7 +71,7 @@ def bench(args: argparse.Namespace) -> int:
     from router.tools.bench_corpus import build_corpus
 
     _needs("bench", "bench", ["rapidocr_onnxruntime", "rapidfuzz", "matplotlib"])
-    documents, missing = build_corpus(quick=args.quick)
+    documents, missing = build_corpus(quick=args.quick and not args.documents)
     encoders = args.encoder or list(bench.QUICK_ENCODERS if args.quick else bench.DEFAULT_ENCODERS)
     densities = args.density or list(DENSITY_NAMES)
     lengths = _ints(args.lengths, "--lengths") if args.lengths else []
@@ -81,6 +81,9 @@ def bench(args: argparse.Namespace) -> int:
 
         long_documents, missing_long = find_long()
         missing = [*missing, *missing_long]
+    if args.documents:
+        documents, long_documents = _chosen(args.documents, documents, long_documents, lengths=bool(lengths))
+        missing = []  # the sources of documents not asked for do not matter
     for line in missing:
         err_console().print(f"[yellow]skipped[/] {_plain(line)}", highlight=False)
     answers: Callable[[Sequence[Any]], dict[str, Any]] | None = None
@@ -129,10 +132,25 @@ def bench(args: argparse.Namespace) -> int:
 
         console().print("\n".join(answers_markdown(result.answers)), highlight=False)
         console().print("\n".join(agent_answers_markdown(result.answers["agent"])), highlight=False)
-    console().print(
-        f"wrote {args.out}/bench.json, bench.md, {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}", highlight=False
-    )
+    plots = f", {bench.COMPRESSION_PLOT}, {bench.SAVINGS_PLOT}" if result.rows else ""
+    console().print(f"wrote {args.out}/bench.json, bench.md{plots}", highlight=False)
     return 0
+
+
+def _chosen(
+    names: str, documents: list[Any], long_documents: list[Any], *, lengths: bool
+) -> tuple[list[Any], list[Any]]:
+    """The documents named in ``--documents``, from the corpus and the long documents."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = [d.name for d in documents] + [d.name for d in long_documents]
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        long_note = "" if lengths else " (with --lengths, the long documents too)"
+        raise RouterError(
+            f"--documents: {', '.join(unknown) or repr(names)} not in the corpus here; known{long_note}: "
+            + ", ".join(known)
+        )
+    return [d for d in documents if d.name in wanted], [d for d in long_documents if d.name in wanted]
 
 
 def _progress_columns() -> tuple[Any, ...]:
