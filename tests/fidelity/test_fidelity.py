@@ -62,20 +62,28 @@ def test_table_reads_back(family: str, markdown_table: str) -> None:
 # Tables have their own calibrated class since 2026-12-01, swept at whole pixels per em: at 7.5 px
 # Claude and Gemini 2 read the markdown price table 97.4% (`bedrock_converse` as `bedirock_comverse`),
 # at 8 px 99.8%. Qwen2.5-VL's dense tables went from 9 to 8 px on the thinnest margin (98.05%).
+# The bench's tables cut to 3,000 characters (half the bench's cut: the same columns, half the OCR):
+# Claude 99.77% and 99.73%, gpt-4o 99.77% and 99.63%, Qwen2.5-VL 98.79% and 98.60% on 2026-12-01.
 @pytest.mark.parametrize(
-    ("family", "density"),
-    [("anthropic", "dense"), ("gemini-2", "dense"), ("openai-tile", "dense"), ("qwen2.5-vl", "dense")],
+    "families", [("anthropic", "gemini-2"), ("openai-tile",), ("qwen2.5-vl",)], ids=lambda f: "+".join(f)
 )
-def test_a_dense_price_table_reads_back_at_its_bar(family: str, density: str) -> None:
+def test_a_dense_price_table_reads_back_at_its_bar(families: tuple[str, ...]) -> None:
     """Many narrow numeric columns at the smallest glyphs: the bench's table, which read back 88.8-94.3%
-    at dense on Claude and Gemini while cells touched black rules."""
+    at dense on Claude and Gemini while cells touched black rules. Families that see the same pixels
+    (Claude and Gemini 2 at these sizes) share one read-back; should they ever differ, this says so."""
+    from router.fidelity.readback import visible
     from router.tools.bench_corpus import price_csv, price_table
 
-    profile = get_profile(family)
-    for document in (price_table(6000), price_csv(6000)):  # on gpt-4o the CSV is drawn as column groups
-        target = RenderTarget(profile, get_density(density, family))  # the family's calibrated density
-        rendering = render_text(document.text, document.kind, "latin", document.language, target)
-        assert check(document.text, document.kind, "latin", rendering, profile).char_accuracy >= 0.98
+    for document in (price_table(3000), price_csv(3000)):  # on gpt-4o the CSV is drawn as column groups
+        renderings = {}
+        for family in families:
+            profile = get_profile(family)
+            target = RenderTarget(profile, get_density("dense", family))  # the family's calibrated density
+            rendering = render_text(document.text, document.kind, "latin", document.language, target)
+            renderings[tuple(visible(page, profile).tobytes() for page in rendering.pages)] = rendering
+        assert len(renderings) == 1, f"{families} no longer see the same pixels: read each back"
+        read = check(document.text, document.kind, "latin", rendering, get_profile(families[0]))
+        assert read.char_accuracy >= 0.98, (document.name, read.char_accuracy)
 
 
 def test_a_table_drawn_in_column_groups_is_scored_as_drawn() -> None:
@@ -83,7 +91,7 @@ def test_a_table_drawn_in_column_groups_is_scored_as_drawn() -> None:
     first repeated. The engine reads the groups; scoring against the unsplit table gave 18%."""
     from router.tools.bench_corpus import price_csv
 
-    document = price_csv(6000)
+    document = price_csv(3000)  # the same six columns as the bench's 6,000 characters, half the OCR
     profile = get_profile("openai-tile")
     target = RenderTarget(profile, get_density("balanced", "openai-tile"))
     rendering = render_text(document.text, "csv", "latin", "csv", target)
