@@ -142,7 +142,7 @@ def _chosen(
 ) -> tuple[list[Any], list[Any]]:
     """The documents named in ``--documents``, from the corpus and the long documents."""
     wanted = [n.strip() for n in names.split(",") if n.strip()]
-    known = [d.name for d in documents] + [d.name for d in long_documents]
+    known = list(dict.fromkeys(d.name for d in [*documents, *long_documents]))  # some are in both
     unknown = [n for n in wanted if n not in known]
     if unknown or not wanted:
         long_note = "" if lengths else " (with --lengths, the long documents too)"

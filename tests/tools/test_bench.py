@@ -144,6 +144,7 @@ def test_bench_lengths_shows_the_ratio_as_documents_grow(tmp_path: Path) -> None
         (["--documents", "gpl-prose,no-such-doc"], "no-such-doc not in the corpus here"),
         (["--documents", "licences-prose"], "with --lengths, the long documents too"),
         (["--documents", ","], "',' not in the corpus here"),
+        (["--lengths", "300", "--documents", "nope"], "nope not in the corpus here; known: "),
     ],
 )
 def test_bench_documents_option_names_what_it_cannot_find(
@@ -151,7 +152,8 @@ def test_bench_documents_option_names_what_it_cannot_find(
 ) -> None:
     assert main(["bench", "--quick", *argv, "--out", str(tmp_path / "bench")]) == 1
     error = capsys.readouterr().err
-    assert named in error and "argparse-code" in error  # the names it knows
+    assert named in error and "argparse-code" in error  # the names it knows, each once
+    assert error.count("dpkg-log") == 1
     assert not (tmp_path / "bench").exists()  # nothing was measured
 
 
