@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from typing import Literal, NamedTuple, Protocol
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from router.errors import FidelityError
 from router.models import Script
@@ -65,10 +65,15 @@ class RapidOCREngine:
     a full page at 1x, and the Latin sample at 10 px read 99.75% on one short page but 97.1% once it
     was long enough to fill one (its detection boxes at 1x overlap the lines above and below). A
     fixed scale makes a page's score depend on its glyphs, not on how much else is on it.
-    Resampling adds no information (as for tesseract)."""
+    Resampling adds no information (as for tesseract).
+
+    Each image gets a white border first: RapidOCR's detector half-loses a line within a few pixels
+    of the image's edge. The Chinese checklist at 9 px on gpt-4.1-mini's pages (3-px margins, its last
+    line 3 px from the bottom) read 91.8% with "版本，而实际上…" missing; with 4 px of border, 99.8%."""
 
     name = "rapidocr"
     _SCALE = 2
+    _BORDER = 4  # px of white around the image, in its own pixels
     _MAX_SIDE = 16_384  # no page is shrunk for detection
 
     def __init__(self) -> None:
@@ -83,13 +88,14 @@ class RapidOCREngine:
     def boxes(self, image: Image.Image, script: Script) -> list[TextBox]:
         import numpy as np
 
-        scale = self._SCALE
-        image = image.convert("RGB").resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
+        scale, border = self._SCALE, self._BORDER
+        image = ImageOps.expand(image.convert("RGB"), border=border, fill="white")
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
         # The angle classifier flips small text upside down, so it stays off.
         result, _ = self._ocr(np.asarray(image), use_cls=False)
         found = []
         for corners, text, _confidence in result or []:
-            xs, ys = [p[0] / scale for p in corners], [p[1] / scale for p in corners]
+            xs, ys = [p[0] / scale - border for p in corners], [p[1] / scale - border for p in corners]
             found.append(TextBox(min(xs), min(ys), max(xs), max(ys), text))
         return found
 
