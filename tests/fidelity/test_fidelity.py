@@ -63,7 +63,8 @@ def test_table_reads_back(family: str, markdown_table: str) -> None:
 # Claude and Gemini 2 read the markdown price table 97.4% (`bedrock_converse` as `bedirock_comverse`),
 # at 8 px 99.8%. Qwen2.5-VL's dense tables went from 9 to 8 px on the thinnest margin (98.05%).
 # The bench's tables cut to 3,000 characters (half the bench's cut: the same columns, half the OCR):
-# Claude 99.77% and 99.73%, gpt-4o 99.77% and 99.63%, Qwen2.5-VL 98.79% and 98.60% on 2026-12-01.
+# Claude 99.77% and 99.73%, gpt-4o 99.77% and 99.63%, Qwen2.5-VL 98.79% and 98.60% on 2026-12-01
+# (before the OCR border).
 @pytest.mark.parametrize(
     "families", [("anthropic", "gemini-2"), ("openai-tile",), ("qwen2.5-vl",)], ids=lambda f: "+".join(f)
 )
@@ -105,7 +106,7 @@ def test_every_calibration_sample_reads_back_at_the_shipped_dense_setting(text_c
     what the engine reads today. With the release checklist alone Latin took 7 px, where the Language
     Reference's running prose reads 97.4%; code and logs were measured before the engine read every page
     at one scale, and their samples had moved up to a point since. Chinese got its second sample after
-    its rows were chosen: at 9 px / 1.0 it reads 98.4% (the checklist 98.7%)."""
+    its rows were chosen: at 9 px / 1.0 it read 98.4% (the checklist 98.7%), before the OCR border."""
     from router.tools.calibrate import corpus
 
     profile = get_profile("anthropic")

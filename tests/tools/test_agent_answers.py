@@ -2,7 +2,7 @@
 
 The local model reads text as it is and pages by OCR (RapidOCR), like ``tests/tools/test_bench.py``'s
 reader, and behaves as a careful model would: it reads the pages in order until it finds the
-artefact's line (OCR is the slow part of the suite: reading all five pages first took 165 s, this 90 s),
+artefact's line (OCR is the slow part of the suite: reading all five pages first took 165 s, this 62-90 s),
 takes the id it read next to the artefact's name, prefers an exact string from a factsheet when one is
 within a few characters of it, and, when the recall tool is offered, asks it before answering.
 """
