@@ -105,8 +105,9 @@ def test_every_calibration_sample_reads_back_at_the_shipped_dense_setting(text_c
     """Claude's ``dense`` setting, as shipped, on each calibration sample of the class: the table says
     what the engine reads today. With the release checklist alone Latin took 7 px, where the Language
     Reference's running prose reads 97.4%; code and logs were measured before the engine read every page
-    at one scale, and their samples had moved up to a point since. Chinese got its second sample after
-    its rows were chosen: at 9 px / 1.0 it read 98.4% (the checklist 98.7%), before the OCR border."""
+    at one scale, and their samples had moved up to a point since. Chinese was measured again on
+    2026-12-02 with both its samples, the OCR border and one scale: 9 px / 1.0 reads 98.5% (prose) and
+    99.4% (checklist)."""
     from router.tools.calibrate import corpus
 
     profile = get_profile("anthropic")
