@@ -121,7 +121,7 @@ def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.n
         left_on_page = columns - len(pieces) % columns
         # Fill columns until the rest fits on this page; then share the rest evenly between them.
         target = column_height if rest > left_on_page * column_height else math.ceil(rest / left_on_page)
-        cut = total if rest <= target else _best_cut(row_ink, position, target, column_height)
+        cut = total if rest <= target else _best_cut(row_ink, position, target, column_height, total)
         pieces.append(strip[position:cut])
         position = cut
         while position < total and row_marks[position] == 0:  # start each piece on a mark, not on a gap
@@ -134,15 +134,27 @@ def _content_bottom(row_ink: np.ndarray) -> int:
     return int(inked[-1]) + 1 if inked.size else 0
 
 
-def _best_cut(row_ink: np.ndarray, start: int, target: int, limit: int) -> int:
-    """A row near ``start + target`` (never past ``start + limit``) through as little ink as possible."""
+def _best_cut(row_ink: np.ndarray, start: int, target: int, limit: int, end: int) -> int:
+    """A row near ``start + target`` (never past ``start + limit``) through as little ink as possible.
+
+    A blank row (a gap between lines) wherever one is in reach, the nearest to the target; where none
+    is, the end of the content when it is in reach, so a last line is not shared between columns (a
+    one-line chunk on a two-column page had its descenders cut off into the second column, "jumps"
+    read "iumos"); through ink only where a column's height has no gap at all."""
     high = start + min(limit, target + max(4, target // 10))
     low = start + max(1, target - max(8, target // 4))
     window = row_ink[low:high]
-    if window.size == 0:
-        return start + limit
-    least = window.min()
-    candidates = np.flatnonzero(window == least) + low
+    if window.size and window.min() == 0:
+        candidates = np.flatnonzero(window == 0) + low
+    else:
+        reach = min(start + limit, end)
+        candidates = np.flatnonzero(row_ink[start + 1 : reach] == 0) + start + 1
+        if end <= start + limit:
+            candidates = np.append(candidates, end)
+        if not candidates.size:  # no gap in a column's height: an image or a table row taller than it
+            if window.size == 0:
+                return start + limit
+            candidates = np.flatnonzero(window == window.min()) + low
     # Among the emptiest rows, the one nearest the target keeps columns even.
     return int(candidates[np.argmin(np.abs(candidates - (start + target)))])
 

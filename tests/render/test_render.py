@@ -236,6 +236,35 @@ def test_a_page_piece_starts_on_its_first_mark_however_light() -> None:
     assert second.shape[0] == 7 and (second[0] == 220).all()
 
 
+def test_a_line_is_never_shared_between_columns() -> None:
+    """The last page's rest is shared between its columns at a gap between lines. A one-line chunk
+    has none: it was cut through its descenders, which went to the second column, and the engine read
+    "jumps" as "iumos". It is drawn whole in one column now, and a cut that finds no gap near its
+    target takes the nearest gap in reach rather than a row of ink."""
+    from router.fidelity.readback import check
+    from router.render.flow import _cut_strip
+
+    line = "The quick brown fox jumps after the lazy dog; the gypsy's pyjamas quip."
+    profile = get_profile("anthropic")
+    rendering = render_text(line, "prose", "latin", None, target("anthropic", "dense"))
+    assert rendering.columns == 2 and [page.gutters for page in rendering.pages] == [()]
+    assert check(line, "prose", "latin", rendering, profile).char_accuracy >= 0.98
+
+    strip = np.full((40, 10), 255, dtype=np.uint8)
+    strip[0:12] = 0  # a line
+    strip[12] = 255  # the one gap, outside the window around the target
+    strip[13:40] = 0
+    strip[20:23, 0] = 0  # a row of little ink in the window: the old cut
+    strip[20:23, 1:] = 255
+    pieces = _cut_strip(strip, columns=1, column_height=24)
+    assert pieces[0].shape[0] == 12 and (pieces[0] == 0).all()  # cut at the gap, not at row 20
+    assert sum(piece.shape[0] for piece in pieces) == 39  # every row but the gap, once
+    single = np.full((11, 10), 255, dtype=np.uint8)
+    single[0:11] = 0
+    single[6, 1:] = 255  # the line's thinnest row
+    assert [piece.shape[0] for piece in _cut_strip(single, columns=2, column_height=100)] == [11]
+
+
 def test_a_narrow_table_is_drawn_on_a_page_as_narrow_as_it() -> None:
     """A table narrower than the page's column leaves the rest blank; the page is cropped to the table's
     right rule, so Claude, billed by area, pays for the table, not for the blank beside it."""
