@@ -114,8 +114,8 @@ def corpus() -> dict[TextClass, tuple[Sample, ...]]:
     versions; 480 characters, so one misread is 0.2 points, as wide as the gap between two bars) and
     a narrative of plain running prose (1,089 characters), both written for this project, and a
     chapter of technical instructions with commands, paths and product names inside the Chinese
-    (``build-07:~$``, ``~/.bashrc``, ``ls(1)``, ``GNOME``; 889 characters), added when the second
-    alone let 11 px at line height 1.0 through on Claude's pages, where a chapter of the Debian
+    (``build-07:~$``, ``~/.bashrc``, ``ls(1)``, ``GNOME``; 889 characters), added when the first
+    two let 11 px at line height 1.0 through on Claude's pages, where a chapter of the Debian
     Reference read 99.4%: the Latin inside Chinese is where the engine misreads first (``GNU`` as
     ``GNu``, ``ABSOLUTELY`` as ``ABSoLUTELY``)."""
     folder = resources.files("router.tools").joinpath("calibration_corpus")
