@@ -219,30 +219,25 @@ def read_pages(
     pages: list[Page],
     profile: EncoderProfile,
     *,
-    columns: int = 1,
     script: Script = "latin",
     engine: str = "rapidocr",
     ruled_tables: bool = False,
 ) -> str:
     """OCR text of ``pages`` as the provider sees them, in reading order.
 
+    Each page is cut at the gutters its layout reports (none: one column) and read column by column.
+    They are never guessed from the ink: a chunk that fills less than one column is drawn in one even
+    where its rendering has two, and a guess cut its lines in half and read their halves out of order.
     ``ruled_tables``: the pages may hold tables drawn with rules (``draws_tables``), read cell by cell.
     Monospace pages are read line by line whatever lines they draw: a box-drawn table in a log is
     written row by row."""
     ocr = get_engine(engine)
-    # Pages laid out by this version say where their gutters are (none: one column); a rendering
-    # whose pages say nothing predates that, and its columns are found from the ink.
-    reported = any(page.gutters for page in pages)
     texts: list[str] = []
     with _OCR_LOCK:
         for page in pages:
             image = visible(page, profile)
-            if reported or columns <= 1:
-                scale = image.width / page.width
-                gutters = [round(x * scale) for x in page.gutters]
-                parts = split_columns(image, 1 + len(gutters), gutters)
-            else:
-                parts = split_columns(image, columns)
+            scale = image.width / page.width
+            parts = split_columns(image, [round(x * scale) for x in page.gutters])
             texts.extend(_read_column(ocr, part, script, ruled_tables) for part in parts)
     return "\n".join(texts)
 
@@ -270,9 +265,6 @@ def check(
 ) -> ReadBack:
     """Read ``rendering`` back and score it against the ``text`` it was rendered from."""
     started = time.perf_counter()
-    read = read_pages(
-        rendering.pages, profile, columns=rendering.columns, script=script, engine=engine,
-        ruled_tables=draws_tables(kind),
-    )  # fmt: skip
+    read = read_pages(rendering.pages, profile, script=script, engine=engine, ruled_tables=draws_tables(kind))
     elapsed = (time.perf_counter() - started) * 1000
     return score(read, text, kind, engine=engine, pages=len(rendering.pages), ocr_ms=elapsed, shown=rendering.shown)

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from router.fidelity.engines import TextBox
 
-__all__ = ["Grid", "Part", "Table", "column_gutters", "in_reading_order", "ruled_grid", "split_columns", "table_parts"]
+__all__ = ["Grid", "Part", "Table", "in_reading_order", "ruled_grid", "split_columns", "table_parts"]
 
 _RULE_LEVEL = 235  # darker than this is ink or rule: table rules are drawn grey (#999, 187 as rasterised)
 _MAX_RULE_PX = 4  # thicker than this is a filled area (a shaded block), not a rule
@@ -34,38 +34,11 @@ _VERTICAL_COVER = 0.95  # a vertical rule runs through this share of its row: gl
 # --- columns ---------------------------------------------------------------------------------------
 
 
-def split_columns(image: Image.Image, columns: int, gutters: Sequence[int] = ()) -> list[Image.Image]:
-    """The page cut at its gutters, one image per column: read column by column, engines cannot
-    join lines across a narrow gutter into one. ``gutters`` are where the layout put them (in the
-    image's pixels); without them they are found from the ink."""
-    edges = [0, *(gutters or column_gutters(image, columns)), image.width]
+def split_columns(image: Image.Image, gutters: Sequence[int]) -> list[Image.Image]:
+    """The page cut at its gutters (in the image's pixels), one image per column: read column by
+    column, engines cannot join lines across a narrow gutter into one."""
+    edges = [0, *gutters, image.width]
     return [image.crop((left, 0, right, image.height)) for left, right in itertools.pairwise(edges)]
-
-
-def column_gutters(image: Image.Image, columns: int) -> list[int]:
-    """x positions of the blank gutters between ``columns`` text columns, found from the ink.
-
-    Columns are not equal thirds or halves of the page (code columns are as wide as their longest
-    line), so each gutter is the middle of the widest blank band near where an even split puts it."""
-    if columns <= 1:
-        return []
-    ink = (255 - np.asarray(image.convert("L"), dtype=np.int32)).sum(axis=0)
-    blank = ink <= ink.max() * 0.002
-    width = len(ink)
-    gutters = []
-    for i in range(1, columns):
-        guess = width * i // columns
-        lo, hi = max(1, guess - width // (3 * columns)), min(width - 1, guess + width // (3 * columns))
-        best, run_start, best_len = guess, None, 0
-        for x in range(lo, hi + 1):
-            if x < hi and blank[x]:
-                run_start = x if run_start is None else run_start
-            elif run_start is not None:
-                if x - run_start > best_len:
-                    best, best_len = (run_start + x) // 2, x - run_start
-                run_start = None
-        gutters.append(best)
-    return gutters
 
 
 # --- ruled tables ----------------------------------------------------------------------------------

@@ -130,6 +130,18 @@ def test_chinese_reads_back(family: str, chinese_prose: str) -> None:
     assert accuracy(chinese_prose, "prose", "cjk", None, family) >= 0.95
 
 
+def test_a_chunk_shorter_than_a_column_is_read_in_order() -> None:
+    """Two lines of Chinese at 12 px on Claude's pages: the rendering has two columns, the chunk fills
+    one, and its page reports no gutter. A cut guessed from the ink fell between two characters of
+    both lines, and the halves were read out of order (49% read back)."""
+    text = "登录 build-07 后，在提示符 build-07:~$ 下运行 source ~/.bashrc，再用 echo $HOME 检查家目录。"
+    profile = get_profile("anthropic")
+    twelve = get_density("balanced", "anthropic").model_copy(update={"cjk": Typesetting(em_px=12, line_height=1.0)})
+    rendering = render_text(text, "prose", "cjk", None, RenderTarget(profile, twelve))
+    assert rendering.columns == 2 and [page.gutters for page in rendering.pages] == [()]
+    assert check(text, "prose", "cjk", rendering, profile).char_accuracy >= 0.98
+
+
 def test_scoring_catches_a_page_rendered_too_small(english_prose: str) -> None:
     tiny = Density(
         name="tiny",
@@ -140,7 +152,7 @@ def test_scoring_catches_a_page_rendered_too_small(english_prose: str) -> None:
     )
     profile = get_profile("anthropic")
     rendering = render_text(english_prose[:2400], "prose", "latin", None, RenderTarget(profile, tiny))
-    read = read_pages(rendering.pages, profile, columns=rendering.columns)
+    read = read_pages(rendering.pages, profile)
     assert char_accuracy(read, english_prose[:2400]) < 0.9
 
 

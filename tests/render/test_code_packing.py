@@ -41,7 +41,7 @@ def test_indentation_is_half_width_and_read_back_as_nesting() -> None:
     rendering = render_text(NESTED * 3, "code", "latin", "python", CLAUDE)
     page = rendering.pages[0]
     image = visible(page, CLAUDE.profile)
-    column = split_columns(image, 1, [round(x * image.width / page.width) for x in page.gutters])[0]
+    column = split_columns(image, [round(x * image.width / page.width) for x in page.gutters])[0]
     engine = get_engine("rapidocr")
     result, _ = engine._ocr(np.asarray(column.convert("RGB")), use_cls=False)  # type: ignore[attr-defined]
     lefts: dict[int, list[float]] = {}
@@ -118,7 +118,7 @@ def test_the_read_back_cuts_pages_where_the_layout_put_the_gutters() -> None:
     page = rendering.pages[0]
     assert len(page.gutters) >= 1
     image = Image.new("L", (page.width, page.height), 255)
-    parts = split_columns(image, 1 + len(page.gutters), page.gutters)
+    parts = split_columns(image, page.gutters)
     assert [p.width for p in parts][:-1] == [b - a for a, b in zip((0, *page.gutters), page.gutters, strict=False)]
 
 
@@ -166,7 +166,7 @@ def test_single_column_pages_of_a_multi_column_rendering_are_read_whole(monkeypa
             return []
 
     monkeypatch.setattr(readback, "get_engine", lambda name: Recorder())
-    readback.read_pages(rendering.pages, CLAUDE.profile, columns=rendering.columns)
+    readback.read_pages(rendering.pages, CLAUDE.profile)
     expected = [len(page.gutters) + 1 for page in rendering.pages]
     assert len(widths) == sum(expected) and widths[0] == rendering.pages[0].width
 

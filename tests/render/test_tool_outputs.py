@@ -164,7 +164,7 @@ def test_pages_read_back(samples: dict[str, str], name: str) -> None:
     kind, language = EXPECTED[name]
     text = _lines_upto(samples[name], 2500) if name != "csv" else "\n".join(samples[name].splitlines()[:60])
     rendering = render_text(text, kind, "latin", language, CLAUDE)  # type: ignore[arg-type]
-    read = read_pages(rendering.pages, CLAUDE.profile, columns=rendering.columns)
+    read = read_pages(rendering.pages, CLAUDE.profile)
     drawn = markup.visible_text(text, kind)  # type: ignore[arg-type]
     wanted = re.findall(r"[A-Za-z0-9]{3,}", drawn)
     joined = re.sub(r"\s+", "", read)  # OCR often drops the spaces between words; not their letters
