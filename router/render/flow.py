@@ -21,7 +21,7 @@ from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density
 from router.render.extraction import repair_extracted
-from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, darkest, fit_tiles, pixmap_array
+from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, darkest, fit_tiles, rasterise
 
 __all__ = ["MIN_FLOW_COLUMN_PX", "layout_flow"]
 
@@ -60,13 +60,14 @@ def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tupl
     else:
         raise RenderError("the layout engine placed text past the bottom of every segment height tried")
     pdf, bottoms = placed
-    colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
     segments, texts = [], []
     with pymupdf.open("pdf", pdf) as doc:
         for page, bottom in zip(doc, bottoms, strict=True):
             clip = pymupdf.Rect(0, 0, column_px, max(1, math.ceil(bottom)))
-            segments.append(pixmap_array(page.get_pixmap(colorspace=colorspace, clip=clip, alpha=False)))
-            texts.append(page.get_text("text", clip=clip))  # text past the column's edge is not on the page
+            # The text is taken inside the clip too: text past the column's edge is not on the page.
+            pixels, text = rasterise(page, clip, [clip], grayscale=grayscale)
+            segments.append(pixels)
+            texts += text
     return np.concatenate(segments, axis=0), repair_extracted("".join(texts))
 
 

@@ -14,6 +14,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pymupdf
 
 from router.errors import RenderError
@@ -21,7 +22,7 @@ from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density, Typesetting
 from router.render.lines import CONTINUATION, Run, VisualLine, lines_html, width_em_of, wrap_runs
-from router.render.pages import MAX_COLUMNS, MAX_PAGES, LaidOut, billed_height, fit_tiles, pixmap_array
+from router.render.pages import MAX_COLUMNS, MAX_PAGES, LaidOut, billed_height, fit_tiles, rasterise
 from router.render.tables import MONO_ADVANCE_EM
 
 __all__ = ["MAX_WRAP_SHARE", "MIN_MONO_CELLS", "layout_mono", "plan_mono"]
@@ -74,17 +75,17 @@ def layout_mono(
         gutters.append(tuple(between))
         writer.end_page()
     writer.close()
-    colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
+    arrays: list[np.ndarray] = []
+    texts: list[str] = []
     with pymupdf.open("pdf", out.getvalue()) as doc:
-        drawn = [pixmap_array(page.get_pixmap(colorspace=colorspace, alpha=False)) for page in doc]
-        arrays = [fit_tiles(array, profile) for array in drawn]
-        # Column by column: extracted whole, lines of neighbouring columns on one baseline are joined.
-        text = "".join(
-            page.get_text("text", clip=pymupdf.Rect(left, 0, right, page.rect.height))
-            for page, cuts in zip(doc, gutters, strict=True)
-            for left, right in itertools.pairwise((0, *cuts, page.rect.width))
-        )
-    return LaidOut(arrays, max(len(columns) for columns in pages), text, gutters)
+        for page, cuts in zip(doc, gutters, strict=True):
+            # Column by column: extracted whole, lines of neighbouring columns on one baseline are joined.
+            clips = [pymupdf.Rect(left, 0, right, page.rect.height)
+                     for left, right in itertools.pairwise((0, *cuts, page.rect.width))]  # fmt: skip
+            pixels, column_texts = rasterise(page, None, clips, grayscale=grayscale)
+            arrays.append(fit_tiles(pixels, profile))
+            texts += column_texts
+    return LaidOut(arrays, max(len(columns) for columns in pages), "".join(texts), gutters)
 
 
 def plan_mono(

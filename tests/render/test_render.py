@@ -210,6 +210,38 @@ def test_wide_characters_take_two_monospace_cells() -> None:
     assert len(rows) == 3 and all(row == pytest.approx(rows[0], abs=cell / 20) for row in rows), rows
 
 
+def test_rasterise_gives_the_pixels_and_text_of_the_page_calls() -> None:
+    """One interpretation of a page gives the pixels of ``Page.get_pixmap`` and the text of
+    ``Page.get_text`` inside each clip, byte for byte, in colour and in grey."""
+    import io
+
+    import pymupdf
+
+    from router.render.pages import pixmap_array, rasterise
+
+    archive, _ = markup.fonts()
+    out = io.BytesIO()
+    writer = pymupdf.DocumentWriter(out)
+    device = writer.begin_page(pymupdf.Rect(0, 0, 300, 80))
+    for x0, html in (
+        (0, '<p>of\u200cfer <span style="color:#a31515">"red"</span> 软件包</p>'),
+        (150, "<pre>  x = 1</pre>"),
+    ):
+        story = pymupdf.Story(html=html, user_css=markup.base_css(11, 1.2), archive=archive)
+        story.place(pymupdf.Rect(x0, 0, x0 + 140, 80))
+        story.draw(device)
+    writer.end_page()
+    writer.close()
+    page = pymupdf.open("pdf", out.getvalue())[0]
+    clips = [pymupdf.Rect(0, 0, 145, 80), pymupdf.Rect(145, 0, 300, 80)]
+    for grayscale, clip in ((False, None), (True, pymupdf.Rect(0, 0, 145, 40))):
+        pixels, texts = rasterise(page, clip, clips, grayscale=grayscale)
+        colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
+        expected = pixmap_array(page.get_pixmap(colorspace=colorspace, clip=clip, alpha=False))
+        assert pixels.shape == expected.shape and (pixels == expected).all()
+        assert texts == [page.get_text("text", clip=c) for c in clips] and "x = 1" in texts[1]
+
+
 def test_code_wraps_where_tokens_end() -> None:
     """A line too long for its column wraps after a token, not inside a name; only a token longer
     than half the line is cut where the line is full."""
