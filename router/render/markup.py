@@ -39,6 +39,7 @@ _TEXT_NODE = re.compile(r">([^<>]+)<")
 _LONG_RUN = re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){" + str(LONG_RUN_MIN) + ",}")
 MAX_INDENTED_LISTS = 6  # deeper lists are drawn flat, with depth markers
 _UNIT = re.compile(r"&#?\w+;|.", re.DOTALL)
+_SHELL_SYMBOL = re.compile(r"[~$]+")
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,7 +95,22 @@ def prose_html(text: str) -> str:
             out.append(f"<p>{joined}</p>")
         else:
             out.append("<p>" + "<br/>".join(lines) + "</p>")
-    return soft_breaks("".join(out))
+    return _shell_symbols(soft_breaks("".join(out)))
+
+
+def _shell_symbols(markup: str) -> str:
+    """``~`` and ``$`` in prose are drawn in the monospace font.
+
+    FiraGO's tilde is a short flat stroke at mid-height and its dollar a narrow S: the engine read
+    ``~/.bashrc`` as ``-/.bashrc`` and ``$HOME`` as ``SHOME`` in Chinese instructions up to 13-14 px,
+    which held the Chinese rows at 13 px. Cascadia Mono's wide wave and barred dollar read from 11 px
+    (the instructions sample on Claude's pages: 98.89% -> 99.26% at 11 px / 1.0, 99.26% -> 99.50% at
+    11 / 1.2). At 10 px the engine reads Cascadia's tilde as the ideograph 一 (98.89% -> 98.39% at
+    10 / 1.0, still over the dense bar of 98%)."""
+    return _TEXT_NODE.sub(
+        lambda m: ">" + _SHELL_SYMBOL.sub(lambda s: f'<span class="m">{s.group(0)}</span>', m.group(1)) + "<",
+        "<>" + markup + "<>",
+    )[2:-2]
 
 
 def soft_breaks(markup: str) -> str:

@@ -210,6 +210,22 @@ def test_wide_characters_take_two_monospace_cells() -> None:
     assert len(rows) == 3 and all(row == pytest.approx(rows[0], abs=cell / 20) for row in rows), rows
 
 
+def test_shell_symbols_in_prose_are_drawn_in_the_monospace_font() -> None:
+    """``~`` and ``$`` in prose take Cascadia Mono: in FiraGO the engine read ``~/.bashrc`` as
+    ``-/.bashrc`` and ``$HOME`` as ``SHOME`` inside Chinese instructions at 11 px, where both read in Cascadia."""
+    from router.fidelity.readback import check
+
+    assert (
+        markup.prose_html("cd ~ && echo $$HOME")
+        == '<p>cd <span class="m">~</span> &amp;&amp; echo <span class="m">$$</span>HOME</p>'
+    )
+    text = "登录 build-07 后，在提示符 build-07:~$ 下运行 source ~/.bashrc，再用 echo $HOME 检查家目录。"
+    eleven = get_density("balanced", "anthropic").model_copy(update={"cjk": Typesetting(em_px=11, line_height=1.2)})
+    rendering = render_text(text, "prose", "cjk", None, RenderTarget(get_profile("anthropic"), eleven))
+    read = check(text, "prose", "cjk", rendering, get_profile("anthropic")).text
+    assert "~/.bashrc" in read and "$HOME" in read, read
+
+
 def test_rasterise_gives_the_pixels_and_text_of_the_page_calls() -> None:
     """One interpretation of a page gives the pixels of ``Page.get_pixmap`` and the text of
     ``Page.get_text`` inside each clip, byte for byte, in colour and in grey."""
