@@ -9,9 +9,10 @@ cannot pick a size that its neighbours fail at. Then, per density:
 - the settings that reach the density's bar (``router.density_names.THRESHOLDS``) compete on characters
   per image token, and the best one wins;
 - where none reaches the bar, the engine has plateaued below it (OCR confusions no glyph size
-  fixes); ``dense`` and ``balanced`` take the cheapest setting within a slack of the plateau, and
-  ``exact``, which asks for fidelity before cost, the largest glyphs within it. Either way the row
-  is marked ``reached: false`` so the table says so.
+  fixes); ``dense`` and ``balanced`` take the cheapest setting within a slack of the plateau, no
+  smaller than their uncalibrated defaults where the plateau reaches that far (a flat plateau cannot
+  tell the sizes apart), and ``exact``, which asks for fidelity before cost, the largest glyphs
+  within it. Either way the row is marked ``reached: false`` so the table says so.
 
 Densities never shrink going from ``dense`` to ``exact``. Encoder families with the same page
 geometry and provider resize see the same pixels, so they share one read-back and differ only in
@@ -268,6 +269,14 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
             if not pool:  # no one setting holds every sample: the one that misses by the least
                 pool = [max(allowed, key=lambda pair: min(pair[1][name] - required[name] for name in names))]
             if reached or density != "exact":
+                if not reached:
+                    # The cheapest setting on the plateau, but no smaller than the density's default
+                    # where one as large is on it too: where the engine plateaus (code: 98.3-98.9%
+                    # from 10 to 14 px) the measurement cannot tell the sizes apart, and the cheapest
+                    # would give balanced dense's glyphs. Glyphs under the default are earned by
+                    # reaching the bar, or by reading better than every larger setting.
+                    floor = getattr(DENSITIES[density], text_class)
+                    pool = [pair for pair in pool if _at_least(pair[0], floor)] or pool
                 best, accs = max(pool, key=lambda pair: (pair[0].chars_per_token, pair[0].em_px))
             else:  # exact asks for fidelity first: below the bar, the largest glyphs on the plateau
                 best, accs = max(pool, key=lambda pair: (pair[0].em_px, pair[0].chars_per_token))
@@ -285,9 +294,9 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
     return table
 
 
-def _at_least(m: Measurement, other: Measurement) -> bool:
+def _at_least(m: Measurement, other: Measurement | Typesetting) -> bool:
     """``m`` sets text no smaller than ``other``: the same em or larger, and lines no closer together."""
-    return m.em_px >= other.em_px and m.em_px * m.line_height >= other.em_px * other.line_height
+    return m.em_px >= other.em_px and m.em_px * m.line_height >= other.em_px * other.line_height - 1e-9
 
 
 def _smoothed(items: list[Measurement]) -> list[tuple[Measurement, dict[str, float]]]:

@@ -40,8 +40,28 @@ def test_below_the_bar_the_smallest_setting_on_the_plateau_is_taken_and_flagged(
     table = choose([m(7, 0.93), m(8, 0.965), m(9, 0.972), m(10, 0.974), m(12, 0.975)])
     dense, balanced, exact = (table["anthropic"][d]["latin"] for d in DENSITY_NAMES)
     assert not dense["reached"] and dense["plateau"] == 0.975
-    # dense and balanced: the cheapest within 1 and 0.5 points; exact: the largest within 0.2 points.
-    assert (dense["em_px"], balanced["em_px"], exact["em_px"]) == (8, 9, 12)
+    # dense and balanced: the cheapest within 1 and 0.5 points, no smaller than their defaults (8 and
+    # 10 px: balanced's 9 px is on the plateau too); exact: the largest within 0.2 points.
+    assert (dense["em_px"], balanced["em_px"], exact["em_px"]) == (8, 10, 12)
+
+
+def test_on_a_flat_plateau_balanced_does_not_take_dense_glyphs() -> None:
+    """Code read back 98.3-98.9% at every size from 10 to 14 px: the cheapest setting within half a
+    point of the plateau was dense's own, and balanced bought nothing over dense for its name."""
+    read = {9: 0.975, 10: 0.984, 10.5: 0.986, 11: 0.985, 12: 0.988, 13: 0.986, 14: 0.989}
+    flat = [m(em, acc, encoder="openai-tile").model_copy(update={"text_class": "mono"}) for em, acc in read.items()]
+    table = choose(flat)["openai-tile"]
+    assert table["dense"]["mono"]["em_px"] == 10 and table["dense"]["mono"]["reached"]
+    balanced = table["balanced"]["mono"]
+    assert balanced["em_px"] == 10.5 and not balanced["reached"]  # the default, not dense's 10 px
+
+
+def test_below_the_bar_smaller_glyphs_than_the_default_are_kept_where_larger_ones_read_worse() -> None:
+    # 8 px reads 97.2%; every setting from 9 px up reads 96.2%: no setting at balanced's 10 px default
+    # is within half a point of the plateau, and the one that is, is taken.
+    table = choose([m(7, 0.93), m(8, 0.972), m(9, 0.975), m(10, 0.962), m(11, 0.962), m(12, 0.962)])
+    balanced = table["anthropic"]["balanced"]["latin"]
+    assert balanced["em_px"] == 8 and balanced["accuracy"] == 0.972
 
 
 def test_each_sample_is_held_to_the_bar_or_to_its_own_plateau() -> None:
