@@ -9,10 +9,11 @@ cannot pick a size that its neighbours fail at. Then, per density:
 - the settings that reach the density's bar (``router.density_names.THRESHOLDS``) compete on characters
   per image token, and the best one wins;
 - where none reaches the bar, the engine has plateaued below it (OCR confusions no glyph size
-  fixes); ``dense`` and ``balanced`` take the cheapest setting within a slack of the plateau, no
-  smaller than their uncalibrated defaults where the plateau reaches that far (a flat plateau cannot
-  tell the sizes apart), and ``exact``, which asks for fidelity before cost, the largest glyphs
-  within it. Either way the row is marked ``reached: false`` so the table says so.
+  fixes), and a plateau cannot tell the sizes on it apart, so no density goes under its uncalibrated
+  default em there. ``dense`` and ``balanced`` take the cheapest setting within a slack of the
+  plateau, and ``exact``, which asks for fidelity before cost, the largest glyphs within it (or,
+  where none is, the largest glyphs at the line height that reads them best). Either way the row is
+  marked ``reached: false`` so the table says so.
 
 Densities never shrink going from ``dense`` to ``exact``. Encoder families with the same page
 geometry and provider resize see the same pixels, so they share one read-back and differ only in
@@ -262,24 +263,25 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
             required = {name: bar if top >= bar else top - PLATEAU_SLACK[density] for name, top in plateaus.items()}
             # Never smaller glyphs, nor tighter lines of them, than the density below
             allowed = [(m, accs) for m, accs in smoothed if previous is None or _at_least(m, previous)]
+            if any(top < bar for top in plateaus.values()):
+                # Below the bar, no smaller glyphs than the density's default either. On a plateau the
+                # measurement cannot tell the sizes apart (code reads 98.3-98.9% from 10 to 14 px,
+                # a few characters either way): the cheapest setting on it gave balanced dense's own
+                # glyphs, and exact's choice among its largest turned on one misread. Glyphs under
+                # the default are earned by reaching the bar.
+                default_em = getattr(DENSITIES[density], text_class).em_px
+                allowed = [pair for pair in allowed if pair[0].em_px >= default_em] or allowed
             pool = [(m, accs) for m, accs in allowed if all(accs[name] >= required[name] for name in names)]
             # Reached: one setting reads every sample at the bar (samples that each reach it at
             # different settings, none at the same one, are not)
             reached = bool(pool) and all(top >= bar for top in plateaus.values())
-            if not pool:  # no one setting holds every sample: the one that misses by the least
-                pool = [max(allowed, key=lambda pair: min(pair[1][name] - required[name] for name in names))]
             if reached or density != "exact":
-                if not reached:
-                    # The cheapest setting on the plateau, but no smaller than the density's default
-                    # where one as large is on it too: where the engine plateaus (code: 98.3-98.9%
-                    # from 10 to 14 px) the measurement cannot tell the sizes apart, and the cheapest
-                    # would give balanced dense's glyphs. Glyphs under the default are earned by
-                    # reaching the bar, or by reading better than every larger setting.
-                    floor = getattr(DENSITIES[density], text_class)
-                    pool = [pair for pair in pool if _at_least(pair[0], floor)] or pool
+                if not pool:  # no one setting holds every sample: the one that misses by the least
+                    pool = [max(allowed, key=lambda pair: min(pair[1][name] - required[name] for name in names))]
                 best, accs = max(pool, key=lambda pair: (pair[0].chars_per_token, pair[0].em_px))
-            else:  # exact asks for fidelity first: below the bar, the largest glyphs on the plateau
-                best, accs = max(pool, key=lambda pair: (pair[0].em_px, pair[0].chars_per_token))
+            else:  # exact asks for fidelity first: below the bar, the largest glyphs on the plateau, or
+                # where none is on it, the largest glyphs at the line height that reads them best
+                best, accs = max(pool or allowed, key=lambda pair: (pair[0].em_px, min(pair[1].values())))
             previous = best
             table.setdefault(encoder, {}).setdefault(density, {})[text_class] = {
                 "em_px": best.em_px,
@@ -398,6 +400,6 @@ def _profile(name: str) -> EncoderProfile:
 
 
 def _probe_density(text_class: TextClass, em: float, line_height: float) -> Density:
-    """The balanced density with one class's setting swept."""
+    """The balanced density (every density draws its margins) with one class's setting swept."""
     base = DENSITIES["balanced"]
     return base.model_copy(update={text_class: Typesetting(em_px=em, line_height=line_height)})
