@@ -56,21 +56,6 @@ def test_on_a_flat_plateau_balanced_does_not_take_dense_glyphs() -> None:
     assert balanced["em_px"] == 10.5 and not balanced["reached"]  # the default, not dense's 10 px
 
 
-def test_below_the_bar_exact_takes_the_largest_glyphs_at_the_line_height_that_reads_them_best() -> None:
-    """Python peaks at 11 px (99.5%), JSON at 14 px / 1.2 (98.8%): no setting is within 0.2 points of
-    both peaks. Missing each peak by the least picked 11 px, a misread or two from 14 px; exact takes
-    14 px, at the line height whose worse sample reads best, not at 1.1, where JSON reads 97.9%."""
-    rows = {(10, 1.2): (0.990, 0.983), (11, 1.2): (0.995, 0.984), (14, 1.1): (0.992, 0.979),
-            (14, 1.2): (0.985, 0.988), (14, 1.3): (0.9865, 0.987)}  # fmt: skip
-    measured = [
-        m(em, min(py, json_), lh).model_copy(update={"text_class": "mono", "samples": {"py": py, "json": json_}})
-        for (em, lh), (py, json_) in rows.items()
-    ]
-    exact = choose(measured)["anthropic"]["exact"]["mono"]
-    assert (exact["em_px"], exact["line_height"], exact["reached"]) == (14, 1.3, False)
-    assert exact["accuracy"] == 0.9865
-
-
 def test_each_sample_is_held_to_the_bar_or_to_its_own_plateau() -> None:
     """A class with several samples: JSON never reads 99.5% (plateau 99.1%), logs do at 12 px.
     balanced must not take 10 px, where JSON is on its plateau but logs read 98.8%."""
