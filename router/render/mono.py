@@ -33,6 +33,7 @@ MAX_WRAP_SHARE = 0.30  # a narrower wrap width may add at most this share of con
 MIN_MONO_CELLS = 24  # a monospace column wrapped narrower than this reads badly
 _VERIFIED = 3  # wrap widths laid out for real after the estimate ranks them
 _VERIFIED_TILED = 8  # at most, where a family bills whole tiles
+_COLUMN_SLACK_PX = 1  # a column is drawn this much wider than its longest line: rounding must not push one out
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,15 @@ def plan_mono(
     only for the best few); a width that would wrap more than ``MAX_WRAP_SHARE`` of the lines only
     competes if it is the page's full width."""
     em = setting.em_px
-    m, gap = density.margin_px, density.column_gap_px
-    usable = profile.page_width - 2 * m
-    full_em, min_em = usable / em, MIN_MONO_CELLS * MONO_ADVANCE_EM
-    if full_em < min_em:
+    usable = profile.page_width - 2 * density.margin_px
+    full_em = usable / em
+    if full_em < MIN_MONO_CELLS * MONO_ADVANCE_EM:
         raise RenderError(f"a page {profile.page_width}px wide is too narrow for a {em}px monospace em")
     source = wrap_runs(runs, math.inf, compact_indent=compact_indent)
     measured = [(line.height, line.width_em) for line in source]
     allowed_wraps = MAX_WRAP_SHARE * max(1, sum(not line.blank for line in source))
     estimated: list[tuple[int, float]] = []
-    for width_em in _candidate_widths(full_em, min_em, gap / em):
+    for width_em in _candidate_widths(usable, em, density.column_gap_px):
         rows = _estimated_rows(measured, width_em)
         if width_em == full_em or len(rows) - len(measured) <= allowed_wraps:
             estimated.append((_tokens(rows, setting, density, profile), -width_em))
@@ -129,13 +129,17 @@ def plan_mono(
     return best[2], best[3]
 
 
-def _candidate_widths(full_em: float, min_em: float, gap_em: float) -> list[float]:
-    """Wrap widths to try, widest first (a tie keeps fewer wraps): the page split evenly into 1 to
-    ``MAX_COLUMNS`` columns, and every sixth cell count from ``MIN_MONO_CELLS`` up."""
+def _candidate_widths(usable: float, em: float, gap: float) -> list[float]:
+    """Wrap widths in em to try on ``usable`` page pixels, widest first (a tie keeps fewer wraps): the
+    page split evenly into 1 to ``MAX_COLUMNS`` columns, and every sixth cell count from
+    ``MIN_MONO_CELLS`` up. An even split leaves each column its slack pixel: without it two columns of
+    gpt-4o's 512-px tile (4-px margins) came 0.2 px too wide to stand side by side, and a 20k-token
+    JSON document was drawn one column a page, at 1.7 times the tokens."""
+    full_em = usable / em
     widths = {full_em}
-    widths |= {(full_em - (n - 1) * gap_em) / n for n in range(2, MAX_COLUMNS + 1)}
+    widths |= {(usable - (n - 1) * gap - n * _COLUMN_SLACK_PX) / n / em for n in range(2, MAX_COLUMNS + 1)}
     widths |= {cells * MONO_ADVANCE_EM for cells in range(MIN_MONO_CELLS, int(full_em / MONO_ADVANCE_EM), 6)}
-    return sorted((w for w in widths if w >= min_em), reverse=True)
+    return sorted((w for w in widths if w >= MIN_MONO_CELLS * MONO_ADVANCE_EM), reverse=True)
 
 
 def _estimated_rows(measured: list[tuple[float, float]], width_em: float) -> list[tuple[float, float]]:
@@ -222,7 +226,7 @@ def _columns(
         while rows[last - 1][0] < 1:
             last -= 1
             height -= rows[last][0]
-        columns.append(_Column(first, last, min(usable, width * em + 1), height))
+        columns.append(_Column(first, last, min(usable, width * em + _COLUMN_SLACK_PX), height))
     return columns
 
 

@@ -3,6 +3,7 @@ as their lines, the wrap width that bills fewest tokens; the read-back still see
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import numpy as np
@@ -137,9 +138,9 @@ def test_the_chosen_wrap_width_bills_about_the_fewest_tokens(family: str, python
         rows = [(line.height, line.width_em) for line in lines]
         return mono._tokens(rows, setting, density, profile)
 
-    usable_em = (profile.page_width - 2 * density.margin_px) / setting.em_px
-    candidates = mono._candidate_widths(usable_em, mono.MIN_MONO_CELLS * MONO_ADVANCE_EM, 10 / setting.em_px)
-    source = [line for line in wrap_runs(runs, usable_em, compact_indent=True) if not line.continuation]
+    usable = profile.page_width - 2 * density.margin_px
+    candidates = mono._candidate_widths(usable, setting.em_px, density.column_gap_px)
+    source = [line for line in wrap_runs(runs, usable / setting.em_px, compact_indent=True) if not line.continuation]
     allowed = mono.MAX_WRAP_SHARE * sum(not line.blank for line in source)
     real = []
     for width in candidates:
@@ -147,6 +148,33 @@ def test_the_chosen_wrap_width_bills_about_the_fewest_tokens(family: str, python
         if width == candidates[0] or sum(line.continuation for line in lines) <= allowed:
             real.append(tokens(lines))
     assert len(real) >= 3 and tokens(chosen) <= 1.03 * min(real)
+
+
+@pytest.mark.parametrize("family", ["anthropic", "openai-tile", "gemini-2", "qwen2.5-vl"])
+def test_the_widest_lines_that_fit_each_column_count_are_a_wrap_width_tried(family: str) -> None:
+    """For 2 to ``MAX_COLUMNS`` columns, the most cells a line can have with that many columns side by
+    side is a width the planner tries, and lines wrapped there do stand that many to a page. The
+    even split once ignored each column's slack pixel: on gpt-4o's tile it wrapped at 40 cells where
+    39 fit two columns, and a 20k-token JSON document was drawn one column a page (1.7x the tokens)."""
+    from router.render.pages import MAX_COLUMNS
+
+    target = RenderTarget(get_profile(family), get_density("dense", family))
+    setting, density, profile = target.density.mono, target.density, target.profile
+    em, gap = setting.em_px, density.column_gap_px
+    usable = profile.page_width - 2 * density.margin_px
+    tried = {math.floor(w / MONO_ADVANCE_EM + 1e-9) for w in mono._candidate_widths(usable, em, gap)}
+    capacity = math.floor((profile.page_height - 2 * density.margin_px) / (em * setting.line_height))
+    for n in range(2, MAX_COLUMNS + 1):
+
+        def fits(cells: int, n: int = n) -> bool:
+            return n * (cells * MONO_ADVANCE_EM * em + mono._COLUMN_SLACK_PX) + (n - 1) * gap <= usable
+
+        widest = max((c for c in range(1, 400) if fits(c)), default=0)
+        if widest < mono.MIN_MONO_CELLS:
+            continue
+        assert widest in tried, (n, widest, sorted(tried))
+        pages = mono._pack([(1.0, widest * MONO_ADVANCE_EM)] * (capacity * n), setting, density, profile)
+        assert [len(page) for page in pages] == [n], (n, widest)
 
 
 def test_single_column_pages_of_a_multi_column_rendering_are_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
