@@ -31,6 +31,7 @@ _MARKER_EM = width_em_of(CONTINUATION)
 
 MAX_WRAP_SHARE = 0.30  # a narrower wrap width may add at most this share of continuation rows
 MIN_MONO_CELLS = 24  # a monospace column wrapped narrower than this reads badly
+_MIN_COLUMN_EM = MIN_MONO_CELLS * MONO_ADVANCE_EM
 _VERIFIED = 3  # wrap widths laid out for real after the estimate ranks them
 _VERIFIED_TILED = 8  # at most, where a family bills whole tiles
 _COLUMN_SLACK_PX = 1  # a column is drawn this much wider than its longest line: rounding must not push one out
@@ -102,7 +103,7 @@ def plan_mono(
     em = setting.em_px
     usable = profile.page_width - 2 * density.margin_px
     full_em = usable / em
-    if full_em < MIN_MONO_CELLS * MONO_ADVANCE_EM:
+    if full_em < _MIN_COLUMN_EM:
         raise RenderError(f"a page {profile.page_width}px wide is too narrow for a {em}px monospace em")
     source = wrap_runs(runs, math.inf, compact_indent=compact_indent)
     measured = [(line.height, line.width_em) for line in source]
@@ -139,7 +140,7 @@ def _candidate_widths(usable: float, em: float, gap: float) -> list[float]:
     widths = {full_em}
     widths |= {(usable - (n - 1) * gap - n * _COLUMN_SLACK_PX) / n / em for n in range(2, MAX_COLUMNS + 1)}
     widths |= {cells * MONO_ADVANCE_EM for cells in range(MIN_MONO_CELLS, int(full_em / MONO_ADVANCE_EM), 6)}
-    return sorted((w for w in widths if w >= MIN_MONO_CELLS * MONO_ADVANCE_EM), reverse=True)
+    return sorted((w for w in widths if w >= _MIN_COLUMN_EM), reverse=True)
 
 
 def _estimated_rows(measured: list[tuple[float, float]], width_em: float) -> list[tuple[float, float]]:
