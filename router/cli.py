@@ -164,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
         "--kinds", nargs="+", choices=["latin", "table", "cjk", "mono", "logs"], help="text classes (default: all)"
     )
     calibrate.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"], help="OCR engine")
-    calibrate.add_argument("--ems", help="comma-separated em sizes in px for every class (default: the full sweep)")
+    calibrate.add_argument("--ems", help="comma-separated em sizes in px for every class (default: the full sweep); "
+                           "added to the measurements in --out, each class chosen again from all of them")  # fmt: skip
     calibrate.add_argument("--line-heights", help="comma-separated line heights (default: 1.0,1.1,1.2,1.3)")
     calibrate.add_argument("--out", type=Path, default=Path("calibration.json"),
                            help="table to write or update (default: ./calibration.json)")  # fmt: skip

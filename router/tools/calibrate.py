@@ -350,19 +350,24 @@ def calibrate(
     engine: str = "rapidocr",
     on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Measure, choose and write the table to ``out``; encoders already in ``out`` and not re-run are kept."""
+    """Measure, choose and write the table to ``out``.
+
+    Measurements already in ``out`` of settings this run does not measure are kept, and each family
+    and class measured is chosen again from all of its settings: a run with a few ``--ems`` adds to
+    the sweep rather than replacing it."""
     names = list(encoders or PROFILES)
     measurements = measure(names, classes, sweep, engine=engine, on_step=on_step)
     table = _load(out)
-    chosen = choose(measurements)
+    fresh = {_setting(row): row for row in (m.model_dump() for m in measurements)}
+    earlier = table.get("measurements", [])
+    stored = [fresh.pop(_setting(m), m) for m in earlier] + list(fresh.values())  # in place: small diffs
+    chosen = choose([Measurement(**m) for m in stored if (m["encoder"], m["text_class"]) in _keys(measurements)])
     encoders_table = table.get("encoders", {})
     for encoder, densities in chosen.items():
         merged = encoders_table.get(encoder, {})
         for density, settings in densities.items():
             merged.setdefault(density, {}).update(settings)
         encoders_table[encoder] = merged
-    kept = [m for m in table.get("measurements", []) if (m["encoder"], m["text_class"]) not in _keys(measurements)]
-    stored = kept + [m.model_dump() for m in measurements]
     table.update(
         {
             "engine": engine_version(engine),
@@ -393,6 +398,10 @@ def swept(measurements: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[fl
 
 def _keys(measurements: Sequence[Measurement]) -> set[tuple[str, str]]:
     return {(m.encoder, m.text_class) for m in measurements}
+
+
+def _setting(measurement: dict[str, Any]) -> tuple[str, str, float, float]:
+    return measurement["encoder"], measurement["text_class"], measurement["em_px"], measurement["line_height"]
 
 
 def _profile(name: str) -> EncoderProfile:

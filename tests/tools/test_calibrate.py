@@ -119,22 +119,29 @@ def test_calibrate_command_writes_a_valid_table(tmp_path: Path) -> None:
     # wide glyphs, took about as long. The shipped-setting tests read every class's samples.
     out = tmp_path / "calibration.json"
     earlier = m(9, 0.99, 1.0)  # a class this run does not measure
-    out.write_text(json.dumps({"encoders": {}, "measurements": [earlier.model_dump()]}), "utf-8")
+    # A setting of the class this run measures, from an earlier run with other --ems: kept, and a
+    # candidate (the only one on these samples that reaches exact's bar).
+    samples = {"mono.py.txt": 0.999, "mono.json.txt": 0.999}
+    large = m(20, 0.999, 1.2, encoder="openai-tile").model_copy(update={"text_class": "mono", "samples": samples})
+    measured_before = [earlier.model_dump(), large.model_dump()]
+    out.write_text(json.dumps({"encoders": {}, "measurements": measured_before}), "utf-8")
     argv = ["calibrate", "--encoder", "openai-tile", "--encoder", "openai-tile-gpt5", "--kinds", "mono"]
     assert main([*argv, "--ems", "7,12", "--line-heights", "1.2", "--out", str(out)]) == 0
     table = json.loads(out.read_text(encoding="utf-8"))
-    # The table says what each class was measured at, the kept class included.
+    # The table says what each class was measured at, the kept measurements included.
     assert table["sweep"] == {"latin": {"em_px": [9], "line_heights": [1.0]},
-                              "mono": {"em_px": [7, 12], "line_heights": [1.2]}}  # fmt: skip
+                              "mono": {"em_px": [7, 12, 20], "line_heights": [1.2]}}  # fmt: skip
     assert table["engine"].startswith("rapidocr-onnxruntime")
     assert set(table["encoders"]) == {"openai-tile", "openai-tile-gpt5"}
     for encoder in ("openai-tile", "openai-tile-gpt5"):
         for density in DENSITY_NAMES:
             row = table["encoders"][encoder][density]["mono"]
-            assert row["em_px"] in (7, 12) and row["line_height"] == 1.2 and 0 < row["accuracy"] <= 1
+            assert row["line_height"] == 1.2 and 0 < row["accuracy"] <= 1
+            assert row["em_px"] in ((7, 12, 20) if encoder == "openai-tile" else (7, 12))
+    assert table["encoders"]["openai-tile"]["exact"]["mono"]["em_px"] == 20
     # Both families see the same 512x2048 pixels: one read-back, two cost figures.
     measured = {(r["encoder"], r["text_class"], r["em_px"]): r for r in table["measurements"]}
-    assert len(measured) == 5
+    assert len(measured) == 6
     same = measured[("openai-tile", "mono", 12)], measured[("openai-tile-gpt5", "mono", 12)]
     assert same[0]["accuracy"] == same[1]["accuracy"] and same[0]["image_tokens"] != same[1]["image_tokens"]
     assert set(same[0]["samples"]) == {"mono.py.txt", "mono.json.txt"}  # each sample's own read-back
