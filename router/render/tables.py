@@ -126,9 +126,14 @@ def _column_floors(cells: list[list[str]], em_px: float) -> list[float]:
     return [w + padding for w in floors]
 
 
-def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[int]:
+def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[float]:
     """Column widths like a browser's automatic table layout: columns that fit get their natural
-    width, the others share what is left in proportion to theirs, none below one short word."""
+    width, the others share what is left in proportion to theirs, none below one short word.
+
+    Each width is a whole number of pixels of content plus the cell's padding (``_cell_padding``,
+    half a pixel at even ems): rounding the whole width instead set the content of a column at its
+    natural width up to half a pixel narrower than its widest cell, which then wrapped (``Debian,
+    main`` on two lines at 10 px, every row of a CSV one line taller)."""
     columns = max(len(row) for row in cells)
     padding = _cell_padding(em_px)
     natural = [0.0] * columns
@@ -136,9 +141,9 @@ def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[
         for j, cell in enumerate(row):
             natural[j] = max(natural[j], text_width(cell, em_px) + padding)
     floors = _column_floors(cells, em_px)
-    natural = [max(w, f) for w, f in zip(natural, floors, strict=True)]
+    natural = [math.ceil(max(w, f) - padding) + padding for w, f in zip(natural, floors, strict=True)]
     if sum(natural) <= width_px:
-        return [math.ceil(w) for w in natural]
+        return natural
     widths = list(natural)
     open_columns = set(range(columns))
     left = width_px
@@ -150,7 +155,7 @@ def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[
             break
         left -= sum(natural[j] for j in settled)
         open_columns -= settled
-    return [math.floor(w) for w in _within(widths, floors, width_px)]
+    return [max(1, math.floor(w - padding)) + padding for w in _within(widths, floors, width_px)]
 
 
 def _within(widths: list[float], floors: list[float], width_px: float) -> list[float]:
@@ -206,7 +211,7 @@ def size_tables(tokens: list[MdToken], width_px: float, em_px: float) -> None:
             padding = _cell_padding(em_px)  # CSS widths are content widths: padding and rules come on top
             for token, width in zip(heads, table_widths(rows, width_px - 2, em_px), strict=False):
                 style = str(token.attrGet("style") or "")
-                token.attrSet("style", f"{style + ';' if style else ''}width:{max(1, math.floor(width - padding))}px")
+                token.attrSet("style", f"{style + ';' if style else ''}width:{round(width - padding)}px")
         i = end + 1
 
 

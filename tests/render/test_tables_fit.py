@@ -55,3 +55,17 @@ def test_text_width_is_pymupdfs_text_length_to_the_bit() -> None:
     for text in samples:
         for em in (8.5, 11.0, 13.37):
             assert text_width(text, em) == font.text_length(text, fontsize=em), (text, em)
+
+
+def test_a_column_at_its_natural_width_holds_its_widest_cell_on_one_line() -> None:
+    """A cell's padding is half a pixel at even ems; rounding the whole width set the content up to half
+    a pixel narrower than the widest cell, which wrapped: ``Debian, main`` on two lines at 8, 10 and 12 px,
+    and a CSV of 400 such rows drew 6 pages on Claude's where 4 hold it."""
+    from router.render.tables import _cell_padding, text_width
+
+    rows = [["id", "origin"], ["0", "Debian, main"], ["1", "local"]]
+    for em in (8, 9, 10, 11, 12, 13):
+        widths = table_widths(rows, 700, em)
+        content = [w - _cell_padding(em) for w in widths]
+        assert content[1] >= text_width("Debian, main", em), (em, content)
+        assert all(c == round(c) for c in content), (em, content)  # CSS widths are whole pixels
