@@ -28,6 +28,7 @@ __all__ = ["MIN_FLOW_COLUMN_PX", "layout_flow"]
 MIN_FLOW_COLUMN_PX = 360  # a flowing-text column narrower than this reads worse than it saves
 _STRIP_SEGMENTS_PX = (4096, 3968, 3840, 3712)  # the strip is laid out in segments of the first that works
 _INK_LEVEL = 160  # a pixel darker than this is ink
+_OVERSHOOT_PX = 256  # a segment filled past its bottom by more than this lost text (see ``_place``)
 
 
 def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool) -> LaidOut:
@@ -75,7 +76,7 @@ def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes,
     """The story placed in segments ``segment_px`` tall: the PDF and each segment's filled height. None
     where MuPDF says it placed the rest of the story past a segment's bottom, which it does at some
     heights and draws none of (the GPL at 10 px in a 377-px column: 5,382 px from a 4,096-px segment,
-    a quarter of its words lost)."""
+    a quarter of its words lost), or, with more to place, filled a segment far past its bottom."""
     archive, _ = markup.fonts()
     story = pymupdf.Story(html=body, user_css=css, archive=archive)
     out = io.BytesIO()
@@ -91,8 +92,11 @@ def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes,
         story.draw(device)
         writer.end_page()
         # With more to place, a filled box a few px over the bottom draws nothing past it (a 300-column
-        # table at 10 px on Claude: 4,112 px filled, the last row's ink ends at 4,093).
-        if not more and filled[3] > segment_px + 0.5:
+        # table at 10 px on Claude: 4,112 px filled, the last row's ink ends at 4,093). Far over it,
+        # MuPDF has squeezed the rest of the segment into a sliver at its top (the GPL and LGPL at 10 px
+        # in a 375-px column: 8,195 px filled from a 4,096-px segment, half the part's words lost).
+        overshoot = filled[3] - segment_px
+        if overshoot > (_OVERSHOOT_PX if more else 0.5):
             writer.close()
             return None
         bottoms.append(segment_px if more else filled[3])

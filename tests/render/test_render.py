@@ -340,6 +340,18 @@ def test_a_flow_placed_past_its_segment_is_drawn_whole() -> None:
     assert sum(page.height for page in rendering.pages) * 2 > 5382
 
 
+def test_a_segment_filled_far_past_its_bottom_is_laid_out_again() -> None:
+    """With more of the story to place, MuPDF at times reports a segment filled twice its height and
+    squeezes the rest of it into a sliver at its top: the GPL and LGPL-2 at 10 px in Gemini 2's
+    375-px columns filled 8,188 px of a 4,096-px segment, and half the words of the 96k-character
+    part they were in were lost (the part went as text). The layout must try another segment height."""
+    licences = Path("/usr/share/common-licenses")
+    text = (licences / "GPL-3").read_text(encoding="utf-8") + "\n\n" + (licences / "LGPL-2").read_text(encoding="utf-8")
+    ten = get_density("exact").model_copy(update={"latin": Typesetting(em_px=10, line_height=1.1)})
+    rendering = render_text(text, "prose", "latin", None, RenderTarget(get_profile("gemini-2"), ten))
+    assert rendering.columns == 2
+
+
 @pytest.mark.parametrize(
     ("document", "kind", "family", "density"),
     [
