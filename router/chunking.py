@@ -162,7 +162,11 @@ def chunk_messages(messages: Sequence[Mapping[str, Any]], model: str) -> list[Ch
     return chunks
 
 
-MAX_CHUNK_CHARS = 32_000  # about 8k tokens of English: a few pages; longer texts are drawn in parts
+# About 32k tokens of English; longer texts are drawn in parts, each refused or sent as text on its own.
+# Where a family bills whole tiles or images, each part pays for its own part-filled last page: in
+# parts of 32k characters the 237k characters of Debian's licences billed 9.7% more image tokens than
+# drawn whole on gpt-4o and 17.6% more on Gemini 2 (dense); in parts of 128k, 3.2% and 5.9%.
+MAX_CHUNK_CHARS = 128_000
 # Kinds whose text can be cut at a line: not diffs (hunks), terminal output (escape state), tables.
 _SPLITTABLE = frozenset({"prose", "markdown", "code", "json", "log", "text", "config", "trace", "html"})
 
