@@ -50,7 +50,7 @@ from router.render.chunks import RenderTarget, _render
 from router.render.density import Typesetting, get_density
 from router.tools.bench import machine
 from router.tools.bench_lengths import cut_to_tokens, long_documents
-from router.tools.calibrate import corpus
+from router.tools.calibration_samples import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")

@@ -146,7 +146,7 @@ def test_default_policy_loads_from_an_installed_wheel(tmp_path: Path) -> None:
         "import sys; sys.path.insert(0, sys.argv[1]); import router; "
         "assert router.__file__.startswith(sys.argv[1]), router.__file__; "
         "print(router.Policy.builtin('default').name, len(router.Policy.builtin('aggressive').rules)); "
-        "from router.tools.calibrate import corpus; from router.render.density import calibration_table; "
+        "from router.tools.calibration_samples import corpus; from router.render.density import calibration_table; "
         "print(len(calibration_table().encoders), sorted(corpus()))"
     )
     result = subprocess.run(

@@ -1,7 +1,7 @@
 """``hcr calibrate``: sweep glyph sizes and line heights, read every page back, choose the densities.
 
 For each encoder family and class of text (``latin``, ``table``, ``cjk``, ``mono``, ``logs``), fixed
-calibration samples (``router/tools/calibration_corpus``) are rendered at every em and line height of
+calibration samples (``router.tools.calibration_samples``) are rendered at every em and line height of
 the sweep, read back by OCR at the resolution the provider sees, and scored. A setting's accuracy is
 the lower of its own score and the next larger em's at the same line height, so one lucky page
 cannot pick a size that its neighbours fail at. Then, per density:
@@ -26,32 +26,23 @@ import datetime as _dt
 import json
 import platform
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.errors import FidelityError, RenderError
 from router.fidelity.engines import engine_version
 from router.fidelity.readback import check
-from router.models import Kind, ReadBack, Rendering, Script
+from router.models import ReadBack, Rendering
 from router.providers.geometry import PROFILES, EncoderProfile, get_profile
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import DENSITIES, TEXT_CLASSES, Density, TextClass, Typesetting
+from router.tools.calibration_samples import Sample, corpus
 
 # Below the bar, accept settings this close to the best accuracy the engine reached at any size.
 PLATEAU_SLACK: dict[str, float] = {"dense": 0.01, "balanced": 0.005, "exact": 0.002}
-
-
-class Sample(BaseModel):
-    name: str
-    text_class: TextClass
-    kind: Kind
-    script: Script
-    language: str | None = None
-    text: str
 
 
 class Sweep(BaseModel):
@@ -97,68 +88,12 @@ class Measurement(BaseModel):
     samples: dict[str, float] = Field(default_factory=dict, description="character accuracy per sample")
 
 
-def corpus() -> dict[TextClass, tuple[Sample, ...]]:
-    """The fixed calibration samples shipped with the package, per class of text.
-
-    A class with several samples is as good as its worst one: JSON's lone braces read back worse than
-    Python; apt's upgrade log (``libcurl4:amd64 (7.88.1-10+deb12u8)``) worse than service logs. The
-    table samples are a ruled price sheet and a CSV of package builds, both of many narrow columns of
-    identifiers, versions and numbers in scientific notation, as agents' tool results and price maps
-    have; they were generated once from a fixed seed, and the files are what is measured. Prose has a
-    release checklist in markdown (identifiers, a table, inline code) and plain running prose: the
-    first paragraphs of the Python Language Reference's "Execution model" (PSF licence, from
-    ``pydoc_data.topics``), added after the checklist alone let 7 px through on Claude's pages where
-    1,000 tokens of licences read 97.8%. Logs have service log lines, apt's upgrade log and Python
-    tracebacks (a chained exception, carets under the failing expressions, written by
-    ``traceback.format_exception``), added after the two logs alone let 9.5 px through on gpt-4o's
-    pages, where the bench's tracebacks read 95.9%. Chinese has a release checklist (identifiers,
-    versions; 480 characters, so one misread is 0.2 points, as wide as the gap between two bars) and
-    a narrative of plain running prose (1,089 characters), both written for this project, and a
-    chapter of technical instructions with commands, paths and product names inside the Chinese
-    (``build-07:~$``, ``~/.bashrc``, ``ls(1)``, ``GNOME``; 889 characters), added when the first
-    two let 11 px at line height 1.0 through on Claude's pages, where a chapter of the Debian
-    Reference read 99.4%: the Latin inside Chinese is where the engine misreads first (``GNU`` as
-    ``GNu``, ``ABSOLUTELY`` as ``ABSoLUTELY``)."""
-    folder = resources.files("router.tools").joinpath("calibration_corpus")
-
-    def sample(name: str, text_class: TextClass, kind: Kind, script: Script, language: str | None = None) -> Sample:
-        return Sample(
-            name=name, text_class=text_class, kind=kind, script=script, language=language, text=_read(folder, name)
-        )
-
-    return {
-        "latin": (
-            sample("latin.md", "latin", "markdown", "latin"),
-            sample("latin.prose.txt", "latin", "prose", "latin"),
-        ),
-        "table": (
-            sample("table.md", "table", "table", "latin"),
-            sample("table.csv", "table", "csv", "latin", "csv"),
-        ),
-        "cjk": (
-            sample("cjk.txt", "cjk", "prose", "cjk"),
-            sample("cjk.prose.txt", "cjk", "prose", "cjk"),
-            sample("cjk.tech.txt", "cjk", "prose", "cjk"),
-        ),
-        "mono": (
-            sample("mono.py.txt", "mono", "code", "latin", "python"),
-            sample("mono.json.txt", "mono", "json", "latin"),
-        ),
-        "logs": (
-            sample("logs.txt", "logs", "log", "latin"),
-            sample("logs.apt.txt", "logs", "log", "latin"),
-            sample("logs.trace.txt", "logs", "trace", "latin", "pytb"),
-        ),
-    }
-
-
-def _read(folder: Any, name: str) -> str:
-    return folder.joinpath(name).read_text(encoding="utf-8")
+_MEASUREMENTS = TypeAdapter(list[Measurement])
 
 
 def steps(encoders: Sequence[str], classes: Sequence[TextClass] = TEXT_CLASSES, sweep: Sweep = DEFAULT_SWEEP) -> int:
     """How many pages-to-read ``measure`` will report through ``on_step``."""
-    return len(_geometry_groups([_profile(n) for n in encoders])) * sweep.size(classes)
+    return len(_geometry_groups([get_profile(n) for n in encoders])) * sweep.size(classes)
 
 
 def _geometry_groups(profiles: Sequence[EncoderProfile]) -> list[list[EncoderProfile]]:
@@ -181,7 +116,7 @@ def measure(
     pixels: families whose providers resize the rendered pages to the same sizes share a read-back."""
     samples = corpus()
     results: list[Measurement] = []
-    for members in _geometry_groups([_profile(name) for name in encoders]):
+    for members in _geometry_groups([get_profile(name) for name in encoders]):
         renderer = members[0]
         for text_class in classes:
             for line_height in sweep.line_heights:
@@ -321,8 +256,7 @@ def _smoothed(items: list[Measurement]) -> list[tuple[Measurement, dict[str, flo
 
 def rechoose(out: Path) -> dict[str, Any]:
     """Choose again from the measurements stored in ``out`` (after a change to the rules); no OCR."""
-    table = _load(out)
-    measurements = [Measurement(**m) for m in table.get("measurements", [])]
+    table, measurements = _load(out)
     if not measurements:
         raise FidelityError(f"{out}: no measurements to choose from; run hcr calibrate first")
     table["encoders"] = choose(measurements)
@@ -332,13 +266,19 @@ def rechoose(out: Path) -> dict[str, Any]:
     return table
 
 
-def _load(out: Path) -> dict[str, Any]:
+def _load(out: Path) -> tuple[dict[str, Any], list[Measurement]]:
+    """The table in ``out`` and its measurements, each checked: a hand-edited one is named, not a KeyError."""
     if not out.exists():
-        return {}
+        return {}, []
     try:
-        return json.loads(out.read_text(encoding="utf-8"))
+        table = json.loads(out.read_text(encoding="utf-8"))
+        return table, _MEASUREMENTS.validate_python(table.get("measurements", []))
     except json.JSONDecodeError as exc:
         raise FidelityError(f"{out}: not a calibration table ({exc})") from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        raise FidelityError(f"{out}: measurements{where}: {error['msg']}") from exc
 
 
 def calibrate(
@@ -357,11 +297,10 @@ def calibrate(
     the sweep rather than replacing it."""
     names = list(encoders or PROFILES)
     measurements = measure(names, classes, sweep, engine=engine, on_step=on_step)
-    table = _load(out)
-    fresh = {_setting(row): row for row in (m.model_dump() for m in measurements)}
-    earlier = table.get("measurements", [])
+    table, earlier = _load(out)
+    fresh = {_setting(m): m for m in measurements}
     stored = [fresh.pop(_setting(m), m) for m in earlier] + list(fresh.values())  # in place: small diffs
-    chosen = choose([Measurement(**m) for m in stored if (m["encoder"], m["text_class"]) in _keys(measurements)])
+    chosen = choose([m for m in stored if (m.encoder, m.text_class) in _keys(measurements)])
     encoders_table = table.get("encoders", {})
     for encoder, densities in chosen.items():
         merged = encoders_table.get(encoder, {})
@@ -377,7 +316,7 @@ def calibrate(
             "plateau_slack": PLATEAU_SLACK,
             "sweep": swept(stored),
             "encoders": encoders_table,
-            "measurements": stored,
+            "measurements": [m.model_dump() for m in stored],
         }
     )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -385,14 +324,14 @@ def calibrate(
     return table
 
 
-def swept(measurements: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+def swept(measurements: Sequence[Measurement]) -> dict[str, dict[str, list[float]]]:
     """Per class, the ems and line heights the stored measurements cover: a table merged from runs
     with different sweeps says what each class was measured at, not what the last run swept."""
     out: dict[str, dict[str, set[float]]] = {}
     for m in measurements:
-        seen = out.setdefault(m["text_class"], {"em_px": set(), "line_heights": set()})
-        seen["em_px"].add(m["em_px"])
-        seen["line_heights"].add(m["line_height"])
+        seen = out.setdefault(m.text_class, {"em_px": set(), "line_heights": set()})
+        seen["em_px"].add(m.em_px)
+        seen["line_heights"].add(m.line_height)
     return {c: {axis: sorted(values) for axis, values in axes.items()} for c, axes in out.items()}
 
 
@@ -400,12 +339,8 @@ def _keys(measurements: Sequence[Measurement]) -> set[tuple[str, str]]:
     return {(m.encoder, m.text_class) for m in measurements}
 
 
-def _setting(measurement: dict[str, Any]) -> tuple[str, str, float, float]:
-    return measurement["encoder"], measurement["text_class"], measurement["em_px"], measurement["line_height"]
-
-
-def _profile(name: str) -> EncoderProfile:
-    return get_profile(name)
+def _setting(m: Measurement) -> tuple[str, str, float, float]:
+    return m.encoder, m.text_class, m.em_px, m.line_height
 
 
 def _probe_density(text_class: TextClass, em: float, line_height: float) -> Density:

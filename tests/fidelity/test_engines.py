@@ -11,7 +11,8 @@ from router.fidelity.readback import normalise
 from router.fidelity.reading_order import in_reading_order
 from router.providers.geometry import get_profile
 from router.render.chunks import RenderTarget, render_text
-from router.tools.calibrate import _probe_density, corpus
+from router.tools.calibrate import _probe_density
+from router.tools.calibration_samples import corpus
 
 
 def test_a_line_reads_the_same_on_a_short_page_and_a_tall_one() -> None:

@@ -121,7 +121,7 @@ def test_every_calibration_sample_reads_back_at_the_shipped_setting(
     (98.6% prose, 99.6% checklist, 98.4% instructions) and ``balanced`` 11 px / 1.2 (99.5%, 99.8%,
     99.5%). gpt-4o's ``dense`` Chinese is 9.5 px / 1.0 since the evening of 2026-12-02 (98.5% prose,
     99.4% checklist, 98.6% instructions), and Latin's ``dense`` 8 px / 1.0 on every family but Qwen2.5-VL."""
-    from router.tools.calibrate import corpus
+    from router.tools.calibration_samples import corpus
 
     profile = get_profile(family)
     setting = calibration_table().encoders[family][density][text_class]

@@ -123,7 +123,8 @@ def test_each_table_column_is_cut_out_on_its_own() -> None:
 def test_neighbouring_header_cells_are_read_apart() -> None:
     """The Latin calibration sample at 11 px on Claude: read as one image, RapidOCR read the header
     cells "p99 latency" and "Error rate" as one box; column by column they are two cells."""
-    from router.tools.calibrate import _probe_density, corpus
+    from router.tools.calibrate import _probe_density
+    from router.tools.calibration_samples import corpus
 
     sample = corpus()["latin"][0]
     profile = get_profile("anthropic")

@@ -205,7 +205,8 @@ def test_a_continuation_that_starts_a_column_is_checked_as_one() -> None:
     """MuPDF extracts a page's text by baselines: a wrapped line's continuation at the top of a
     column was joined to the neighbouring column's line, and the completeness check refused the
     page ("↪null}" is not in the source). Columns are extracted one by one."""
-    from router.tools.calibrate import _probe_density, corpus
+    from router.tools.calibrate import _probe_density
+    from router.tools.calibration_samples import corpus
 
     code, response = corpus()["mono"]
     text = code.text + "\n\n" + response.text  # Python, then a JSON response

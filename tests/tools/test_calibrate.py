@@ -159,6 +159,19 @@ def test_rechoose_uses_stored_measurements(tmp_path: Path) -> None:
     assert [table["encoders"]["anthropic"][d]["latin"]["em_px"] for d in DENSITY_NAMES] == [7, 8, 9]
 
 
+def test_a_hand_edited_measurement_is_named_not_a_key_error(tmp_path: Path) -> None:
+    """A stored measurement missing a field stops the command with the table, the index and the field."""
+    from router.errors import FidelityError
+    from router.tools.calibrate import rechoose
+
+    out = tmp_path / "calibration.json"
+    rows = [x.model_dump() for x in (m(7, 0.985), m(8, 0.996))]
+    del rows[1]["line_height"]
+    out.write_text(json.dumps({"encoders": {}, "measurements": rows}), "utf-8")
+    with pytest.raises(FidelityError, match=r"calibration\.json: measurements\[1\]\.line_height: Field required"):
+        rechoose(out)
+
+
 def test_shipped_table_sets_the_densities() -> None:
     from router.render.density import calibration_table
 
