@@ -3,8 +3,8 @@ one column wide, rasterised, then cut at the rows with the least ink (the gaps b
 column pieces that are set side by side. Cutting the raster rather than the text balances the last
 page's columns exactly, so cropping it to its content pays for no blank space. Wide pages get two
 columns of a readable line length; a chunk with tables keeps one full-width column, cropped to the
-right edge of its content where its tables are narrower, and where whole tiles are billed a narrow
-table's rows are set in as many such columns side by side as the page holds. Monospace text is
+right edge of its content where its tables are narrower; where whole tiles are billed, narrow
+content (a narrow table, short lines) is set in more such columns side by side where that bills less. Monospace text is
 ``router.render.mono``'s.
 
 Each page comes with the x of its gutters, so the read-back cuts it where the columns are.
@@ -43,8 +43,8 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     # of it (litellm's price table at 7 px on Claude: 384 of 768 px wide, 865 image tokens a page).
     column_px = min(column_px, _content_right(strip))
     strip = strip[:, :column_px]
-    if columns == 1 and profile.bills_whole_tiles:
-        columns = _side_by_side(strip.shape[0], column_px, density, profile)
+    if profile.bills_whole_tiles:
+        columns = _side_by_side(strip.shape[0], column_px, columns, density, profile)
     pieces = _cut_strip(strip, columns, profile.page_height - 2 * m)
     pages, gutters = [], []
     for first in range(0, len(pieces), columns):
@@ -108,23 +108,24 @@ def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes,
     return out.getvalue(), bottoms
 
 
-def _side_by_side(height: int, column_px: int, density: Density, profile: EncoderProfile) -> int:
-    """How many columns a narrow table's rows, ``height`` px in one, bill the fewest tokens in (ties:
-    fewer). Where whole tiles are billed, the width beside a narrow table is paid for: 250 rows of
-    module, version and size, 198 px wide, billed 1,190 image tokens on gpt-4o's 512-px tiles in one
-    column and 595 in two; 1,032 and 516 on Gemini 2's 768-px tiles. Gemini 3 bills a whole image
-    however it is filled, so a table that fits one stays in one column there."""
+def _side_by_side(height: int, column_px: int, columns: int, density: Density, profile: EncoderProfile) -> int:
+    """How many columns, ``columns`` or more, content ``height`` px tall in one bills the fewest tokens
+    in (ties: fewer). Where whole tiles are billed, the width beside narrow content (a narrow table,
+    short lines) is paid for: 250 rows of module, version and size, 198 px wide, billed 1,190 image
+    tokens on gpt-4o's 512-px tiles in one column and 595 in two; 1,032 and 516 on Gemini 2's 768-px
+    tiles. Content as wide as its column keeps the layout's count: no more fit beside it. Gemini 3
+    bills a whole image however it is filled, so a table that fits one stays in one column there."""
     m, gap = density.margin_px, density.column_gap_px
     column_height = profile.page_height - 2 * m
     most = max(1, min(MAX_COLUMNS, (profile.page_width - 2 * m + gap) // (column_px + gap)))
 
-    def billed(columns: int) -> int:
-        width = 2 * m + columns * column_px + (columns - 1) * gap
-        full, rest = divmod(height, columns * column_height)
-        last = profile.image_tokens(width, 2 * m + math.ceil(rest / columns)) if rest else 0
+    def billed(n: int) -> int:
+        width = 2 * m + n * column_px + (n - 1) * gap
+        full, rest = divmod(height, n * column_height)
+        last = profile.image_tokens(width, 2 * m + math.ceil(rest / n)) if rest else 0
         return full * profile.image_tokens(width, profile.page_height) + last
 
-    return min(range(1, most + 1), key=lambda columns: (billed(columns), columns))
+    return min(range(columns, max(columns, most) + 1), key=lambda n: (billed(n), n))
 
 
 def _content_right(strip: np.ndarray) -> int:

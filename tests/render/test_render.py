@@ -352,6 +352,14 @@ def test_a_narrow_table_is_set_side_by_side_where_tiles_are_billed(family: str) 
     assert check(table, "table", "latin", rendering, t.profile).char_accuracy >= 0.98
 
 
+def test_short_lines_in_two_columns_take_more_where_that_bills_less() -> None:
+    """Narrow content in a two-column layout: 400 short lines on Gemini 2 were two columns 46 px wide
+    on two pages, 774 image tokens; in three columns they fit one page of two tiles (516)."""
+    text = "\n".join(f"line {i}: ok" for i in range(400))
+    rendering = render_text(text, "prose", "latin", None, target("gemini-2", "dense"))
+    assert rendering.columns >= 3 and len(rendering.pages) == 1 and rendering.image_tokens <= 516
+
+
 def test_a_flow_placed_past_its_segment_is_drawn_whole() -> None:
     """MuPDF at times places the rest of a story past the segment's bottom and reports nothing left:
     the first 32,751 characters of the GPL at 10 px in Claude's two columns came back 5,382 px tall
