@@ -32,7 +32,7 @@ from router.render.mono import layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
 
-RENDER_VERSION = "23"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "24"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,14 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         check_verbatim(markup.visible_text(text, kind), laid.text)
     else:
         full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
+        # Where the page is billed by its area, a table is drawn in the least area (rare wide cells wrap).
+        by_area, line_height = not profile.bills_whole_tiles, setting.line_height
         if spec.markup == "prose":
             body = markup.prose_html(text)
         elif spec.markup == "csv":
-            body = markup.csv_html(text, full_width, setting.em_px)
+            body = markup.csv_html(text, full_width, setting.em_px, by_area=by_area, line_height=line_height)
         else:
-            body = markup.markdown_html(text, full_width, setting.em_px)
+            body = markup.markdown_html(text, full_width, setting.em_px, by_area=by_area, line_height=line_height)
         body = markup.unjoined_ffs(body)
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)

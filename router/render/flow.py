@@ -143,6 +143,7 @@ def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.n
     # rows at some sizes) and glyphs' antialiased edges are lighter than ink.
     row_marks = (darkness < PAPER_LEVEL).sum(axis=1)
     total = _content_bottom(row_marks)
+    last_ink = _content_bottom(row_ink) - 1
     pieces: list[np.ndarray] = []
     position = 0
     while position < total:
@@ -151,6 +152,11 @@ def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.n
         # Fill columns until the rest fits on this page; then share the rest evenly between them.
         target = column_height if rest > left_on_page * column_height else math.ceil(rest / left_on_page)
         cut = total if rest <= target else _best_cut(row_ink, position, target, column_height, total)
+        if cut < total and last_ink < cut:
+            # Only marks lighter than ink were left (a table's bottom rule): they would be a page of their
+            # own (a 237x10 image of one rule on Claude), so the cut moves up above the last line of ink.
+            reach = last_ink - position
+            cut = _best_cut(row_ink, position, min(target, reach), reach, total)
         pieces.append(strip[position:cut])
         position = cut
         while position < total and row_marks[position] == 0:  # start each piece on a mark, not on a gap

@@ -28,13 +28,12 @@ from pygments.util import ClassNotFound
 
 from router.kinds import KINDS, Kind
 from router.render.lines import INDENT_SCALE, MARK_COLOUR, Run, is_wide, span
-from router.render.tables import LONG_RUN_MIN, records_markdown, size_tables, split_wide_tables
+from router.render.tables import BREAK_EVERY, LONG_RUN_MIN, records_markdown, size_tables, split_wide_tables
 from router.render.terminal import terminal_runs, terminal_text
 
 ZERO_WIDTH_SPACE = "\u200b"
 ZERO_WIDTH_NON_JOINER = "\u200c"
 _HARD_WRAP_MIN = 50  # a paragraph whose lines all reach this length was wrapped by hand: reflow it
-_BREAK_EVERY = 12
 _TEXT_NODE = re.compile(r">([^<>]+)<")
 _LONG_RUN = re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){" + str(LONG_RUN_MIN) + ",}")
 MAX_INDENTED_LISTS = 6  # deeper lists are drawn flat, with depth markers
@@ -130,7 +129,7 @@ def unjoined_ffs(markup: str) -> str:
 
 def _insert_breaks(match: re.Match[str]) -> str:
     units = _UNIT.findall(match.group(0))
-    return ZERO_WIDTH_SPACE.join("".join(units[i : i + _BREAK_EVERY]) for i in range(0, len(units), _BREAK_EVERY))
+    return ZERO_WIDTH_SPACE.join("".join(units[i : i + BREAK_EVERY]) for i in range(0, len(units), BREAK_EVERY))
 
 
 @functools.lru_cache(maxsize=1)
@@ -159,17 +158,18 @@ def visible_text(text: str, kind: Kind) -> str:
     return terminal_text(text) if KINDS[kind].markup == "terminal" else text
 
 
-def csv_html(text: str, width_px: float, em_px: float) -> str:
+def csv_html(text: str, width_px: float, em_px: float, *, by_area: bool = False, line_height: float = 1.0) -> str:
     """CSV/TSV records as a ruled table, one record per row (wide ones split like any wide table)."""
-    return markdown_html(records_markdown(text), width_px, em_px)
+    return markdown_html(records_markdown(text), width_px, em_px, by_area=by_area, line_height=line_height)
 
 
-def markdown_html(text: str, width_px: float, em_px: float) -> str:
-    """Markdown to HTML; tables get column widths from their content (``router.render.tables``)."""
+def markdown_html(text: str, width_px: float, em_px: float, *, by_area: bool = False, line_height: float = 1.0) -> str:
+    """Markdown to HTML; tables get column widths from their content (``router.render.tables``), in the
+    least area where the page is billed by area (``by_area``; its lines ``line_height`` ems apart)."""
     md = _markdown()
     tokens = split_wide_tables(md.parse(text), md.parse, width_px, em_px)
     _shape_lists(tokens)
-    size_tables(tokens, width_px, em_px)
+    size_tables(tokens, width_px, em_px, by_area=by_area, line_height=line_height)
     return soft_breaks(md.renderer.render(tokens, md.options, {}))
 
 

@@ -16,12 +16,17 @@ import math
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pymupdf
 from markdown_it.token import Token as MdToken
 
-__all__ = ["LONG_RUN_MIN", "MONO_ADVANCE_EM", "records_markdown", "size_tables", "split_wide_tables", "table_widths"]
+__all__ = [
+    "BREAK_EVERY", "LONG_RUN_MIN", "MONO_ADVANCE_EM",
+    "records_markdown", "size_tables", "split_wide_tables", "table_widths",
+]  # fmt: skip
 
-LONG_RUN_MIN = 24  # runs of this many characters get zero-width break points (``html.soft_breaks``)
+LONG_RUN_MIN = 24  # runs of this many characters get zero-width break points (``markup.soft_breaks``)
+BREAK_EVERY = 12  # ... one every this many characters
 MONO_ADVANCE_EM = 0.5859375  # Cascadia Mono (markup.fonts): every glyph advances 1200/2048 em
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~&])")
 
@@ -126,9 +131,13 @@ def _column_floors(cells: list[list[str]], em_px: float) -> list[float]:
     return [w + padding for w in floors]
 
 
-def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[float]:
+def table_widths(
+    cells: list[list[str]], width_px: float, em_px: float, *, by_area: bool = False, line_height: float = 1.0
+) -> list[float]:
     """Column widths like a browser's automatic table layout: columns that fit get their natural
-    width, the others share what is left in proportion to theirs, none below one short word.
+    width, the others share what is left in proportion to theirs, none below one short word. Where
+    the page is billed by its area (``by_area``), a table that fits is drawn in the least area
+    instead: a column whose widest cells are rare wraps them (``_least_area``).
 
     Each width is a whole number of pixels of content plus the cell's padding (``_cell_padding``,
     half a pixel at even ems): rounding the whole width instead set the content of a column at its
@@ -143,7 +152,7 @@ def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[
     floors = _column_floors(cells, em_px)
     natural = [math.ceil(max(w, f) - padding) + padding for w, f in zip(natural, floors, strict=True)]
     if sum(natural) <= width_px:
-        return natural
+        return _least_area(cells, natural, floors, em_px, line_height) if by_area else natural
     widths = list(natural)
     open_columns = set(range(columns))
     left = width_px
@@ -156,6 +165,90 @@ def table_widths(cells: list[list[str]], width_px: float, em_px: float) -> list[
         left -= sum(natural[j] for j in settled)
         open_columns -= settled
     return [max(1, math.floor(w - padding)) + padding for w in _within(widths, floors, width_px)]
+
+
+def _least_area(
+    cells: list[list[str]], natural: list[float], floors: list[float], em_px: float, line_height: float
+) -> list[float]:
+    """Column widths, none wider than its natural width nor narrower than its median cell, that give the
+    table the least area: its width times the estimated height of its rows (lines wrapped as MuPDF
+    wraps them, at spaces and ``soft_breaks``' break points; the cell padding and rule on top). Found a
+    column at a time, each held at the width that gives the least area beside the others, until none
+    moves. litellm's price map: its model names run to 76 characters, nine in ten to 51; drawn with
+    all of them on one line, its 50k-token table was 571 px wide on Claude's pages (3.73x at dense),
+    with the longest wrapped 475 px (4.35x)."""
+    padding = _cell_padding(em_px)
+    space = text_width(" ", em_px)
+    rows, columns = len(cells), len(natural)
+    pieces = [[_pieces(row[j], em_px) if j < len(row) else [] for row in cells] for j in range(columns)]
+    # Each column's candidate widths (content only) and, for each, the lines of every row in it.
+    options: list[list[tuple[int, np.ndarray]]] = []
+    for j in range(columns):
+        widths = np.array([sum(sum(w) for w in cell) + space * (len(cell) - 1) if cell else 0.0 for cell in pieces[j]])
+        low = max(math.ceil(floors[j] - padding), math.ceil(float(np.quantile(widths, 0.5))))
+        top = round(natural[j] - padding)
+        candidates = sorted({top} | {min(top, max(low, math.ceil(float(np.quantile(widths, q))))) for q in _QUANTILES})
+        if all(len(cell) < 2 and len(cell[0] if cell else ()) < 2 for cell in pieces[j]):
+            candidates = [top]  # no cell in the column can wrap
+        column: list[tuple[int, np.ndarray]] = []
+        for c in candidates:
+            lines = np.ones(rows)
+            for r in np.flatnonzero(widths > c):
+                lines[r] = _lines(pieces[j][r], space, c)
+            column.append((c, lines))
+        options.append(column)
+    chosen = [len(o) - 1 for o in options]  # natural widths to start
+    # A row's padding and rule, in lines (``base_css``: 0.2 em above and below, a 0.7-px rule).
+    vertical = (0.4 * em_px + 0.7) / (line_height * em_px)
+    for _ in range(4):
+        moved = False
+        for j in range(columns):
+            others = np.ones(rows)
+            for k in range(columns):
+                if k != j:
+                    others = np.maximum(others, options[k][chosen[k]][1])
+            fixed = sum(options[k][chosen[k]][0] + padding for k in range(columns) if k != j)
+
+            def area(i: int, j: int = j, others: np.ndarray = others, fixed: float = fixed) -> float:
+                width, lines = options[j][i]
+                return (fixed + width + padding) * float((np.maximum(others, lines) + vertical).sum())
+
+            best = min(range(len(options[j])), key=lambda i: (area(i), -i))
+            moved |= best != chosen[j]
+            chosen[j] = best
+        if not moved:
+            break
+    return [options[j][chosen[j]][0] + padding for j in range(columns)]
+
+
+_QUANTILES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+
+
+def _pieces(cell: str, em_px: float) -> list[list[float]]:
+    """A cell's words as the widths of their unbreakable pieces: MuPDF breaks a word after a hyphen or a
+    slash, and ``markup.soft_breaks`` gives words of ``LONG_RUN_MIN`` characters or more a break point
+    every ``BREAK_EVERY``."""
+    words = []
+    for word in cell.split():
+        cuts = {i + 1 for i, char in enumerate(word[:-1]) if char in "-/"}
+        if len(word) >= LONG_RUN_MIN:
+            cuts |= set(range(BREAK_EVERY, len(word), BREAK_EVERY))
+        ends = [*sorted(cuts), len(word)]
+        words.append([text_width(word[a:b], em_px) for a, b in zip([0, *ends[:-1]], ends, strict=True)])
+    return words
+
+
+def _lines(cell: list[list[float]], space: float, width: float) -> int:
+    """The lines a cell's words take in ``width`` px, filled greedily."""
+    lines, used = 1, 0.0
+    for word in cell:
+        for k, piece in enumerate(word):
+            gap = space if k == 0 and used else 0.0
+            if used and used + gap + piece > width:
+                lines, used = lines + 1, piece
+            else:
+                used += gap + piece
+    return lines
 
 
 def _within(widths: list[float], floors: list[float], width_px: float) -> list[float]:
@@ -190,7 +283,7 @@ def _share_by_natural(
         columns -= held
 
 
-def size_tables(tokens: list[MdToken], width_px: float, em_px: float) -> None:
+def size_tables(tokens: list[MdToken], width_px: float, em_px: float, *, by_area: bool, line_height: float) -> None:
     i = 0
     while i < len(tokens):
         if tokens[i].type != "table_open":
@@ -209,7 +302,8 @@ def size_tables(tokens: list[MdToken], width_px: float, em_px: float) -> None:
                 rows[-1].append(tokens[k + 1].content if tokens[k + 1].type == "inline" else "")
         if rows and heads:
             padding = _cell_padding(em_px)  # CSS widths are content widths: padding and rules come on top
-            for token, width in zip(heads, table_widths(rows, width_px - 2, em_px), strict=False):
+            widths = table_widths(rows, width_px - 2, em_px, by_area=by_area, line_height=line_height)
+            for token, width in zip(heads, widths, strict=False):
                 style = str(token.attrGet("style") or "")
                 token.attrSet("style", f"{style + ';' if style else ''}width:{round(width - padding)}px")
         i = end + 1

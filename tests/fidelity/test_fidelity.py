@@ -64,26 +64,19 @@ def test_table_reads_back(family: str, markdown_table: str) -> None:
 # at 8 px 99.8%. Qwen2.5-VL's dense tables went from 9 to 8 px on the thinnest margin (98.05%).
 # The bench's tables cut to 3,000 characters (half the bench's cut: the same columns, half the OCR):
 # Claude 99.77% and 99.73%, gpt-4o 99.77% and 99.63%, Qwen2.5-VL 98.79% and 98.60% on 2026-12-01
-# (before the OCR border).
-@pytest.mark.parametrize(
-    "families", [("anthropic", "gemini-2"), ("openai-tile",), ("qwen2.5-vl",)], ids=lambda f: "+".join(f)
-)
-def test_a_dense_price_table_reads_back_at_its_bar(families: tuple[str, ...]) -> None:
+# (before the OCR border). Claude and Qwen bill area and draw tables in the least area since
+# 2026-12-02 (rare long model names wrap): Gemini 2 no longer sees Claude's pixels.
+@pytest.mark.parametrize("family", ["anthropic", "gemini-2", "openai-tile", "qwen2.5-vl"])
+def test_a_dense_price_table_reads_back_at_its_bar(family: str) -> None:
     """Many narrow numeric columns at the smallest glyphs: the bench's table, which read back 88.8-94.3%
-    at dense on Claude and Gemini while cells touched black rules. Families that see the same pixels
-    (Claude and Gemini 2 at these sizes) share one read-back; should they ever differ, this says so."""
-    from router.fidelity.readback import visible
+    at dense on Claude and Gemini while cells touched black rules."""
     from router.tools.bench_corpus import price_csv, price_table
 
     for document in (price_table(3000), price_csv(3000)):  # on gpt-4o the CSV is drawn as column groups
-        renderings = {}
-        for family in families:
-            profile = get_profile(family)
-            target = RenderTarget(profile, get_density("dense", family))  # the family's calibrated density
-            rendering = render_text(document.text, document.kind, "latin", document.language, target)
-            renderings[tuple(visible(page, profile).tobytes() for page in rendering.pages)] = rendering
-        assert len(renderings) == 1, f"{families} no longer see the same pixels: read each back"
-        read = check(document.text, document.kind, "latin", rendering, get_profile(families[0]))
+        profile = get_profile(family)
+        target = RenderTarget(profile, get_density("dense", family))  # the family's calibrated density
+        rendering = render_text(document.text, document.kind, "latin", document.language, target)
+        read = check(document.text, document.kind, "latin", rendering, profile)
         assert read.char_accuracy >= 0.98, (document.name, read.char_accuracy)
 
 
