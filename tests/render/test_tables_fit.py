@@ -153,8 +153,7 @@ def _cells(table: str) -> list[list[str]]:
 def test_no_page_holds_only_a_tables_bottom_rule() -> None:
     """A page break just above a table's bottom rule left the rule, grey and lighter than ink, for a
     page of its own: a price sheet of 120 rows at dense on Claude drew a second page 10 px tall, one
-    rule. Every page has
-    ink on it."""
+    rule. Every page has ink on it."""
     import io
 
     import numpy as np
