@@ -12,7 +12,9 @@ Each page comes with the x of its gutters, so the read-back cuts it where the co
 
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
 import math
 
 import numpy as np
@@ -41,22 +43,62 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     strip, text = _flow_strip(body, css, column_px, grayscale=grayscale)
     # A table narrower than the column leaves the rest of it blank: families billed by area pay for none
     # of it (litellm's price table at 7 px on Claude: 384 of 768 px wide, 865 image tokens a page).
-    column_px = min(column_px, _content_right(strip))
-    strip = strip[:, :column_px]
+    column_px = min(column_px, strip.right)
     if profile.bills_whole_tiles:
-        columns = _side_by_side(strip.shape[0], column_px, columns, density, profile)
-    pieces = _cut_strip(strip, columns, profile.page_height - 2 * m)
-    pages, gutters = [], []
-    for first in range(0, len(pieces), columns):
-        group = pieces[first : first + columns]
-        pages.append(fit_tiles(_compose(group, column_px, density, grayscale=grayscale), profile))
-        gutters.append(tuple(round(m + i * (column_px + gap) - gap / 2) for i in range(1, len(group))))
-        if len(pages) > MAX_PAGES:
-            raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
+        columns = _side_by_side(strip.height, column_px, columns, density, profile)
+    pieces = strip.cut(columns, profile.page_height - 2 * m)
+    groups = [pieces[first : first + columns] for first in range(0, len(pieces), columns)]
+    if len(groups) > MAX_PAGES:
+        raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
+    gutters = [tuple(round(m + i * (column_px + gap) - gap / 2) for i in range(1, len(g))) for g in groups]
+    # Composed one at a time as they are encoded: all of a long part's pages at once held its strip twice.
+    pieces_of = ([strip.rows(a, b, column_px) for a, b in group] for group in groups)
+    pages = (fit_tiles(_compose(p, column_px, density, grayscale=grayscale), profile) for p in pieces_of)
     return LaidOut(pages, columns, text, gutters)
 
 
-def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tuple[np.ndarray, str]:
+class _Strip:
+    """The chunk laid out one column wide: the pixels of its segments, kept apart (joined, a long part's
+    strip was held twice while it was copied), and what its rows and columns hold."""
+
+    def __init__(self, segments: list[np.ndarray]) -> None:
+        self.segments = segments
+        self.starts = list(itertools.accumulate((s.shape[0] for s in segments), initial=0))
+        ink, marks, marked = [], [], []
+        for segment in segments:
+            darkness = darkest(segment)
+            ink.append((darkness < _INK_LEVEL).sum(axis=1))
+            # Content starts and ends at a mark, however light: a table's rules (grey, and split over two
+            # rows at some sizes) and glyphs' antialiased edges are lighter than ink.
+            drawn = darkness < PAPER_LEVEL
+            marks.append(drawn.sum(axis=1))
+            marked.append(drawn.any(axis=0))
+        self.row_ink = np.concatenate(ink) if ink else np.zeros(0, dtype=np.int64)
+        self.row_marks = np.concatenate(marks) if marks else np.zeros(0, dtype=np.int64)
+        columns = np.flatnonzero(np.logical_or.reduce(marked)) if marked else np.zeros(0)
+        # One past the rightmost column with a mark on it, however light (a table's right rule).
+        self.right = int(columns[-1]) + 1 if columns.size else (segments[0].shape[1] if segments else 0)
+
+    @property
+    def height(self) -> int:
+        return self.starts[-1]
+
+    def rows(self, start: int, end: int, width: int) -> np.ndarray:
+        """Rows ``start:end`` of the strip, ``width`` px of them: a view where one segment holds them."""
+        first = bisect.bisect_right(self.starts, start) - 1
+        last = bisect.bisect_left(self.starts, end) - 1
+        parts = [
+            self.segments[i][max(start - self.starts[i], 0) : end - self.starts[i], :width]
+            for i in range(first, last + 1)
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+    def cut(self, columns: int, column_height: int) -> list[tuple[int, int]]:
+        """The rows of each piece: at most ``column_height`` of them, cut at the rows with least ink."""
+        return _cut_rows(self.row_ink, self.row_marks, columns, column_height)
+
+
+def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tuple[_Strip, str]:
     """The whole chunk laid out one column wide, as one tall raster, and the text inside it."""
     for segment_px in _STRIP_SEGMENTS_PX:
         placed = _place(body, css, column_px, segment_px)
@@ -73,7 +115,7 @@ def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tupl
             pixels, text = rasterise(page, clip, [clip], grayscale=grayscale)
             segments.append(pixels)
             texts += text
-    return np.concatenate(segments, axis=0), repair_extracted("".join(texts))
+    return _Strip(segments), repair_extracted("".join(texts))
 
 
 def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes, list[float]] | None:
@@ -128,23 +170,12 @@ def _side_by_side(height: int, column_px: int, columns: int, density: Density, p
     return min(range(columns, max(columns, most) + 1), key=lambda n: (billed(n), n))
 
 
-def _content_right(strip: np.ndarray) -> int:
-    """One past the rightmost column of the strip with a mark on it, however light (a table's right rule)."""
-    marked = np.flatnonzero((darkest(strip) < PAPER_LEVEL).any(axis=0))
-    return int(marked[-1]) + 1 if marked.size else strip.shape[1]
-
-
-def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.ndarray]:
-    """Cut the strip into pieces of at most ``column_height`` rows, at the rows with least ink."""
-    darkness = darkest(strip)
-    ink = darkness < _INK_LEVEL
-    row_ink = ink.sum(axis=1)
-    # Content starts and ends at a mark, however light: a table's rules (grey, and split over two
-    # rows at some sizes) and glyphs' antialiased edges are lighter than ink.
-    row_marks = (darkness < PAPER_LEVEL).sum(axis=1)
+def _cut_rows(row_ink: np.ndarray, row_marks: np.ndarray, columns: int, column_height: int) -> list[tuple[int, int]]:
+    """Cut a strip with these rows of ink and of marks into pieces of at most ``column_height`` rows,
+    at the rows with least ink: each piece's first and one-past-last row."""
     total = _content_bottom(row_marks)
     last_ink = _content_bottom(row_ink) - 1
-    pieces: list[np.ndarray] = []
+    pieces: list[tuple[int, int]] = []
     position = 0
     while position < total:
         rest = total - position
@@ -157,7 +188,7 @@ def _cut_strip(strip: np.ndarray, columns: int, column_height: int) -> list[np.n
             # own (a 237x10 image of one rule on Claude), so the cut moves up above the last line of ink.
             reach = last_ink - position
             cut = _best_cut(row_ink, position, min(target, reach), reach, total)
-        pieces.append(strip[position:cut])
+        pieces.append((position, cut))
         position = cut
         while position < total and row_marks[position] == 0:  # start each piece on a mark, not on a gap
             position += 1

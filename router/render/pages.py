@@ -4,7 +4,7 @@ tiles a family bills)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +31,7 @@ PAPER_LEVEL = 250  # a pixel darker than this is drawn on, not blank page
 
 @dataclass(frozen=True)
 class LaidOut:
-    pages: list[np.ndarray]
+    pages: Iterable[np.ndarray]  # iterated once, in order: flowing text composes each page as it is taken
     columns: int
     text: str  # the text MuPDF placed inside the drawn areas: what the pages show, for the completeness check
     gutters: list[tuple[int, ...]]  # per page: x of the middle of each gap between columns

@@ -273,13 +273,14 @@ def test_code_wraps_where_tokens_end() -> None:
 def test_a_page_piece_starts_on_its_first_mark_however_light() -> None:
     """Where a strip is cut into columns or pages, the next piece starts at its first drawn row, not its
     first dark one: a table's grey rule after the cut is kept, not dropped."""
-    from router.render.flow import _cut_strip
+    from router.render.flow import _Strip
 
-    strip = np.full((24, 20), 255, dtype=np.uint8)
-    strip[0:16] = 0  # lines of text
-    strip[17] = 220  # a light rule, after the one blank row where the strip is cut
-    strip[18:24] = 0
-    first, second = _cut_strip(strip, columns=1, column_height=17)
+    pixels = np.full((24, 20), 255, dtype=np.uint8)
+    pixels[0:16] = 0  # lines of text
+    pixels[17] = 220  # a light rule, after the one blank row where the strip is cut
+    pixels[18:24] = 0
+    strip = _Strip([pixels[:10], pixels[10:]])  # laid out in two segments
+    first, second = (strip.rows(a, b, 20) for a, b in strip.cut(columns=1, column_height=17))
     assert first.shape[0] == 16 and (first == 0).all()
     assert second.shape[0] == 7 and (second[0] == 220).all()
 
@@ -290,7 +291,7 @@ def test_a_line_is_never_shared_between_columns() -> None:
     "jumps" as "iumos". It is drawn whole in one column now, and a cut that finds no gap near its
     target takes the nearest gap in reach rather than a row of ink."""
     from router.fidelity.readback import check
-    from router.render.flow import _cut_strip
+    from router.render.flow import _Strip
 
     line = "The quick brown fox jumps after the lazy dog; the gypsy's pyjamas quip."
     profile = get_profile("anthropic")
@@ -304,13 +305,14 @@ def test_a_line_is_never_shared_between_columns() -> None:
     strip[13:40] = 0
     strip[20:23, 0] = 0  # a row of little ink in the window: the old cut
     strip[20:23, 1:] = 255
-    pieces = _cut_strip(strip, columns=1, column_height=24)
+    laid = _Strip([strip])
+    pieces = [laid.rows(a, b, 10) for a, b in laid.cut(columns=1, column_height=24)]
     assert pieces[0].shape[0] == 12 and (pieces[0] == 0).all()  # cut at the gap, not at row 20
     assert sum(piece.shape[0] for piece in pieces) == 39  # every row but the gap, once
     single = np.full((11, 10), 255, dtype=np.uint8)
     single[0:11] = 0
     single[6, 1:] = 255  # the line's thinnest row
-    assert [piece.shape[0] for piece in _cut_strip(single, columns=2, column_height=100)] == [11]
+    assert [b - a for a, b in _Strip([single]).cut(columns=2, column_height=100)] == [11]
 
 
 def test_a_narrow_table_is_drawn_on_a_page_as_narrow_as_it() -> None:
