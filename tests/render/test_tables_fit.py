@@ -164,3 +164,29 @@ def test_no_page_holds_only_a_tables_bottom_rule() -> None:
         for page in render_text(_model_table(rows), "table", "latin", None, t).pages:
             grey = np.asarray(Image.open(io.BytesIO(page.png)).convert("L"))
             assert grey.min() < 160, (rows, page.width, page.height)
+
+
+def test_a_table_is_narrowed_only_where_it_is_the_widest_thing_on_the_page() -> None:
+    """The page is cropped to its widest content. litellm's price CSV at exact on Claude is drawn as two
+    column groups: each in its own least area, the narrower group saved nothing and grew taller (3,815
+    image tokens against 3,596). Beside a paragraph as wide as the page, a table keeps its natural widths."""
+    from router.render.flow import layout_flow
+    from router.tools.bench_corpus import price_csv
+
+    t = RenderTarget(get_profile("anthropic"), get_density("exact", "anthropic"))
+    setting = t.density.typesetting("csv", "latin")
+    css = markup.base_css(setting.em_px, setting.line_height)
+    full = t.profile.page_width - 2 * t.density.margin_px
+    csv = price_csv(6000).text
+    natural = layout_flow(markup.csv_html(csv, full, setting.em_px), css, t.density, t.profile, grayscale=True)
+    natural_tokens = sum(t.profile.image_tokens(p.shape[1], p.shape[0]) for p in natural.pages)
+    assert render_text(csv, "csv", "latin", "csv", t).image_tokens <= natural_tokens
+    prose = "A paragraph as wide as the page, " * 12
+    cells = _cells(_model_table(60))
+    html = markup.markdown_html(prose + "\n\n" + _model_table(60), full, 8, by_area=True)
+    natural_widths = table_widths(cells, full - 2, 8)
+    padding = 0.5 * 8 + 1.5
+    assert f"width:{round(natural_widths[0] - padding)}px" in html
+    assert f"width:{round(natural_widths[0] - padding)}px" not in markup.markdown_html(
+        _model_table(60), full, 8, by_area=True
+    )
