@@ -183,7 +183,7 @@ def _cut_rows(row_ink: np.ndarray, row_marks: np.ndarray, columns: int, column_h
         # Fill columns until the rest fits on this page; then share the rest evenly between them.
         target = column_height if rest > left_on_page * column_height else math.ceil(rest / left_on_page)
         cut = total if rest <= target else _best_cut(row_ink, position, target, column_height, total)
-        if cut < total and last_ink < cut:
+        if cut < total and position < last_ink < cut:
             # Only marks lighter than ink were left (a table's bottom rule): they would be a page of their
             # own (a 237x10 image of one rule on Claude), so the cut moves up above the last line of ink.
             reach = last_ink - position

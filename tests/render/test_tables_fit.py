@@ -190,3 +190,11 @@ def test_a_table_is_narrowed_only_where_it_is_the_widest_thing_on_the_page() -> 
     assert f"width:{round(natural_widths[0] - padding)}px" not in markup.markdown_html(
         _model_table(60), full, 8, by_area=True
     )
+
+
+def test_a_long_table_of_empty_cells_is_drawn_page_after_page() -> None:
+    """Past its header such a table has rules and no ink: no piece of it may be cut short of the last ink."""
+    table = "| a | b |\n|---|---|\n" + "|  |  |\n" * 3000
+    t = RenderTarget(get_profile("anthropic"), get_density("dense", "anthropic"))
+    pages = render_text(table, "table", "latin", None, t).pages
+    assert len(pages) >= 3 and all(page.height > 1000 for page in pages[:-1])
