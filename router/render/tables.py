@@ -178,8 +178,8 @@ def _least_area(
     cells: list[list[str]], natural: list[float], floors: list[float], em_px: float, line_height: float, beside: float
 ) -> list[float]:
     """Column widths, none wider than its natural width nor narrower than its median cell, that give the
-    table the least area: its width times the estimated height of its rows (lines wrapped as MuPDF
-    wraps them, at spaces and ``soft_breaks``' break points; the cell padding and rule on top). Found a
+    table the least area: its width (at least ``beside``) times the estimated height of its rows (cells
+    wrapped where MuPDF wraps them, ``_pieces``; the cell padding and rule on top). Found a
     column at a time, each held at the width that gives the least area beside the others, until none
     moves. litellm's price map: its model names run to 76 characters, nine in ten to 51; drawn with
     all of them on one line, its 50k-token table was 571 px wide on Claude's pages (3.73x at dense),
