@@ -30,9 +30,8 @@ from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, da
 __all__ = ["MIN_FLOW_COLUMN_PX", "layout_flow"]
 
 MIN_FLOW_COLUMN_PX = 360  # a flowing-text column narrower than this reads worse than it saves
-_STRIP_SEGMENTS_PX = (4096, 3968, 3840, 3712)  # the strip is laid out in segments of the first that works
+_SEGMENT_PX = 4096  # the strip is rasterised this many rows at a time
 _INK_LEVEL = 160  # a pixel darker than this is ink
-_OVERSHOOT_PX = 256  # a segment filled past its bottom by more than this lost text (see ``_place``)
 
 
 def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool) -> LaidOut:
@@ -40,7 +39,8 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     usable = profile.page_width - 2 * m
     columns = 1 if "<table" in body else max(1, min(MAX_COLUMNS, (usable + gap) // (MIN_FLOW_COLUMN_PX + gap)))
     column_px = (usable - (columns - 1) * gap) // columns
-    strip, text = _flow_strip(body, css, column_px, grayscale=grayscale)
+    most = MAX_PAGES * MAX_COLUMNS * (profile.page_height - 2 * m)  # the longest strip the pages could hold
+    strip, text = _flow_strip(body, css, column_px, most, grayscale=grayscale)
     # A table narrower than the column leaves the rest of it blank: families billed by area pay for none
     # of it (litellm's price table at 7 px on Claude: 384 of 768 px wide, 865 image tokens a page).
     column_px = min(column_px, strip.right)
@@ -98,56 +98,33 @@ class _Strip:
         return _cut_rows(self.row_ink, self.row_marks, columns, column_height)
 
 
-def _flow_strip(body: str, css: str, column_px: int, *, grayscale: bool) -> tuple[_Strip, str]:
-    """The whole chunk laid out one column wide, as one tall raster, and the text inside it."""
-    for segment_px in _STRIP_SEGMENTS_PX:
-        placed = _place(body, css, column_px, segment_px)
-        if placed is not None:
-            break
-    else:
-        raise RenderError("the layout engine placed text past the bottom of every segment height tried")
-    pdf, bottoms = placed
-    segments, texts = [], []
-    with pymupdf.open("pdf", pdf) as doc:
-        for page, bottom in zip(doc, bottoms, strict=True):
-            clip = pymupdf.Rect(0, 0, column_px, max(1, math.ceil(bottom)))
-            # The text is taken inside the clip too: text past the column's edge is not on the page.
-            pixels, text = rasterise(page, clip, [clip], grayscale=grayscale)
-            segments.append(pixels)
-            texts += text
-    return _Strip(segments), repair_extracted("".join(texts))
+def _flow_strip(body: str, css: str, column_px: int, limit_px: int, *, grayscale: bool) -> tuple[_Strip, str]:
+    """The whole chunk laid out one column wide, as one tall raster, and the text inside it.
 
-
-def _place(body: str, css: str, column_px: int, segment_px: int) -> tuple[bytes, list[float]] | None:
-    """The story placed in segments ``segment_px`` tall: the PDF and each segment's filled height. None
-    where MuPDF says it placed the rest of the story past a segment's bottom, which it does at some
-    heights and draws none of (the GPL at 10 px in a 377-px column: 5,382 px from a 4,096-px segment,
-    a quarter of its words lost), or, with more to place, filled a segment far past its bottom."""
+    The story is placed once, in one box as tall as the most the pages could hold (``limit_px``), and
+    rasterised ``_SEGMENT_PX`` rows at a time. Placed box after box instead, MuPDF breaks the story at
+    each box's bottom, and at some heights it placed the rest past the bottom and drew none of it (the
+    GPL at 10 px in a 377-px column: 5,382 px filled from a 4,096-px box, a quarter of its words
+    lost), or stopped moving on: with no margin between paragraphs the GPL filled the same 4,094 px
+    box after box, for ever."""
     archive, _ = markup.fonts()
     story = pymupdf.Story(html=body, user_css=css, archive=archive)
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
-    box = pymupdf.Rect(0, 0, column_px, segment_px)
-    bottoms: list[float] = []
-    more = 1
-    while more:
-        if len(bottoms) * segment_px > MAX_PAGES * 2048:
-            raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
-        device = writer.begin_page(box)
-        more, filled = story.place(box)
-        story.draw(device)
-        writer.end_page()
-        # With more to place, a filled box a few px over the bottom draws nothing past it (a 300-column
-        # table at 10 px on Claude: 4,112 px filled, the last row's ink ends at 4,093). Far over it,
-        # MuPDF has squeezed the rest of the segment into a sliver at its top (the GPL and LGPL at 10 px
-        # in a 375-px column: 8,195 px filled from a 4,096-px segment, half the part's words lost).
-        overshoot = filled[3] - segment_px
-        if overshoot > (_OVERSHOOT_PX if more else 0.5):
-            writer.close()
-            return None
-        bottoms.append(segment_px if more else filled[3])
+    box = pymupdf.Rect(0, 0, column_px, limit_px)
+    device = writer.begin_page(box)
+    more, filled = story.place(box)
+    story.draw(device)
+    writer.end_page()
     writer.close()
-    return out.getvalue(), bottoms
+    if more:
+        raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
+    height = max(1, math.ceil(filled[3]))
+    clips = [pymupdf.Rect(0, top, column_px, min(top + _SEGMENT_PX, height)) for top in range(0, height, _SEGMENT_PX)]
+    with pymupdf.open("pdf", out.getvalue()) as doc:
+        # The text is taken inside the clip too: text past the column's edge is not on the page.
+        segments, texts = rasterise(doc[0], clips, [pymupdf.Rect(0, 0, column_px, height)], grayscale=grayscale)
+    return _Strip(segments), repair_extracted("".join(texts))
 
 
 def _side_by_side(height: int, column_px: int, columns: int, density: Density, profile: EncoderProfile) -> int:

@@ -84,7 +84,7 @@ def layout_mono(
             # Column by column: extracted whole, lines of neighbouring columns on one baseline are joined.
             clips = [pymupdf.Rect(left, 0, right, page.rect.height)
                      for left, right in itertools.pairwise((0, *cuts, page.rect.width))]  # fmt: skip
-            pixels, column_texts = rasterise(page, None, clips, grayscale=grayscale)
+            (pixels,), column_texts = rasterise(page, [None], clips, grayscale=grayscale)
             arrays.append(fit_tiles(pixels, profile))
             texts += column_texts
     return LaidOut(arrays, max(len(columns) for columns in pages), "".join(texts), gutters)

@@ -38,9 +38,9 @@ class LaidOut:
 
 
 def rasterise(
-    page: pymupdf.Page, clip: pymupdf.Rect | None, text_clips: Sequence[pymupdf.Rect], *, grayscale: bool
-) -> tuple[np.ndarray, list[str]]:
-    """The page's pixels inside ``clip`` (all of it: None) and its text inside each of ``text_clips``.
+    page: pymupdf.Page, clips: Sequence[pymupdf.Rect | None], text_clips: Sequence[pymupdf.Rect], *, grayscale: bool
+) -> tuple[list[np.ndarray], list[str]]:
+    """The page's pixels inside each of ``clips`` (all of it: None) and its text inside each of ``text_clips``.
 
     The page's content stream is interpreted once, into a display list, and both are taken from
     that: ``Page.get_pixmap`` builds the same list and ``Page.get_text`` interpreted the page again
@@ -48,7 +48,7 @@ def rasterise(
     and the text are those the two calls give."""
     listed = page.get_displaylist()
     colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
-    pixels = pixmap_array(listed.get_pixmap(colorspace=colorspace, alpha=False, clip=clip))
+    pixels = [pixmap_array(listed.get_pixmap(colorspace=colorspace, alpha=False, clip=clip)) for clip in clips]
     return pixels, [_text(listed, text_clip) for text_clip in text_clips]
 
 

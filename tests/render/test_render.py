@@ -228,7 +228,7 @@ def test_shell_symbols_in_prose_are_drawn_in_the_monospace_font() -> None:
 
 def test_rasterise_gives_the_pixels_and_text_of_the_page_calls() -> None:
     """One interpretation of a page gives the pixels of ``Page.get_pixmap`` and the text of
-    ``Page.get_text`` inside each clip, byte for byte, in colour and in grey."""
+    ``Page.get_text`` inside each clip, byte for byte, in colour and in grey, for each pixel clip."""
     import io
 
     import pymupdf
@@ -250,11 +250,16 @@ def test_rasterise_gives_the_pixels_and_text_of_the_page_calls() -> None:
     writer.close()
     page = pymupdf.open("pdf", out.getvalue())[0]
     clips = [pymupdf.Rect(0, 0, 145, 80), pymupdf.Rect(145, 0, 300, 80)]
-    for grayscale, clip in ((False, None), (True, pymupdf.Rect(0, 0, 145, 40))):
-        pixels, texts = rasterise(page, clip, clips, grayscale=grayscale)
+    for grayscale, pixel_clips in (
+        (False, [None]),
+        (True, [pymupdf.Rect(0, 0, 145, 40), pymupdf.Rect(0, 40, 145, 80)]),
+    ):
+        arrays, texts = rasterise(page, pixel_clips, clips, grayscale=grayscale)
         colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
-        expected = pixmap_array(page.get_pixmap(colorspace=colorspace, clip=clip, alpha=False))
-        assert pixels.shape == expected.shape and (pixels == expected).all()
+        assert len(arrays) == len(pixel_clips)
+        for pixels, clip in zip(arrays, pixel_clips, strict=True):
+            expected = pixmap_array(page.get_pixmap(colorspace=colorspace, clip=clip, alpha=False))
+            assert pixels.shape == expected.shape and (pixels == expected).all()
         assert texts == [page.get_text("text", clip=c) for c in clips] and "x = 1" in texts[1]
 
 
@@ -366,7 +371,8 @@ def test_a_flow_placed_past_its_segment_is_drawn_whole() -> None:
     """MuPDF at times places the rest of a story past the segment's bottom and reports nothing left:
     the first 32,751 characters of the GPL at 10 px in Claude's two columns came back 5,382 px tall
     from a 4,096-px box, and the pages lost the quarter past it (1,342 of 5,301 words: the chunk went
-    as text). The completeness check inside ``render_text`` fails unless every word is drawn."""
+    as text). The story is now placed in one box; the completeness check inside ``render_text`` fails
+    unless every word is drawn."""
     gpl = Path("/usr/share/common-licenses/GPL-3").read_text(encoding="utf-8")[:32751]
     ten = get_density("exact").model_copy(update={"latin": Typesetting(em_px=10, line_height=1.1)})
     rendering = render_text(gpl, "prose", "latin", None, RenderTarget(get_profile("anthropic"), ten))
@@ -374,11 +380,11 @@ def test_a_flow_placed_past_its_segment_is_drawn_whole() -> None:
     assert sum(page.height for page in rendering.pages) * 2 > 5382
 
 
-def test_a_segment_filled_far_past_its_bottom_is_laid_out_again() -> None:
+def test_a_story_once_filled_far_past_a_segments_bottom_is_drawn_whole() -> None:
     """With more of the story to place, MuPDF at times reports a segment filled twice its height and
     squeezes the rest of it into a sliver at its top: the GPL and LGPL-2 at 10 px in Gemini 2's
     375-px columns filled 8,188 px of a 4,096-px segment, and half the words of the 96k-character
-    part they were in were lost (the part went as text). The layout must try another segment height."""
+    part they were in were lost (the part went as text). Placed in one box, it is drawn whole."""
     licences = Path("/usr/share/common-licenses")
     text = (licences / "GPL-3").read_text(encoding="utf-8") + "\n\n" + (licences / "LGPL-2").read_text(encoding="utf-8")
     ten = get_density("exact").model_copy(update={"latin": Typesetting(em_px=10, line_height=1.1)})
