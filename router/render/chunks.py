@@ -32,7 +32,7 @@ from router.render.mono import layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
 
-RENDER_VERSION = "24"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "25"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
