@@ -91,6 +91,10 @@ class RapidOCREngine:
         scale, border = self._SCALE, self._BORDER
         image = ImageOps.expand(image.convert("RGB"), border=border, fill="white")
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
+        # The detector resizes its input to whole multiples of 32 px: a 150-px strip was stretched to
+        # 160 (a digit in it read "e" where the same line on a tall page read "0"). White to the next
+        # multiple, right and below, and nothing is resized.
+        image = ImageOps.expand(image, border=(0, 0, -image.width % 32, -image.height % 32), fill="white")
         # The angle classifier flips small text upside down, so it stays off.
         result, _ = self._ocr(np.asarray(image), use_cls=False)
         found = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image
 
 from router.fidelity.engines import get_engine
@@ -17,14 +18,18 @@ from router.tools.calibration_samples import corpus
 
 def test_a_line_reads_the_same_on_a_short_page_and_a_tall_one() -> None:
     """RapidOCR's detector used to upscale an image until its shorter side was 736 px: the first
-    lines of the Latin calibration sample at 10 px, cut to a 60-px strip, were read at 12x; the same
+    lines of the Latin calibration sample at 10 px, cut to a strip of about 60 px, were read at 12x; the same
     strip on a 1,500-px page at 1x, where letters were lost ("confrm", "https:/"). The engine now
     reads every image at one scale."""
     sample = corpus()["latin"][0]
     target = RenderTarget(get_profile("anthropic"), _probe_density("latin", 10, 1.1))
     page = render_text(sample.text, sample.kind, sample.script, sample.language, target).pages[0]
     assert not page.gutters  # one column: its tables keep it so
-    short = Image.open(io.BytesIO(page.png)).convert("RGB").crop((0, 0, page.width, 60))
+    image = Image.open(io.BytesIO(page.png)).convert("RGB")
+    # Cut at the first blank row from 60 px down: a line cut in half reads differently at any scale.
+    ink = (np.asarray(image.convert("L")) < 160).sum(axis=1)
+    bottom = next(row for row in range(60, image.height) if ink[row] == 0)
+    short = image.crop((0, 0, page.width, bottom))
     tall = Image.new("RGB", (short.width, 1500), "white")
     tall.paste(short, (0, 0))
     engine = get_engine("rapidocr")
