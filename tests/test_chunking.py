@@ -138,9 +138,11 @@ def test_very_long_documents_are_drawn_in_parts(english_prose: str, python_code:
 
 
 def test_parts_of_a_long_span_bill_little_more_than_the_span_drawn_whole() -> None:
-    """Where a family bills whole tiles, each part pays for its own part-filled last page. In parts of
-    32k characters, Debian's licences (237k characters) billed 9.7% more image tokens than drawn
-    whole on gpt-4o and 17.6% more on Gemini 2; parts must stay within 7%."""
+    """Where a family bills whole tiles, each part pays for its own part-filled last page, and no more:
+    a part boundary costs at most one full page. In parts of 32k characters, Debian's licences (237k
+    characters) billed 9.7% more image tokens than drawn whole on gpt-4o and 17.6% more on Gemini 2;
+    in three parts of about 96k, 595 tokens more on gpt-4o (0.78 of a 765-token page a boundary) and
+    258 more on Gemini 2 (a tile)."""
     from router.chunking import parts_of
     from router.providers.geometry import get_profile
     from router.render.chunks import RenderTarget, render_text
@@ -150,8 +152,10 @@ def test_parts_of_a_long_span_bill_little_more_than_the_span_drawn_whole() -> No
     text = "\n\n".join(p.read_text(encoding="utf-8") for p in licences)
     eight = Typesetting(em_px=8, line_height=1.0)
     for family in ("openai-tile", "gemini-2"):
-        target = RenderTarget(get_profile(family), get_density("dense", family).model_copy(update={"latin": eight}))
+        profile = get_profile(family)
+        target = RenderTarget(profile, get_density("dense", family).model_copy(update={"latin": eight}))
         whole = render_text(text, "prose", "latin", None, target).image_tokens
         parts = parts_of("prose", text)
         in_parts = sum(render_text(text[a:b], "prose", "latin", None, target).image_tokens for a, b in parts)
-        assert len(parts) > 1 and in_parts <= 1.07 * whole, (family, len(parts), in_parts, whole)
+        page = profile.image_tokens(profile.page_width, profile.page_height)
+        assert len(parts) > 1 and in_parts - whole <= (len(parts) - 1) * page, (family, len(parts), in_parts, whole)

@@ -63,8 +63,10 @@ def base_css(em_px: float, line_height: float) -> str:
         f"body {{font-family: sans; font-size: {em_px:.2f}px; line-height: {line_height}; margin: 0;}}"
         # A paragraph starts with its first line indented, not after a gap: 0.35 em between paragraphs
         # was 7-13% of a page of licences or of the Debian Reference (Claude's `dense` pages, 50k tokens:
-        # 3.92x -> 4.24x and 3.50x -> 4.00x), and an indent costs no row.
-        "p {margin: 0; text-indent: 1em;} li p, td p, th p {text-indent: 0;}"
+        # 3.92x -> 4.24x and 3.50x -> 4.00x), and an indent costs no row. Paragraphs of a list item
+        # keep the gap: the item's first line is not indented, it follows its bullet.
+        "p {margin: 0; text-indent: 1em;}"
+        f"li p {{text-indent: 0; margin: 0 0 {em_px * 0.35:.2f}px 0;}} td p, th p {{text-indent: 0;}}"
         f"h1, h2, h3, h4, h5, h6 {{font-weight: bold; margin: {em_px * 0.3:.2f}px 0 {em_px * 0.2:.2f}px 0;}}"
         "h1 {font-size: 1.35em;} h2 {font-size: 1.2em;} h3 {font-size: 1.1em;} h4, h5, h6 {font-size: 1em;}"
         f"ul, ol {{margin: 0 0 {em_px * 0.3:.2f}px 0; padding-left: 1.4em;}}"
