@@ -59,10 +59,12 @@ def reading_backend(body: Any) -> str:
     pages in order until it has the fact (OCR is the slow part of the suite)."""
     texts, pngs = sent_parts(body)
     question = texts[-1]
+    # Spaces are optional: RapidOCR drops the spaces of some lines that a reader sees (at gpt-4o's
+    # `balanced` 11 px / 1.0, "theKrakowclusterisunder"), which is why the read-back does not score them.
     if found := re.search(r"for the (\w+) cluster booked", question):
-        wanted = rf"{_plain(found.group(1))}\s+cluster\s+is\s+under\s+ticket\s+(MW-\d+)"
+        wanted = rf"{_plain(found.group(1))}\s*cluster\s*is\s*under\s*ticket\s*(MW-\d+)"
     elif found := re.search(r"recovery key for vault (\d+)", question):
-        wanted = rf"vault\s+{found.group(1)}\s+is\s+([0-9a-f]{{16}})"
+        wanted = rf"vault\s*{found.group(1)}\s*is\s*([0-9a-f]{{16}})"
     else:
         return "I cannot tell."
     context = _plain("\n".join(texts[:-1]))
