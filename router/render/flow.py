@@ -109,16 +109,18 @@ def _flow_strip(body: str, css: str, column_px: int, limit_px: int, *, grayscale
     box after box, for ever."""
     archive, _ = markup.fonts()
     story = pymupdf.Story(html=body, user_css=css, archive=archive)
+    box = pymupdf.Rect(0, 0, column_px, limit_px)
+    more, filled = story.place(box)
+    # Checked before drawing: a story that long is not drawn only to be sent as text. A paragraph
+    # taller than the box is placed whole past its bottom with nothing reported left (400 short
+    # lines kept as one paragraph: 3,200 px filled of a 1,528-px box, more=0), so the height counts too.
+    if more or filled[3] > limit_px:
+        raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
-    box = pymupdf.Rect(0, 0, column_px, limit_px)
-    device = writer.begin_page(box)
-    more, filled = story.place(box)
-    story.draw(device)
+    story.draw(writer.begin_page(box))
     writer.end_page()
     writer.close()
-    if more:
-        raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     height = max(1, math.ceil(filled[3]))
     clips = [pymupdf.Rect(0, top, column_px, min(top + _SEGMENT_PX, height)) for top in range(0, height, _SEGMENT_PX)]
     with pymupdf.open("pdf", out.getvalue()) as doc:

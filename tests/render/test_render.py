@@ -391,6 +391,30 @@ def test_a_story_once_filled_far_past_a_segments_bottom_is_drawn_whole() -> None
     assert rendering.columns == 2
 
 
+def test_flowing_text_longer_than_the_pages_hold_raises_before_it_is_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A story that does not fit the most pages a chunk may have is refused (the chunk goes as text),
+    and it is never drawn: only placing it tells that it does not fit. Its 400 short lines are one
+    paragraph, which MuPDF places whole past the box's bottom with nothing reported left: until
+    2026-12-03 that was drawn and then lost half its words (the completeness check sent it as text).
+    The limits are made small here; the shipped ones (400 pages of four columns) take hundreds of
+    thousands of lines to pass."""
+    import pymupdf
+
+    from router.render import flow
+
+    drawn: list[int] = []
+    real_draw = pymupdf.Story.draw
+    monkeypatch.setattr(pymupdf.Story, "draw", lambda self, *a, **k: drawn.append(1) or real_draw(self, *a, **k))
+    monkeypatch.setattr(flow, "MAX_PAGES", 1)
+    monkeypatch.setattr(flow, "MAX_COLUMNS", 1)
+    target = RenderTarget(get_profile("anthropic"), get_density("dense", "anthropic"))
+    lines = "\n".join(f"Clause {i}: keep notice {i * 7}." for i in range(400))  # 400 rows, 8 px: 3,200 px
+    with pytest.raises(RenderError, match="more than 1 pages"):
+        render_text(lines, "prose", "latin", None, target)
+    assert not drawn
+    assert render_text(lines[:2000], "prose", "latin", None, target).pages and drawn  # what fits is drawn
+
+
 @pytest.mark.parametrize(
     ("document", "kind", "family", "density"),
     [
