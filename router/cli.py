@@ -160,9 +160,8 @@ def _parser() -> argparse.ArgumentParser:
         "2 cores; one family and class with --ems takes minutes. The time left is shown as it runs.",
     )  # fmt: skip
     calibrate.add_argument("--encoder", action="append", help="encoder family (repeatable; default: all)")
-    calibrate.add_argument(
-        "--kinds", nargs="+", choices=["latin", "table", "cjk", "mono", "logs"], help="text classes (default: all)"
-    )
+    calibrate.add_argument("--kinds", nargs="+", choices=["latin", "table", "data", "cjk", "mono", "logs"],
+                           help="text classes (default: all)")  # fmt: skip
     calibrate.add_argument("--engine", default="rapidocr", choices=["rapidocr", "tesseract"], help="OCR engine")
     calibrate.add_argument("--ems", help="comma-separated em sizes in px for every class (default: the full sweep); "
                            "added to the measurements in --out, each class chosen again from all of them")  # fmt: skip

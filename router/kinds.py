@@ -33,6 +33,7 @@ Kind = Literal[
 CONTINUATION_LEGEND = "↪ starts a wrapped line"
 DIFF_LEGEND = f"{CONTINUATION_LEGEND}; each line starts with its diff marker (+ added, - removed)"
 INDENT_LEGEND = f"{CONTINUATION_LEGEND}; each leading space of a line is drawn half a character wide"
+JSON_LEGEND = "spacing redrawn: small objects and arrays on one line; a wrapped line is indented or starts with ↪"
 TERMINAL_LEGEND = f"{CONTINUATION_LEGEND}; colour codes drawn as colour, other terminal escapes removed"
 
 
@@ -42,9 +43,11 @@ class KindSpec:
     layout: Literal["flow", "mono", "page"]
     """``flow``: proportional text laid out and reflowed; ``mono``: monospace lines wrapped with a
     visible continuation marker and packed into columns; ``page``: a document page drawn as it is."""
-    markup: Literal["prose", "markdown", "verbatim", "terminal", "csv", "page"]
+    markup: Literal["prose", "markdown", "verbatim", "terminal", "csv", "json", "page"]
     """How the source becomes what is drawn: paragraphs, markdown resolved, every character as is,
-    terminal output with its escape sequences applied, records of a CSV/TSV file as a ruled table."""
+    terminal output with its escape sequences applied, records of a CSV/TSV file as a ruled table,
+    JSON tokens as written with their whitespace redrawn (``router.render.reflow``; text that is not
+    JSON tokens is drawn as code)."""
     lexer: str | None = None
     """Pygments lexer for highlighting; None: the fence's language where the chunk has one, else plain."""
     by_language: bool = False
@@ -56,9 +59,10 @@ class KindSpec:
     compact_indent: bool = False
     """Leading spaces are nesting, drawn at half a cell each (``router.render.lines``); kinds whose
     leading spaces align columns (logs, diffs, terminal output, tracebacks' carets) keep full cells."""
-    tabular: bool = False
-    """Rows of narrow cells (identifiers, versions, numbers): set at the sizes calibrated on such tables,
-    where a misread glyph has no word around it to correct it."""
+    sizes: Literal["latin", "table", "data"] = "latin"
+    """The calibrated sizes a flowing kind is set at (``router.render.density``): prose's; tables' for
+    rows of narrow cells (identifiers, versions, numbers), where a misread glyph has no word around it
+    to correct it; JSON's (``data``), whose quotes and braces the engine misreads first."""
 
 
 KINDS: dict[str, KindSpec] = {
@@ -66,16 +70,15 @@ KINDS: dict[str, KindSpec] = {
     for spec in [
         KindSpec("prose", "flow", "prose", extensions=(".txt", ".rst")),
         KindSpec("markdown", "flow", "markdown", extensions=(".md", ".markdown")),
-        KindSpec("table", "flow", "markdown", tabular=True),
+        KindSpec("table", "flow", "markdown", sizes="table"),
         KindSpec("code", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND, compact_indent=True),
-        KindSpec("json", "mono", "verbatim", lexer="json", legend=INDENT_LEGEND, extensions=(".json",),
-                 compact_indent=True),
+        KindSpec("json", "flow", "json", lexer="json", legend=JSON_LEGEND, extensions=(".json",), sizes="data"),
         KindSpec("log", "mono", "verbatim", legend=CONTINUATION_LEGEND, extensions=(".log", ".jsonl")),
         KindSpec("html", "mono", "verbatim", lexer="html", legend=INDENT_LEGEND,
                  extensions=(".html", ".htm"), compact_indent=True),
         KindSpec("diff", "mono", "verbatim", lexer="diff", legend=DIFF_LEGEND, extensions=(".diff", ".patch")),
         KindSpec("terminal", "mono", "terminal", legend=TERMINAL_LEGEND),
-        KindSpec("csv", "flow", "csv", extensions=(".csv", ".tsv"), tabular=True),
+        KindSpec("csv", "flow", "csv", extensions=(".csv", ".tsv"), sizes="table"),
         KindSpec("config", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND,
                  extensions=(".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml"), compact_indent=True),
         KindSpec("trace", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),

@@ -156,4 +156,4 @@ def test_default_policy_loads_from_an_installed_wheel(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["default", str(len(Policy.builtin("aggressive").rules))]
     # The calibration table and corpus ship as package data.
-    assert lines[1] == f"{len(calibration_table().encoders)} ['cjk', 'latin', 'logs', 'mono', 'table']"
+    assert lines[1] == f"{len(calibration_table().encoders)} ['cjk', 'data', 'latin', 'logs', 'mono', 'table']"

@@ -19,20 +19,21 @@ from dataclasses import dataclass
 
 from router.cache_scope import current_scope
 from router.errors import RenderError
-from router.kinds import KINDS, Kind
+from router.kinds import KINDS, Kind, KindSpec
 from router.models import Chunk, Rendering, Script
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render._mupdf import MUPDF_LOCK
 from router.render.cache import render_cache
 from router.render.completeness import check_flow, check_verbatim, markup_text
-from router.render.density import Density
+from router.render.density import Density, Typesetting
 from router.render.flow import layout_flow
 from router.render.mono import layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
+from router.render.reflow import JsonLine, reflow_json
 
-RENDER_VERSION = "25"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "26"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,14 @@ def render_text(text: str, kind: Kind, script: Script, language: str | None, tar
 def _render(text: str, kind: Kind, script: Script, language: str | None, target: RenderTarget) -> Rendering:
     if not text.strip():
         raise RenderError("nothing to render: the chunk is blank")
+    spec = KINDS[kind]
+    json_lines = reflow_json(text) if spec.markup == "json" else None
+    if spec.markup == "json" and json_lines is None:  # not JSON tokens (comments, single quotes): as code
+        kind, language, spec = "code", "json", KINDS["code"]
     density, profile = target.density, target.profile
     setting = density.typesetting(kind, script)
     css = markup.base_css(setting.em_px, setting.line_height)
     started = time.perf_counter()
-    spec = KINDS[kind]
     undrawn: list[str] = []
     shown = ""
     if spec.layout == "mono":
@@ -99,21 +103,16 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         )
         check_verbatim(markup.visible_text(text, kind), laid.text)
     else:
-        full_width = profile.page_width - 2 * density.margin_px  # a chunk with tables gets one full column
-        # Where the page is billed by its area, a table is drawn in the least area (rare wide cells wrap).
-        by_area, line_height = not profile.bills_whole_tiles, setting.line_height
-        if spec.markup == "prose":
-            body = markup.prose_html(text)
-        elif spec.markup == "csv":
-            body = markup.csv_html(text, full_width, setting.em_px, by_area=by_area, line_height=line_height)
-        else:
-            body = markup.markdown_html(text, full_width, setting.em_px, by_area=by_area, line_height=line_height)
-        body = markup.unjoined_ffs(body)
+        body = markup.unjoined_ffs(_flow_body(text, spec, json_lines, setting, target))
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
-        undrawn = check_flow(text, body, laid.text, markdown=spec.markup != "prose")
-        if spec.markup != "prose":  # tables may be split into column groups: the read-back reads those
-            shown = markup_text(body)
+        if json_lines is not None:
+            check_verbatim(text, laid.text)  # only whitespace between tokens was redrawn
+            shown = "\n".join("  " * line.depth + line.text for line in json_lines)
+        else:
+            undrawn = check_flow(text, body, laid.text, markdown=spec.markup != "prose")
+            if spec.markup != "prose":  # tables may be split into column groups: the read-back reads those
+                shown = markup_text(body)
     laid_out = time.perf_counter()
     pages = [
         encode_page(array, profile, grayscale=grayscale, gutters=gutters)
@@ -128,3 +127,19 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         render_ms=(laid_out - started) * 1000,
         encode_ms=(done - laid_out) * 1000,
     )
+
+
+def _flow_body(
+    text: str, spec: KindSpec, json_lines: list[JsonLine] | None, setting: Typesetting, target: RenderTarget
+) -> str:
+    """The HTML of a flowing chunk."""
+    if json_lines is not None:
+        return markup.json_html(json_lines)
+    if spec.markup == "prose":
+        return markup.prose_html(text)
+    full_width = target.profile.page_width - 2 * target.density.margin_px  # a chunk with tables: one full column
+    # Where the page is billed by its area, a table is drawn in the least area (rare wide cells wrap).
+    by_area, em, line_height = not target.profile.bills_whole_tiles, setting.em_px, setting.line_height
+    if spec.markup == "csv":
+        return markup.csv_html(text, full_width, em, by_area=by_area, line_height=line_height)
+    return markup.markdown_html(text, full_width, em, by_area=by_area, line_height=line_height)

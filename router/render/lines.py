@@ -1,16 +1,16 @@
 """Monospace lines: source runs wrapped to a column, drawn as HTML for PyMuPDF's Story.
 
-Monospace kinds (code, logs, JSON, HTML source) are wrapped here rather than by the layout engine:
+Monospace kinds (code, logs, HTML source, config) are wrapped here rather than by the layout engine:
 the packer (``router.render.mono``) needs each line's exact width and height to fill columns, and a
 wrapped line's continuation starts with a visible marker so the model can tell it from a new line.
 
 Two things on a code page are drawn smaller than a cell, because they carry no characters:
 
-- Indentation, in kinds whose indentation is nesting (``KindSpec.compact_indent``: code, JSON, HTML
-  source, config), is drawn at ``INDENT_SCALE`` of a cell per space. Depth stays proportional, so
-  deeper is still further right and equal depths still line up; a third of a code line's cells were
-  leading spaces (CPython's stdlib: 11 of 45 on average). Logs, diffs and terminal output keep full
-  cells, since their leading spaces align columns.
+- Indentation, in kinds whose indentation is nesting (``KindSpec.compact_indent``: code, HTML source,
+  config, and JSON that is not JSON tokens), is drawn at ``INDENT_SCALE`` of a cell per space. Depth
+  stays proportional, so deeper is still further right and equal depths still line up; a third of a
+  code line's cells were leading spaces (CPython's stdlib: 11 of 45 on average). Logs, diffs and
+  terminal output keep full cells, since their leading spaces align columns.
 - Blank lines are drawn at ``INDENT_SCALE`` of a line's height: still a visible break between blocks.
 """
 

@@ -1,4 +1,4 @@
-"""Monospace text (code, logs, JSON, HTML source): lines wrapped by ``router.render.lines`` at the
+"""Monospace text (code, logs, HTML source, config): lines wrapped by ``router.render.lines`` at the
 width that bills the fewest tokens (wrapping at most ``MAX_WRAP_SHARE`` more of them) and packed into
 columns each as wide as its longest line, set side by side while the page has room. Each column is
 laid out by PyMuPDF's Story API at its place on the page, and the pages are rasterised.

@@ -1,6 +1,6 @@
 """``hcr calibrate``: sweep glyph sizes and line heights, read every page back, choose the densities.
 
-For each encoder family and class of text (``latin``, ``table``, ``cjk``, ``mono``, ``logs``), fixed
+For each encoder family and class of text (``latin``, ``table``, ``data`` (JSON), ``cjk``, ``mono``, ``logs``), fixed
 calibration samples (``router.tools.calibration_samples``) are rendered at every em and line height of
 the sweep, read back by OCR at the resolution the provider sees, and scored. A setting's accuracy is
 the lower of its own score and the next larger em's at the same line height, so one lucky page
@@ -64,6 +64,7 @@ DEFAULT_SWEEP = Sweep(
     em_px={
         "latin": [6, 7, 8, 9, 10, 11, 12, 13],
         "table": [7, 8, 9, 10, 11, 12, 13],
+        "data": [8, 9, 10, 11, 12, 13],
         "cjk": [7, 8, 9, 10, 11, 12, 13, 14],
         "mono": [7, 8, 8.5, 9, 9.5, 10, 11, 12, 13, 14],
         "logs": [8, 9, 9.5, 10, 10.5, 11, 12, 13, 14],

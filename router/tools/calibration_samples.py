@@ -33,7 +33,11 @@ def corpus() -> dict[TextClass, tuple[Sample, ...]]:
     Python; apt's upgrade log (``libcurl4:amd64 (7.88.1-10+deb12u8)``) worse than service logs. The
     table samples are a ruled price sheet and a CSV of package builds, both of many narrow columns of
     identifiers, versions and numbers in scientific notation, as agents' tool results and price maps
-    have; they were generated once from a fixed seed, and the files are what is measured. Prose has a
+    have; they were generated once from a fixed seed, and the files are what is measured. JSON, drawn
+    with its whitespace redrawn, has a deployment's status (nested objects, hashes, URLs, nulls) and a
+    page of pull requests as a code host's API lists them (records with a nested user and labels;
+    generated once from a fixed seed); the status is also drawn as code, as JSON with comments is,
+    among the monospace samples. Prose has a
     release checklist in markdown (identifiers, a table, inline code) and plain running prose: the
     first paragraphs of the Python Language Reference's "Execution model" (PSF licence, from
     ``pydoc_data.topics``), added after the checklist alone let 7 px through on Claude's pages where
@@ -64,6 +68,10 @@ def corpus() -> dict[TextClass, tuple[Sample, ...]]:
             sample("table.md", "table", "table", "latin"),
             sample("table.csv", "table", "csv", "latin", "csv"),
         ),
+        "data": (
+            sample("mono.json.txt", "data", "json", "latin"),
+            sample("json.api.txt", "data", "json", "latin"),
+        ),
         "cjk": (
             sample("cjk.txt", "cjk", "prose", "cjk"),
             sample("cjk.prose.txt", "cjk", "prose", "cjk"),
@@ -71,7 +79,7 @@ def corpus() -> dict[TextClass, tuple[Sample, ...]]:
         ),
         "mono": (
             sample("mono.py.txt", "mono", "code", "latin", "python"),
-            sample("mono.json.txt", "mono", "json", "latin"),
+            sample("mono.json.txt", "mono", "code", "latin", "json"),  # JSON that is not JSON tokens: as code
         ),
         "logs": (
             sample("logs.txt", "logs", "log", "latin"),

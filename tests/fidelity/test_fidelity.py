@@ -97,7 +97,7 @@ def test_a_table_drawn_in_column_groups_is_scored_as_drawn() -> None:
     ("text_class", "density", "family"),
     [("latin", "dense", "anthropic"), ("mono", "dense", "anthropic"), ("mono", "dense", "openai-tile"),
      ("logs", "dense", "anthropic"), ("cjk", "dense", "anthropic"), ("cjk", "dense", "openai-tile"),
-     ("cjk", "balanced", "anthropic")],
+     ("cjk", "balanced", "anthropic"), ("data", "dense", "anthropic"), ("data", "dense", "openai-tile")],
 )  # fmt: skip
 def test_every_calibration_sample_reads_back_at_the_shipped_setting(
     text_class: TextClass, density: str, family: str

@@ -185,7 +185,7 @@ def test_shipped_table_sets_the_densities() -> None:
 
 
 def test_logs_are_set_by_their_own_class() -> None:
-    """Code and JSON (indentation drawn compact) take the ``mono`` row; logs, diffs, terminal output
+    """Code, HTML source and config (indentation drawn compact) take the ``mono`` row; logs, diffs, terminal output
     and tracebacks (full cells) the ``logs`` row, calibrated on logs: at the em where Python reads
     at the bar, apt's version hyphens and ``libudev1`` do not."""
     from router.render.density import Density, Typesetting, calibration_table
@@ -194,7 +194,7 @@ def test_logs_are_set_by_their_own_class() -> None:
     density = get_density("dense", "anthropic")
     for kind in ("log", "diff", "terminal", "trace", "text"):
         assert density.typesetting(kind, "latin") == Typesetting(em_px=row.em_px, line_height=row.line_height)
-    for kind in ("code", "json", "html", "config"):
+    for kind in ("code", "html", "config"):
         assert density.typesetting(kind, "latin") == density.mono
     assert density.text_class("log", "cjk") == "logs" and density.typesetting("log", "cjk").em_px >= density.cjk.em_px
     # A hand-made density written before the class existed sets logs as code.
@@ -220,8 +220,22 @@ def test_tables_are_set_by_their_own_class() -> None:
     assert old.table == old.latin and old.logs == old.mono
 
 
+def test_json_is_set_by_its_own_class() -> None:
+    """JSON, drawn as flowing text with its whitespace redrawn, takes the ``data`` row, calibrated on
+    JSON; JSON in Chinese the ``cjk`` row. A density written before the class existed sets JSON as
+    code, the sizes it was drawn at then."""
+    from router.render.density import Density, Typesetting, calibration_table
+
+    row = calibration_table().encoders["anthropic"]["dense"]["data"]
+    density = get_density("dense", "anthropic")
+    assert density.text_class("json", "latin") == "data" and density.text_class("json", "cjk") == "cjk"
+    assert density.typesetting("json", "latin") == Typesetting(em_px=row.em_px, line_height=row.line_height)
+    old = Density(name="mine", latin=Typesetting(em_px=8), cjk=Typesetting(em_px=9), mono=Typesetting(em_px=10))
+    assert old.data == old.mono
+
+
 def test_a_calibration_table_older_than_a_class_sets_it_as_its_parent(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A table calibrated before tables and logs had rows draws them at its own prose and code sizes."""
+    """A table calibrated before tables, JSON and logs had rows draws them at its own prose and code sizes."""
     from router.render import density as module
 
     setting = {"line_height": 1.1, "accuracy": 0.99, "bar": 0.98, "reached": True, "chars_per_token": 5.0}
@@ -234,7 +248,7 @@ def test_a_calibration_table_older_than_a_class_sets_it_as_its_parent(monkeypatc
     finally:
         module.get_density.cache_clear()
     assert density.table == density.latin == module.Typesetting(em_px=8.0, line_height=1.1)
-    assert density.logs == density.mono == module.Typesetting(em_px=12.0, line_height=1.1)
+    assert density.logs == density.data == density.mono == module.Typesetting(em_px=12.0, line_height=1.1)
     assert density.margin_px == module.DENSITIES["dense"].margin_px
 
 
