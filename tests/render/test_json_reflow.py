@@ -101,3 +101,16 @@ def test_json_with_comments_is_drawn_as_code() -> None:
     drawn = render_text(text, "json", "latin", None, target)
     as_code = render_text(text, "code", "latin", "json", target)
     assert [p.png for p in drawn.pages] == [p.png for p in as_code.pages] and drawn.shown == ""
+
+
+def test_a_routed_json_document_is_labelled_with_what_was_redrawn() -> None:
+    """The model is told the spacing is not the source's: the label of a JSON chunk says so."""
+    from router import Router
+
+    sample = next(s for s in corpus()["data"] if s.name == "json.api.txt")
+    document = json.dumps({"pages": [json.loads(sample.text)] * 4}, indent=2)
+    messages = [{"role": "user", "content": f"{document}\n\nWhich pull request changed the most lines?"}]
+    routed = Router().route(messages, model="claude-sonnet-4-6")
+    parts = routed.messages[0]["content"]
+    labels = [p["text"] for p in parts if p.get("type") == "text" and "rendered as an image" in p["text"]]
+    assert labels and all("json" in label and "spacing redrawn" in label for label in labels), labels
