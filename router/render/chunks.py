@@ -27,7 +27,7 @@ from router.render._mupdf import MUPDF_LOCK
 from router.render.cache import render_cache
 from router.render.completeness import check_flow, check_verbatim, markup_text
 from router.render.density import Density, Typesetting
-from router.render.flow import layout_flow
+from router.render.flow import flow_columns, layout_flow
 from router.render.mono import layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
@@ -134,7 +134,8 @@ def _flow_body(
 ) -> str:
     """The HTML of a flowing chunk."""
     if json_lines is not None:
-        return markup.json_html(json_lines)
+        _, column_px = flow_columns(target.density, target.profile, tables=False)
+        return markup.json_html(json_lines, column_px / setting.em_px)
     if spec.markup == "prose":
         return markup.prose_html(text)
     full_width = target.profile.page_width - 2 * target.density.margin_px  # a chunk with tables: one full column

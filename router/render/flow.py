@@ -27,18 +27,24 @@ from router.render.density import Density
 from router.render.extraction import repair_extracted
 from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, darkest, fit_tiles, rasterise
 
-__all__ = ["MIN_FLOW_COLUMN_PX", "layout_flow"]
+__all__ = ["MIN_FLOW_COLUMN_PX", "flow_columns", "layout_flow"]
 
 MIN_FLOW_COLUMN_PX = 360  # a flowing-text column narrower than this reads worse than it saves
 _SEGMENT_PX = 4096  # the strip is rasterised this many rows at a time
 _INK_LEVEL = 160  # a pixel darker than this is ink
 
 
+def flow_columns(density: Density, profile: EncoderProfile, *, tables: bool) -> tuple[int, int]:
+    """How many columns flowing text is laid out in, and how wide each is: as many as are at least
+    ``MIN_FLOW_COLUMN_PX`` wide, one full-width column for a chunk with tables."""
+    usable, gap = profile.page_width - 2 * density.margin_px, density.column_gap_px
+    columns = 1 if tables else max(1, min(MAX_COLUMNS, (usable + gap) // (MIN_FLOW_COLUMN_PX + gap)))
+    return columns, (usable - (columns - 1) * gap) // columns
+
+
 def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool) -> LaidOut:
     m, gap = density.margin_px, density.column_gap_px
-    usable = profile.page_width - 2 * m
-    columns = 1 if "<table" in body else max(1, min(MAX_COLUMNS, (usable + gap) // (MIN_FLOW_COLUMN_PX + gap)))
-    column_px = (usable - (columns - 1) * gap) // columns
+    columns, column_px = flow_columns(density, profile, tables="<table" in body)
     most = MAX_PAGES * MAX_COLUMNS * (profile.page_height - 2 * m)  # the longest strip the pages could hold
     strip, text = _flow_strip(body, css, column_px, most, grayscale=grayscale)
     # A table narrower than the column leaves the rest of it blank: families billed by area pay for none

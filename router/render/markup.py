@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +47,8 @@ JSON_HANG_EM = 0.5
 # JSON wraps at the spaces between its tokens: a key such as "supports_function_calling" (27 characters)
 # is not cut, only a run longer than this (a URL, a long value), which a narrow column could not hold.
 JSON_LONG_RUN_MIN = 40
+_WIDE_CHAR_EM = 0.65  # a run is estimated this wide a character: wider than FiraGO's lowercase letters and digits
+_JSON_SHORTEST_BREAK = 8
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,10 +129,15 @@ def _shell_symbols(markup: str) -> str:
     )[2:-2]
 
 
-def json_html(lines: Sequence[JsonLine]) -> str:
+def json_html(lines: Sequence[JsonLine], column_em: float) -> str:
     """Reflowed JSON (``router.render.reflow``), highlighted: one paragraph a line, 1 em a nesting level,
     wrapped lines hanging ``JSON_HANG_EM`` under their first (not a whole level: a continuation never
-    lines up with a member's first line)."""
+    lines up with a member's first line).
+
+    In a column ``column_em`` wide, nesting deeper than half the column is drawn at that indent (its
+    brackets still say how deep it is), as monospace indentation is, and a run gets break points
+    where the room left beside its indent could not hold it (``JSON_LONG_RUN_MIN`` characters where it
+    could): 60 levels of nesting ran off Claude's column and the chunk went as text."""
     runs = highlight("\n".join(line.text for line in lines), None, "json")
     paragraphs: list[list[str]] = [[]]
     for text, colour in runs:
@@ -139,13 +147,15 @@ def json_html(lines: Sequence[JsonLine]) -> str:
             if piece:
                 escaped = html.escape(piece, quote=False)
                 paragraphs[-1].append(f'<span style="color:{colour}">{escaped}</span>' if colour else escaped)
-    return soft_breaks(
-        "".join(
-            f'<p class="j" style="margin-left: {line.depth + JSON_HANG_EM}em">{"".join(spans)}</p>'
-            for line, spans in zip(lines, paragraphs, strict=True)
-        ),
-        JSON_LONG_RUN_MIN,
-    )
+    deepest = max(0, math.floor(column_em / 2))
+    out: list[str] = []
+    for line, spans in zip(lines, paragraphs, strict=True):
+        indent = min(line.depth, deepest)
+        room = column_em - indent - JSON_HANG_EM
+        longest = max(_JSON_SHORTEST_BREAK, min(JSON_LONG_RUN_MIN, math.floor(room / _WIDE_CHAR_EM)))
+        paragraph = f'<p class="j" style="margin-left: {indent + JSON_HANG_EM}em">{"".join(spans)}</p>'
+        out.append(soft_breaks(paragraph, longest))
+    return "".join(out)
 
 
 def soft_breaks(markup: str, longest: int = LONG_RUN_MIN) -> str:
@@ -155,7 +165,7 @@ def soft_breaks(markup: str, longest: int = LONG_RUN_MIN) -> str:
     return _TEXT_NODE.sub(lambda m: ">" + run.sub(_insert_breaks, m.group(1)) + "<", "<>" + markup + "<>")[2:-2]
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=64)
 def _long_run(longest: int) -> re.Pattern[str]:
     return re.compile(r"(?:&#?\w+;|[^\s&<>\u200b]){" + str(longest) + ",}")
 
