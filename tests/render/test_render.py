@@ -18,6 +18,7 @@ from router.render.chunks import RenderTarget, render_text
 from router.render.density import Typesetting, get_density
 from router.render.lines import CONTINUATION, lines_html, wrap_runs
 from router.render.png import png_bytes
+from router.render.reflow import reflow_json
 from router.render.tables import MONO_ADVANCE_EM, table_widths
 
 BALANCED = get_density("balanced")
@@ -141,11 +142,16 @@ HOSTILE = (
 )
 
 
-@pytest.mark.parametrize("kind", ["prose", "markdown", "table", "code", "html"])
+@pytest.mark.parametrize("kind", ["prose", "markdown", "table", "json", "code", "html"])
 def test_user_text_is_escaped_never_loaded(kind: str) -> None:
     text = f"{HOSTILE}\n\n| a | b |\n|---|---|\n| {HOSTILE[:40]} | x |\n" if kind == "table" else HOSTILE
-    if kind in ("prose", "markdown", "table"):
-        body = markup.prose_html(text) if kind == "prose" else markup.markdown_html(text, 700, 10)
+    if kind == "json":  # the same text as a string value: HTML inside JSON strings is text too
+        text = json.dumps({"note": HOSTILE, "lines": HOSTILE.splitlines()}, indent=2)
+    if kind in ("prose", "markdown", "table", "json"):
+        if kind == "json":
+            body = markup.json_html(reflow_json(text) or [], 40)
+        else:
+            body = markup.prose_html(text) if kind == "prose" else markup.markdown_html(text, 700, 10)
         for tag in ("<img", "<a ", "<link", "<style"):
             assert tag not in body
         visible = body.replace(markup.ZERO_WIDTH_SPACE, "")
