@@ -6,9 +6,10 @@
 
 Draws four monospace samples (the calibration corpus's Python, the first 1k o200k tokens of
 CPython's argparse, of litellm's price map as JSON and of dpkg's log where the machine has one) with
-each monospace font the machine has (the four in pymupdf-fonts and Debian's DejaVu Sans Mono) at
-every em and line height, exactly as the router draws them (the same wrapping, packing and PNGs;
-only the font and its advance change), reads every page back with RapidOCR at the provider's
+each monospace font the machine has (the four in pymupdf-fonts and Debian's DejaVu Sans Mono), and
+as shipped (code in FiraGO, logs and JSON with comments in Cascadia Mono), at every em and line
+height, exactly as the router draws them (the same wrapping, packing and PNGs; only the font and its
+advance change), reads every page back with RapidOCR at the provider's
 resolution, and reports per font and setting the mean character accuracy, the worst sample, and
 characters per image token. The winner per family is the setting with the most characters per
 token whose mean reaches the ``dense`` bar (98%). Writes ``bench_fonts.json`` and ``bench_fonts.md``
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import functools
 import json
@@ -43,6 +45,7 @@ from router.density_names import THRESHOLDS
 from router.errors import IncompleteRenderError
 from router.fidelity.engines import engine_version
 from router.fidelity.readback import check
+from router.kinds import KINDS
 from router.models import Kind
 from router.providers.geometry import get_profile
 from router.render import extraction, lines, markup, mono, tables
@@ -58,7 +61,7 @@ DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 FONTS: dict[str, tuple[str, str, float]] = {
     "Fira Mono": ("fimo", "fimbo", 0.6),
     "Ubuntu Mono": ("ubuntm", "ubuntmbo", 0.5),
-    "Cascadia Mono (shipped)": ("cascadia", "cascadiab", 0.5859375),
+    "Cascadia Mono (shipped: logs)": ("cascadia", "cascadiab", 0.5859375),
     "Space Mono": ("spacemo", "spacembo", 0.612),
     "DejaVu Sans Mono": ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", 0.60205078125),
 }
@@ -71,7 +74,11 @@ PROSE_FONTS: dict[str, tuple[str, str]] = {
     "DejaVu Sans Condensed": ("DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf"),
 }
 SHIPPED_SANS = PROSE_FONTS["FiraGO (shipped)"]
-SHIPPED_MONO = FONTS["Cascadia Mono (shipped)"][:2]
+SHIPPED_MONO = FONTS["Cascadia Mono (shipped: logs)"][:2]
+# Code, HTML source and config are drawn in the prose font since 2026-12-03 (``router.render.lines``):
+# measured beside the monospace fonts as the router draws them, nothing swapped.
+PROPORTIONAL_CODE = "FiraGO, proportional (shipped: code)"
+FONTS[PROPORTIONAL_CODE] = ("figo", "figbo", 0.0)
 
 
 class Case(BaseModel):
@@ -107,11 +114,16 @@ def _font(name: str) -> pymupdf.Font:
 def _drawn_with(font: str) -> Iterator[None]:
     """Text drawn in ``font`` for the duration: the font the HTML names, the advance the wrapping and
     packing measure monospace text with, the advances table columns are sized with (proportional), and
-    the ligature repairs of the extraction, found again for the font. Restored after."""
+    the ligature repairs of the extraction, found again for the font. Code is drawn in cells (it is
+    drawn in FiraGO where ``font`` is ``PROPORTIONAL_CODE``, as shipped). Restored after."""
+    if font == PROPORTIONAL_CODE:
+        yield
+        return
     sans, mono_font = (PROSE_FONTS[font], SHIPPED_MONO) if font in PROSE_FONTS else (SHIPPED_SANS, FONTS[font][:2])
-    advance = FONTS[font][2] if font in FONTS else FONTS["Cascadia Mono (shipped)"][2]
+    advance = FONTS[font][2] if font in FONTS else FONTS["Cascadia Mono (shipped: logs)"][2]
     saved = (markup.fonts, lines.MONO_ADVANCE_EM, lines.INDENT_ADVANCE_EM, mono.MONO_ADVANCE_EM, mono._MARKER_EM,
-             tables._text_font)  # fmt: skip
+             tables._text_font, KINDS.copy())  # fmt: skip
+    KINDS.update({name: dataclasses.replace(spec, sans=False) for name, spec in KINDS.items() if spec.sans})
     markup.fonts = functools.lru_cache(maxsize=1)(lambda: _font_css(sans, mono_font))
     tables._text_font = functools.lru_cache(maxsize=1)(lambda: _font(sans[0]))
     lines.MONO_ADVANCE_EM = mono.MONO_ADVANCE_EM = advance
@@ -123,7 +135,8 @@ def _drawn_with(font: str) -> Iterator[None]:
         yield
     finally:
         (markup.fonts, lines.MONO_ADVANCE_EM, lines.INDENT_ADVANCE_EM, mono.MONO_ADVANCE_EM, mono._MARKER_EM,
-         tables._text_font) = saved  # fmt: skip
+         tables._text_font, kinds) = saved  # fmt: skip
+        KINDS.update(kinds)
         tables._advance.cache_clear()
         extraction._ligature_misreadings.cache_clear()
 

@@ -59,6 +59,10 @@ class KindSpec:
     compact_indent: bool = False
     """Leading spaces are nesting, drawn at half a cell each (``router.render.lines``); kinds whose
     leading spaces align columns (logs, diffs, terminal output, tracebacks' carets) keep full cells."""
+    sans: bool = False
+    """Lines of printable ASCII may be drawn in FiraGO instead of monospace cells, where the density's
+    calibrated setting says so (``Typesetting.proportional``, ``router.render.lines``): kinds of
+    statements, whose lines do not align in columns; logs, diffs and terminal output keep their cells."""
     sizes: Literal["latin", "table", "data"] = "latin"
     """The calibrated sizes a flowing kind is set at (``router.render.density``): prose's; tables' for
     rows of narrow cells (identifiers, versions, numbers), where a misread glyph has no word around it
@@ -71,16 +75,17 @@ KINDS: dict[str, KindSpec] = {
         KindSpec("prose", "flow", "prose", extensions=(".txt", ".rst")),
         KindSpec("markdown", "flow", "markdown", extensions=(".md", ".markdown")),
         KindSpec("table", "flow", "markdown", sizes="table"),
-        KindSpec("code", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND, compact_indent=True),
+        KindSpec("code", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND, compact_indent=True, sans=True),
         KindSpec("json", "flow", "json", lexer="json", legend=JSON_LEGEND, extensions=(".json",), sizes="data"),
         KindSpec("log", "mono", "verbatim", legend=CONTINUATION_LEGEND, extensions=(".log", ".jsonl")),
         KindSpec("html", "mono", "verbatim", lexer="html", legend=INDENT_LEGEND,
-                 extensions=(".html", ".htm"), compact_indent=True),
+                 extensions=(".html", ".htm"), compact_indent=True, sans=True),
         KindSpec("diff", "mono", "verbatim", lexer="diff", legend=DIFF_LEGEND, extensions=(".diff", ".patch")),
         KindSpec("terminal", "mono", "terminal", legend=TERMINAL_LEGEND),
         KindSpec("csv", "flow", "csv", extensions=(".csv", ".tsv"), sizes="table"),
         KindSpec("config", "mono", "verbatim", by_language=True, legend=INDENT_LEGEND,
-                 extensions=(".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml"), compact_indent=True),
+                 extensions=(".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml"), compact_indent=True,
+                 sans=True),
         KindSpec("trace", "mono", "verbatim", by_language=True, legend=CONTINUATION_LEGEND),
         KindSpec("page", "page", "page"),
         KindSpec("history", "flow", "markdown", legend="earlier turns of this conversation, in order"),

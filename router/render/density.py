@@ -14,12 +14,14 @@ A density sets, per class of text, the em in pixels and the line height:
   reads small quotes as ``*`` and braces as brackets (litellm's price map, 94.1% at 8 px on Claude's
   pages, where its price table reads 99.6%);
 - ``cjk``: text that is mostly Chinese, Japanese or Korean (Droid Sans Fallback);
-- ``mono``: code, HTML source and config, whose indentation is nesting and is drawn compact, and JSON
-  that is not JSON tokens (Cascadia Mono, 0.586 em per cell);
+- ``mono``: code, HTML source and config, whose indentation is nesting and is drawn compact: lines of
+  printable ASCII in FiraGO since 2026-12-03, the rest, and JSON that is not JSON tokens, in Cascadia
+  Mono's cells (``router.render.lines``). The name is the class's from when all of it was monospace;
+  density YAML and calibration tables name it so;
 - ``logs``: the other monospace kinds (logs, diffs, terminal output, tracebacks, unknown text), drawn
-  in full cells. Same font, its own sizes: at the em where code reads back at the bar, the engine
-  reads a log's version hyphens and word-initial ``l`` of ``libudev1`` worse (dpkg's log, 96-97% at
-  10 px on Claude, where Python reads 98-99%).
+  in Cascadia Mono's full cells (0.586 em each), their own sizes: at the em where code read back at
+  the bar, the engine reads a log's version hyphens and word-initial ``l`` of ``libudev1`` worse
+  (dpkg's log, 96-97% at 10 px on Claude, where Python reads 98-99%).
 
 The settings come from the calibration table shipped in the package (``router/render/calibration.json``,
 written by ``hcr calibrate``): per encoder family and class, the setting that packs the most
@@ -48,12 +50,16 @@ CALIBRATION_FILE = "calibration.json"
 
 
 class Typesetting(BaseModel):
-    """How one class of text is set: em in page pixels and line height in ems."""
+    """How one class of text is set: em in page pixels, line height in ems, and for code whether its
+    lines are drawn in FiraGO rather than in Cascadia Mono's cells (``router.render.lines``)."""
 
     model_config = ConfigDict(frozen=True)
 
     em_px: float = Field(gt=3)
     line_height: float = Field(1.2, ge=1.0, le=2.0)
+    proportional: bool = Field(
+        False, description="code, HTML source and config (class mono): lines of printable ASCII in FiraGO"
+    )
 
 
 class Density(BaseModel):
@@ -111,7 +117,8 @@ def _density(name: str, latin: float, data: float, cjk: float, mono: float, line
 
 # Defaults for families the calibration table does not cover (RapidOCR, measured by hand). FiraGO at
 # whole pixels per em: at half pixels it reads worse than at the whole ems around it (see
-# ``router.tools.calibrate.DEFAULT_SWEEP``). All three draw the default 4-px margins, the margins the
+# ``router.tools.calibrate.DEFAULT_SWEEP``); code in them is drawn in Cascadia Mono's cells, whose
+# half pixels read as well as its whole ones. All three draw the default 4-px margins, the margins the
 # calibration measures every setting at: a margin moves where lines wrap and columns pack, and at
 # gpt-4o's calibrated `dense` code setting the JSON sample read 97.76% with 3-px margins (dense's until
 # 2026-12-02) against 98.19% with 4.
@@ -135,7 +142,7 @@ def get_density(name: str, encoder: str | None = None) -> Density:
     chosen = calibration_table().encoders.get(encoder or "", {}).get(name)  # type: ignore[call-overload]
     if not chosen:
         return base
-    settings = {c: {"em_px": row.em_px, "line_height": row.line_height} for c, row in chosen.items()}
+    settings = {c: row.model_dump(include={"em_px", "line_height", "proportional"}) for c, row in chosen.items()}
     # Validated whole, so a table calibrated before tables, JSON and logs had their classes sets them
     # as its prose and code (the Density validator), not at the uncalibrated defaults.
     return Density.model_validate({**base.model_dump(exclude={"table", "data", "logs"}), **settings})
@@ -173,6 +180,7 @@ class CalibratedSetting(BaseModel):
 
     em_px: float = Field(gt=3)
     line_height: float = Field(ge=1.0, le=2.0)
+    proportional: bool = False
     accuracy: float = Field(description="character accuracy of the read-back at this setting")
     bar: float = Field(description="what the density asks for")
     reached: bool = Field(description="False: no setting reached the bar; this one is on the engine's plateau")

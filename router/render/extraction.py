@@ -27,9 +27,13 @@ def repair_extracted(text: str) -> str:
 @functools.lru_cache(maxsize=1)
 def _ligature_misreadings() -> tuple[tuple[str, str], ...]:
     """FiraGO draws "ft", "ffi" and other f-sequences with ligature glyphs that MuPDF's text extraction
-    reports as unrelated code points ("after" reads "aǓter"). Each sequence is laid out once, in every
-    style, and read back: what comes back wrong is mapped to the letters drawn."""
-    probes = sorted({f"f{c}" for c in "abcdefghijklmnopqrstuvwxyz"} | {f"ff{c}" for c in "bhijklt"} | {"tt", "Th"})
+    reports as unrelated code points ("after" reads "aǓter"), and so does a backtick after a capital
+    or a backtick (its capital form), and "#&", in code drawn in FiraGO (``router.render.lines``; every
+    other pair of printable ASCII extracts as itself: tests/render/test_sans_code.py). Each sequence is
+    laid out once, in every style, and read back: what comes back wrong is mapped to the letters drawn."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    probes = sorted({f"f{c}" for c in letters} | {f"ff{c}" for c in "bhijklt"} | {"tt", "Th", "``", "#&"}
+                    | {f"{c}`" for c in letters.upper()})  # fmt: skip
     styles = ("{}", "<b>{}</b>", "<i>{}</i>", "<b><i>{}</i></b>")
     cases = [(style, probe) for style in styles for probe in probes]
     body = "".join(f"<p>{i}:" + style.format(f"x{probe}x") + "</p>" for i, (style, probe) in enumerate(cases))

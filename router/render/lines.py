@@ -12,15 +12,32 @@ Two things on a code page are drawn smaller than a cell, because they carry no c
   code line's cells were leading spaces (CPython's stdlib: 11 of 45 on average). Logs, diffs and
   terminal output keep full cells, since their leading spaces align columns.
 - Blank lines are drawn at ``INDENT_SCALE`` of a line's height: still a visible break between blocks.
+
+Kinds whose lines are statements rather than aligned columns (code, HTML source, config:
+``KindSpec.sans``) can be drawn in FiraGO, the prose font, instead of Cascadia Mono's cells, where
+the calibration chose it for the density (``Typesetting.proportional``): at the same em an average
+character of CPython's stdlib takes 0.45 em against 0.586 (a line of code is mostly lowercase, dots
+and brackets), and at `dense` the read-back is as good (1k tokens of the stdlib, 98.5% at 10 px / 1.2
+on Claude's pages, 98.1% in cells). The indentation and the continuation marker keep their
+monospace widths, so depth still reads as it did. Each line is measured before it
+is laid out, so its width must be an upper bound of what MuPDF draws: FiraGO kerns a few pairs apart
+(``f)`` by 0.08 em), so each character's advance carries the most its font kerns after it
+(``SANS_KERN_AFTER``, checked against MuPDF's own layout of every pair by the tests). That is known
+for printable ASCII only, so a line with any other character (``─``, ``é``, CJK) is drawn in
+Cascadia Mono, in cells, as before.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby, repeat
+from typing import Literal
+
+import pymupdf
 
 from router.render.tables import MONO_ADVANCE_EM
 
@@ -29,8 +46,11 @@ __all__ = [
     "INDENT_SCALE",
     "MARKERS",
     "MARK_COLOUR",
+    "SANS_KERN_AFTER",
+    "Face",
     "Run",
     "VisualLine",
+    "face_of",
     "is_wide",
     "lines_html",
     "span",
@@ -38,6 +58,7 @@ __all__ = [
 ]
 
 Run = tuple[str, "str | None"]  # text and its colour (None = black)
+Face = Literal["mono", "sans"]  # Cascadia Mono's cells, or FiraGO where every character is printable ASCII
 
 WIDE_ADVANCE_EM = 2 * MONO_ADVANCE_EM  # a CJK glyph (1 em, Droid Sans Fallback) and a spacer: two cells
 INDENT_SCALE = 0.5  # of a cell per leading space (compact kinds), and of a line per blank line
@@ -49,6 +70,17 @@ TAB = 4
 _SPACER = "\u2006"  # six-per-em space: 1/6 em, the nearest MuPDF space to two cells less 1 em (0.172 em)
 # Spaces and line ends in this span are drawn at INDENT_SCALE of the em (the CSS is ``markup.base_css``).
 _SMALL = '<span class="i">{}</span>'
+_MONO_IN_SANS = '<span class="o">{}</span>'  # a line of a FiraGO column drawn in Cascadia Mono
+# The most FiraGO kerns a pair apart after each character, in em (MuPDF lays out with HarfBuzz, whose
+# kerning and contextual forms set ``f)`` 0.08 em wider than the advances; most pairs kern closer).
+# Measured by laying out every pair of printable ASCII; tests/render/test_sans_code.py checks it.
+SANS_KERN_AFTER: dict[str, float] = {
+    "!": 0.01, '"': 0.011, "#": 0.02, "'": 0.011, "(": 0.036, "*": 0.011, ",": 0.011, ".": 0.011, "7": 0.021,
+    ":": 0.01, ";": 0.01, "?": 0.01, "A": 0.01, "E": 0.004, "F": 0.005, "K": 0.01, "Q": 0.014, "R": 0.009,
+    "T": 0.011, "V": 0.014, "W": 0.005, "X": 0.009, "Y": 0.01, "Z": 0.011, "[": 0.033, "\\": 0.021, "_": 0.037,
+    "c": 0.011, "f": 0.08, "g": 0.031, "k": 0.01, "l": 0.005, "q": 0.006, "r": 0.02, "t": 0.01, "v": 0.01,
+    "w": 0.009, "x": 0.009, "y": 0.01, "{": 0.028,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,6 +89,7 @@ class VisualLine:
     width_em: float  # indentation included
     continuation: bool
     indent: int = 0  # leading spaces drawn at INDENT_SCALE of a cell (not in ``runs``)
+    face: Face = "mono"
 
     @property
     def blank(self) -> bool:
@@ -68,17 +101,23 @@ class VisualLine:
         return INDENT_SCALE if self.blank else 1.0
 
 
-def wrap_runs(runs: Sequence[Run], width_em: float, *, compact_indent: bool = False) -> list[VisualLine]:
+def wrap_runs(
+    runs: Sequence[Run], width_em: float, *, compact_indent: bool = False, sans: bool = False
+) -> list[VisualLine]:
     """Split runs into source lines, then wrap each to ``width_em``; continuations get a marker.
 
     A line is wrapped where a token ends (after a space or punctuation, or before an opening bracket
     or a dot), so ``router.policies`` wraps before ``.policies``, not inside ``policies``; only a
     token longer than half the line is cut where the line is full. With ``compact_indent`` a source
     line's leading spaces are kept apart as its ``indent`` and measured at INDENT_SCALE of a cell.
+    With ``sans`` each source line of printable ASCII is measured (and drawn) in FiraGO.
 
-    Every advance is a multiple of 1/256 em, so sums are exact in floating point and a stretch of
-    ASCII that fits is taken whole rather than a character at a time (most lines of code fit)."""
+    Every monospace advance is a multiple of 1/256 em, so sums are exact in floating point and a
+    stretch of ASCII that fits is taken whole rather than a character at a time (most lines of code
+    fit)."""
     marker_em = width_em_of(CONTINUATION)
+    faces = iter(face_of(line) if sans else "mono" for line in "".join(text for text, _ in runs).split("\n"))
+    face: Face = next(faces)
     lines: list[VisualLine] = []
     chars: list[str] = []  # the visual line being filled, and each character's colour
     colours: list[str | None] = []
@@ -96,14 +135,16 @@ def wrap_runs(runs: Sequence[Run], width_em: float, *, compact_indent: bool = Fa
             grouped.append((text[at : at + n], colour))
             at += n
         own_indent = 0 if wrapped else indent
-        width = width_em_of(text) + own_indent * INDENT_ADVANCE_EM
-        lines.append(VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped, own_indent))
+        width = width_em_of(text, face) + own_indent * INDENT_ADVANCE_EM
+        lines.append(VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped, own_indent, face))
 
     for text, colour in runs:
-        for i, segment in enumerate(text.expandtabs(TAB).split("\n")):
+        for i, segment in enumerate(text.split("\n")):
             if i:
                 emit(chars, colours, continuation)
                 chars, colours, used, continuation, indent, leading = [], [], 0.0, False, 0, compact_indent
+                face = next(faces)
+            segment = segment.expandtabs(TAB)
             rest = segment
             if leading:
                 taken = 0
@@ -114,23 +155,23 @@ def wrap_runs(runs: Sequence[Run], width_em: float, *, compact_indent: bool = Fa
                 rest = segment[taken:]
                 leading = taken == len(segment)  # the whole run was indentation: the next may add to it
             start = marker_em if continuation else 0.0
-            if rest.isascii() and start + used + len(rest) * MONO_ADVANCE_EM <= width_em:
+            if rest.isascii() and start + used + width_em_of(rest, face) <= width_em:
                 chars += rest
                 colours += repeat(colour, len(rest))
-                used += len(rest) * MONO_ADVANCE_EM
+                used += width_em_of(rest, face)
                 continue
             for ch in rest:
-                advance = _advance_em(ch)
+                advance = _advance_em(ch, face)
                 start = marker_em if continuation else 0.0
                 if chars and start + used + advance > width_em:
                     cut = _token_break(chars)
-                    if cut and marker_em + width_em_of("".join(chars[cut:])) + advance > width_em:
+                    if cut and marker_em + width_em_of("".join(chars[cut:]), face) + advance > width_em:
                         cut = 0  # nothing fits beside it: cut where the line is full
                     end = cut or len(chars)
                     emit(chars[:end], colours[:end], continuation)
                     continuation = True
                     chars, colours = chars[end:], colours[end:]
-                    used = width_em_of("".join(chars))
+                    used = width_em_of("".join(chars), face)
                 chars.append(ch)
                 colours.append(colour)
                 used += advance
@@ -151,7 +192,11 @@ def _token_break(chars: list[str]) -> int:
 
 
 def lines_html(lines: list[VisualLine]) -> str:
-    """One column of lines; blank lines and indentation are drawn small (see the module's docstring)."""
+    """One column of lines; blank lines and indentation are drawn small (see the module's docstring).
+
+    A column with a line in FiraGO is a FiraGO block whose other lines are spans of Cascadia Mono;
+    the indentation and the continuation marker are Cascadia Mono in both."""
+    sans = any(line.face == "sans" for line in lines)
     out: list[str] = []
     for n, line in enumerate(lines):
         last = n == len(lines) - 1
@@ -159,14 +204,38 @@ def lines_html(lines: list[VisualLine]) -> str:
             out.append("" if last else _SMALL.format("\n"))
             continue
         indent = _SMALL.format(" " * line.indent) if line.indent else ""
-        out.append(indent + "".join(span(text, colour) for text, colour in line.runs) + ("" if last else "\n"))
-    return f'<div class="m">{"".join(out)}</div>'
+        if line.face == "sans":
+            runs = line.runs[1:] if line.continuation else line.runs  # the marker is the first run
+            body = "".join(span(_unjoined_ffs(text), colour) for text, colour in runs)
+            if line.continuation:
+                body = _MONO_IN_SANS.format(span(*line.runs[0])) + body
+        else:
+            body = "".join(span(text, colour) for text, colour in line.runs)
+        if line.face == "mono" and sans:
+            body = _MONO_IN_SANS.format(body)
+        out.append(indent + body + ("" if last else "\n"))
+    return f'<div class="{"m s" if sans else "m"}">{"".join(out)}</div>'
 
 
-def width_em_of(text: str) -> float:
+def face_of(line: str) -> Face:
+    """FiraGO for a line of printable ASCII (tabs too), whose kerning ``SANS_KERN_AFTER`` bounds."""
+    return "sans" if all(" " <= ch <= "~" or ch == "\t" for ch in line) else "mono"
+
+
+def width_em_of(text: str, face: Face = "mono") -> float:
+    if face == "sans":
+        advances = _sans_advances()
+        return sum(advances[ch] for ch in text)
     if text.isascii():  # the common case, measured without a Unicode lookup per character
         return len(text) * MONO_ADVANCE_EM
     return sum(_advance_em(ch) for ch in text)
+
+
+@functools.cache
+def _sans_advances() -> dict[str, float]:
+    """Each printable ASCII character's FiraGO advance, with the most it is kerned apart from the next."""
+    font = pymupdf.Font("figo")  # the font ``markup.fonts`` draws "sans" with
+    return {chr(c): font.glyph_advance(c) + SANS_KERN_AFTER.get(chr(c), 0.0) for c in range(0x20, 0x7F)}
 
 
 def is_wide(ch: str) -> bool:
@@ -174,8 +243,16 @@ def is_wide(ch: str) -> bool:
     return ch >= "\u1100" and unicodedata.east_asian_width(ch) in ("W", "F")
 
 
-def _advance_em(ch: str) -> float:
+def _advance_em(ch: str, face: Face = "mono") -> float:
+    if face == "sans":
+        return _sans_advances()[ch]
     return WIDE_ADVANCE_EM if is_wide(ch) else MONO_ADVANCE_EM
+
+
+def _unjoined_ffs(text: str) -> str:
+    """FiraGO joins ``ff`` into a ligature that MuPDF's text extraction reads as another letter: a
+    zero-width non-joiner between them, as ``router.render.markup.unjoined_ffs`` does for prose."""
+    return text.replace("ff", "f\u200cf")
 
 
 def span(text: str, colour: str | None) -> str:

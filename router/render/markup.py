@@ -82,6 +82,8 @@ def base_css(em_px: float, line_height: float) -> str:
         f"ul, ol {{margin: 0 0 {em_px * 0.3:.2f}px 0; padding-left: 1.4em;}}"
         "pre, code, .m {font-family: mono;} pre {white-space: pre-wrap; margin: 0 0 0.3em 0;}"
         f".m {{white-space: pre;}} .i {{font-size: {INDENT_SCALE:.0%};}}"
+        # Code's lines in FiraGO (``lines.face_of``): its indentation, markers and other lines in cells.
+        ".s {font-family: sans;} .s .i, .s .o {font-family: mono;}"
         "blockquote {margin: 0 0 0.3em 0.6em; padding-left: 0.5em; border-left: 1px solid #777;}"
         "table {border-collapse: collapse; margin: 0 0 0.35em 0;}"
         # Cells get 0.2 em above and below and grey rules: glyphs that touch a black rule merge with it

@@ -49,24 +49,45 @@ class Sweep(BaseModel):
     em_px: dict[TextClass, list[float]]
     line_heights: list[float]
 
+    def settings(self, text_class: TextClass) -> list[Typesetting]:
+        """The settings measured for ``text_class``: code in both of its faces (``PROPORTIONAL``),
+        FiraGO at whole pixels per em only (see ``DEFAULT_SWEEP``)."""
+        return [
+            Typesetting(em_px=em, line_height=line_height, proportional=proportional)
+            for proportional in PROPORTIONAL.get(text_class, (False,))
+            for line_height in self.line_heights
+            for em in self.em_px[text_class]
+            if not (proportional and em % 1)
+        ]
+
     def size(self, classes: Sequence[TextClass]) -> int:
-        return sum(len(self.em_px[c]) for c in classes) * len(self.line_heights)
+        return sum(len(self.settings(c)) for c in classes)
 
 
-# FiraGO (prose and tables) is swept at whole pixels per em only. At half-pixel ems its stems fall
-# between pixels and the engine misreads letters its neighbours read (8.5 px: `l` as `t`; 7.5 px:
-# `bedrock` as `bedirock`): in the 2026-12-01 table, 62-77% of its half-pixel settings read more than
-# 0.2 points under the mean of the two whole ems around them, against 0-19% of its whole ems under
-# theirs, and litellm's price table read 98.5% at 7 px, 97.4% at 7.5 and 99.8% at 8 on Claude's
-# pages. Cascadia Mono (code, logs) dips far less (its half-pixel ems read 0.02-0.25 points over their
-# neighbours' mean) and keeps its half pixels.
+# Code is measured in both faces. At `dense` they compete, and FiraGO's narrower letters pack more
+# characters into a token at its bar (1k tokens of the stdlib read 98.5% at 10 px / 1.2 on Claude's
+# pages in FiraGO, 98.1% in cells; 20k tokens went from 1.41x to 1.76x). Above it, cells only: on
+# the samples FiraGO's Python reads 98.3-99.4% from 10 to 13 px and reaches 99.5% once, at the top of
+# the sweep (14 px / 1.2 on gpt-4o's and gpt-4.1-mini's pages, held to no larger em), which would
+# have set Python's plateau over the bar for both faces and drawn `balanced` code at 14 px.
+PROPORTIONAL: dict[TextClass, tuple[bool, ...]] = {"mono": (False, True)}
+PROPORTIONAL_DENSITIES = ("dense",)
+
+
+# FiraGO (prose, tables, JSON and, since 2026-12-03, code in it) is swept at whole pixels per em only. At
+# half-pixel ems its stems fall between pixels and the engine misreads letters its neighbours read
+# (8.5 px: `l` as `t`; 7.5 px: `bedrock` as `bedirock`): in the 2026-12-01 table, 62-77% of its
+# half-pixel settings read more than 0.2 points under the mean of the two whole ems around them,
+# against 0-19% of its whole ems under theirs, and litellm's price table read 98.5% at 7 px, 97.4% at
+# 7.5 and 99.8% at 8 on Claude's pages. Cascadia Mono (logs, code in cells) dips far less (its
+# half-pixel ems read 0.02-0.25 points over their neighbours' mean) and keeps its half pixels.
 DEFAULT_SWEEP = Sweep(
     em_px={
         "latin": [6, 7, 8, 9, 10, 11, 12, 13],
         "table": [7, 8, 9, 10, 11, 12, 13],
         "data": [8, 9, 10, 11, 12, 13],
         "cjk": [7, 8, 9, 10, 11, 12, 13, 14],
-        "mono": [7, 8, 8.5, 9, 9.5, 10, 11, 12, 13, 14],
+        "mono": [8, 9, 9.5, 10, 10.5, 11, 12, 13, 14],
         "logs": [8, 9, 9.5, 10, 10.5, 11, 12, 13, 14],
     },
     line_heights=[1.0, 1.1, 1.2, 1.3],
@@ -78,6 +99,7 @@ class Measurement(BaseModel):
     text_class: TextClass
     em_px: float
     line_height: float
+    proportional: bool = Field(False, description="code drawn in FiraGO (class mono), else in cells")
     accuracy: float = Field(description="character accuracy of the read-back")
     word_accuracy: float
     identifier_recall: float
@@ -120,39 +142,39 @@ def measure(
     for members in _geometry_groups([get_profile(name) for name in encoders]):
         renderer = members[0]
         for text_class in classes:
-            for line_height in sweep.line_heights:
-                for em in sweep.em_px[text_class]:
-                    target = RenderTarget(renderer, _probe_density(text_class, em, line_height))
-                    drawn: list[tuple[Sample, Rendering, dict[tuple[tuple[int, int], ...], ReadBack]]] = []
-                    try:
-                        for sample in samples[text_class]:
-                            rendering = render_text(sample.text, sample.kind, sample.script, sample.language, target)
-                            drawn.append((sample, rendering, {}))
-                    except RenderError as exc:  # the router would send such a chunk as text: not a candidate
-                        if on_step:
-                            on_step(f"{renderer.name}: {text_class} {em:g} px x {line_height:g} not drawn: {exc}")
-                        continue
-                    for profile in members:
-                        read = []
-                        for sample, rendering, reads in drawn:
-                            seen = tuple(profile.visible_size(p.width, p.height) for p in rendering.pages)
-                            if seen not in reads:
-                                reads[seen] = check(sample.text, sample.kind, sample.script, rendering, profile,
-                                                    engine=engine)  # fmt: skip
-                            read.append((sample, rendering, reads[seen]))
-                        results.append(_measurement(profile, text_class, em, line_height, read))
+            for setting in sweep.settings(text_class):
+                em, line_height = setting.em_px, setting.line_height
+                target = RenderTarget(renderer, _probe_density(text_class, setting))
+                at = f"{text_class} {em:g} px x {line_height:g}{' in FiraGO' if setting.proportional else ''}"
+                drawn: list[tuple[Sample, Rendering, dict[tuple[tuple[int, int], ...], ReadBack]]] = []
+                try:
+                    for sample in samples[text_class]:
+                        rendering = render_text(sample.text, sample.kind, sample.script, sample.language, target)
+                        drawn.append((sample, rendering, {}))
+                except RenderError as exc:  # the router would send such a chunk as text: not a candidate
                     if on_step:
-                        names = ", ".join(p.name for p in members)
-                        worst = min(r.char_accuracy for _, _, reads in drawn for r in reads.values())
-                        on_step(f"{names}: {text_class} {em:g} px x {line_height:g} -> {worst:.2%}")
+                        on_step(f"{renderer.name}: {at} not drawn: {exc}")
+                    continue
+                for profile in members:
+                    read = []
+                    for sample, rendering, reads in drawn:
+                        seen = tuple(profile.visible_size(p.width, p.height) for p in rendering.pages)
+                        if seen not in reads:
+                            reads[seen] = check(sample.text, sample.kind, sample.script, rendering, profile,
+                                                engine=engine)  # fmt: skip
+                        read.append((sample, rendering, reads[seen]))
+                    results.append(_measurement(profile, text_class, setting, read))
+                if on_step:
+                    names = ", ".join(p.name for p in members)
+                    worst = min(r.char_accuracy for _, _, reads in drawn for r in reads.values())
+                    on_step(f"{names}: {at} -> {worst:.2%}")
     return results
 
 
 def _measurement(
     profile: EncoderProfile,
     text_class: TextClass,
-    em: float,
-    line_height: float,
+    setting: Typesetting,
     read: Sequence[tuple[Sample, Rendering, ReadBack]],
 ) -> Measurement:
     """One setting's result over the class's samples: the worst sample's read-back, all samples' cost."""
@@ -162,7 +184,8 @@ def _measurement(
     # short sample's last page (a whole tile on tile-billed families).
     rate = chars * profile.pixels_per_token / sum(p.width * p.height for p in pages)
     return Measurement(
-        encoder=profile.name, text_class=text_class, em_px=em, line_height=line_height,
+        encoder=profile.name, text_class=text_class, em_px=setting.em_px, line_height=setting.line_height,
+        proportional=setting.proportional,
         accuracy=min(r.char_accuracy for _, _, r in read), word_accuracy=min(r.word_accuracy for _, _, r in read),
         identifier_recall=min(r.identifier_recall for _, _, r in read), pages=len(pages),
         image_tokens=sum(profile.image_tokens(p.width, p.height) for p in pages), chars=chars,
@@ -189,12 +212,14 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
                 f"{encoder} {text_class}: the measurements name different samples ({sets}); measure the class "
                 f"again: hcr calibrate --encoder {encoder} --kinds {text_class}"
             )
-        smoothed = _smoothed(items)
-        names = list(smoothed[0][1])
-        plateaus = {name: max(accs[name] for _, accs in smoothed) for name in names}
+        every = _smoothed(items)
+        names = list(every[0][1])
         previous: Measurement | None = None
         for density in DENSITY_NAMES:
             bar = THRESHOLDS[density]
+            smoothed = [pair for pair in every if density in PROPORTIONAL_DENSITIES or not pair[0].proportional]
+            smoothed = smoothed or every  # a table measured in FiraGO only
+            plateaus = {name: max(accs[name] for _, accs in smoothed) for name in names}
             required = {name: bar if top >= bar else top - PLATEAU_SLACK[density] for name, top in plateaus.items()}
             # Never smaller glyphs, nor tighter lines of them, than the density below
             allowed = [(m, accs) for m, accs in smoothed if previous is None or _at_least(m, previous)]
@@ -222,6 +247,7 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
             table.setdefault(encoder, {}).setdefault(density, {})[text_class] = {
                 "em_px": best.em_px,
                 "line_height": best.line_height,
+                "proportional": best.proportional,
                 "accuracy": round(min(accs.values()), 5),
                 "identifier_recall": best.identifier_recall,
                 "chars_per_token": best.chars_per_token,
@@ -233,7 +259,11 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
 
 
 def _at_least(m: Measurement, other: Measurement) -> bool:
-    """``m`` sets text no smaller than ``other``: the same em or larger, and lines no closer together."""
+    """``m`` sets text no smaller than ``other``: the same em or larger, and in the same face lines no
+    closer together (gpt-4o's `dense` code in FiraGO at 10 px / 1.3 would have pushed `balanced`
+    code in cells from 10.5 px / 1.2 to 11 / 1.3, fewer characters per token for no better reading)."""
+    if m.proportional != other.proportional:
+        return m.em_px >= other.em_px
     return m.em_px >= other.em_px and m.em_px * m.line_height >= other.em_px * other.line_height
 
 
@@ -247,7 +277,12 @@ def _smoothed(items: list[Measurement]) -> list[tuple[Measurement, dict[str, flo
     out = []
     for m in items:
         larger = sorted(
-            (o for o in items if o.line_height == m.line_height and o.em_px > m.em_px), key=lambda o: o.em_px
+            (
+                o
+                for o in items
+                if (o.line_height, o.proportional) == (m.line_height, m.proportional) and o.em_px > m.em_px
+            ),
+            key=lambda o: o.em_px,
         )
         own = per_sample(m)
         above = per_sample(larger[0]) if larger else own
@@ -328,11 +363,12 @@ def calibrate(
 def swept(measurements: Sequence[Measurement]) -> dict[str, dict[str, list[float]]]:
     """Per class, the ems and line heights the stored measurements cover: a table merged from runs
     with different sweeps says what each class was measured at, not what the last run swept."""
-    out: dict[str, dict[str, set[float]]] = {}
+    out: dict[str, dict[str, set[Any]]] = {}
     for m in measurements:
         seen = out.setdefault(m.text_class, {"em_px": set(), "line_heights": set()})
         seen["em_px"].add(m.em_px)
         seen["line_heights"].add(m.line_height)
+        seen.setdefault("proportional", set()).add(m.proportional)
     return {c: {axis: sorted(values) for axis, values in axes.items()} for c, axes in out.items()}
 
 
@@ -340,11 +376,10 @@ def _keys(measurements: Sequence[Measurement]) -> set[tuple[str, str]]:
     return {(m.encoder, m.text_class) for m in measurements}
 
 
-def _setting(m: Measurement) -> tuple[str, str, float, float]:
-    return m.encoder, m.text_class, m.em_px, m.line_height
+def _setting(m: Measurement) -> tuple[str, str, float, float, bool]:
+    return m.encoder, m.text_class, m.em_px, m.line_height, m.proportional
 
 
-def _probe_density(text_class: TextClass, em: float, line_height: float) -> Density:
+def _probe_density(text_class: TextClass, setting: Typesetting) -> Density:
     """The balanced density (every density draws its margins) with one class's setting swept."""
-    base = DENSITIES["balanced"]
-    return base.model_copy(update={text_class: Typesetting(em_px=em, line_height=line_height)})
+    return DENSITIES["balanced"].model_copy(update={text_class: setting})

@@ -12,6 +12,7 @@ from router.fidelity.readback import normalise
 from router.fidelity.reading_order import in_reading_order
 from router.providers.geometry import get_profile
 from router.render.chunks import RenderTarget, render_text
+from router.render.density import Typesetting
 from router.tools.calibrate import _probe_density
 from router.tools.calibration_samples import corpus
 
@@ -22,7 +23,7 @@ def test_a_line_reads_the_same_on_a_short_page_and_a_tall_one() -> None:
     strip on a 1,500-px page at 1x, where letters were lost ("confrm", "https:/"). The engine now
     reads every image at one scale."""
     sample = corpus()["latin"][0]
-    target = RenderTarget(get_profile("anthropic"), _probe_density("latin", 10, 1.1))
+    target = RenderTarget(get_profile("anthropic"), _probe_density("latin", Typesetting(em_px=10, line_height=1.1)))
     page = render_text(sample.text, sample.kind, sample.script, sample.language, target).pages[0]
     assert not page.gutters  # one column: its tables keep it so
     image = Image.open(io.BytesIO(page.png)).convert("RGB")

@@ -128,8 +128,8 @@ def test_neighbouring_header_cells_are_read_apart() -> None:
 
     sample = corpus()["latin"][0]
     profile = get_profile("anthropic")
-    rendering = render_text(sample.text, sample.kind, sample.script, sample.language,
-                            RenderTarget(profile, _probe_density("latin", 11, 1.1)))  # fmt: skip
+    target = RenderTarget(profile, _probe_density("latin", Typesetting(em_px=11, line_height=1.1)))
+    rendering = render_text(sample.text, sample.kind, sample.script, sample.language, target)
     lines = check(sample.text, sample.kind, sample.script, rendering, profile).text.split("\n")
     assert any("latency" in line for line in lines) and any("Error" in line for line in lines)
     assert not any("latency" in line and "Error" in line for line in lines)

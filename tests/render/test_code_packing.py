@@ -16,7 +16,7 @@ from router.fidelity.reading_order import split_columns
 from router.providers.geometry import get_profile
 from router.render import markup, mono
 from router.render.chunks import RenderTarget, render_text
-from router.render.density import get_density
+from router.render.density import Typesetting, get_density
 from router.render.lines import INDENT_SCALE, VisualLine, lines_html, wrap_runs
 from router.render.tables import MONO_ADVANCE_EM
 
@@ -210,7 +210,9 @@ def test_a_continuation_that_starts_a_column_is_checked_as_one() -> None:
 
     code, response = corpus()["mono"]
     text = code.text + "\n\n" + response.text  # Python, then a JSON response
-    target = RenderTarget(get_profile("openai-patch-mini"), _probe_density("mono", 14, 1.1))
+    target = RenderTarget(
+        get_profile("openai-patch-mini"), _probe_density("mono", Typesetting(em_px=14, line_height=1.1))
+    )
     lines, pages = mono.plan_mono([(text, None)], target.density.mono, target.density, target.profile,
                                     compact_indent=True)  # fmt: skip
     assert any(lines[column.start].continuation for page in pages for column in page[1:])

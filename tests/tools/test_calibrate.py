@@ -69,6 +69,28 @@ def test_each_sample_is_held_to_the_bar_or_to_its_own_plateau() -> None:
     assert balanced["accuracy"] == 0.990 and balanced["plateau"] == 0.991
 
 
+def test_code_is_drawn_in_firago_where_that_packs_more_at_dense() -> None:
+    """Code measured in both faces: FiraGO packs more characters per token at every em and takes
+    dense. Above dense only cells compete: FiraGO's one read over 99.5%, at the top of the sweep, moves
+    neither balanced's choice nor the plateau the cells are held to."""
+    cells = {10: 0.984, 10.5: 0.996, 11: 0.997, 12: 0.998}
+    sans = {10: 0.985, 11: 0.990, 12: 0.994, 13: 0.994, 14: 0.996}
+    measured = [
+        m(em, acc, encoder="openai-tile").model_copy(
+            update={
+                "text_class": "mono",
+                "proportional": proportional,
+                "chars_per_token": round((75 if proportional else 60) / em, 3),
+            }
+        )
+        for proportional, read in ((False, cells), (True, sans))
+        for em, acc in read.items()
+    ]
+    table = choose(measured)["openai-tile"]
+    assert (table["dense"]["mono"]["em_px"], table["dense"]["mono"]["proportional"]) == (10, True)
+    assert (table["balanced"]["mono"]["em_px"], table["balanced"]["mono"]["proportional"]) == (10.5, False)
+
+
 def test_samples_that_reach_the_bar_only_at_different_settings_are_not_reached() -> None:
     """The service log reads 99.6% at line height 1.1, the apt log at 1.3, and neither at the other's:
     no setting holds both at the balanced bar, and the table must say so."""
@@ -129,8 +151,9 @@ def test_calibrate_command_writes_a_valid_table(tmp_path: Path) -> None:
     assert main([*argv, "--ems", "7,12", "--line-heights", "1.2", "--out", str(out)]) == 0
     table = json.loads(out.read_text(encoding="utf-8"))
     # The table says what each class was measured at, the kept measurements included.
-    assert table["sweep"] == {"latin": {"em_px": [9], "line_heights": [1.0]},
-                              "mono": {"em_px": [7, 12, 20], "line_heights": [1.2]}}  # fmt: skip
+    assert table["sweep"] == {"latin": {"em_px": [9], "line_heights": [1.0], "proportional": [False]},
+                              "mono": {"em_px": [7, 12, 20], "line_heights": [1.2],
+                                       "proportional": [False, True]}}  # fmt: skip
     assert table["engine"].startswith("rapidocr-onnxruntime")
     assert set(table["encoders"]) == {"openai-tile", "openai-tile-gpt5"}
     for encoder in ("openai-tile", "openai-tile-gpt5"):
@@ -139,14 +162,17 @@ def test_calibrate_command_writes_a_valid_table(tmp_path: Path) -> None:
             assert row["line_height"] == 1.2 and 0 < row["accuracy"] <= 1
             assert row["em_px"] in ((7, 12, 20) if encoder == "openai-tile" else (7, 12))
     assert table["encoders"]["openai-tile"]["exact"]["mono"]["em_px"] == 20
-    # Both families see the same 512x2048 pixels: one read-back, two cost figures.
-    measured = {(r["encoder"], r["text_class"], r["em_px"]): r for r in table["measurements"]}
-    assert len(measured) == 6
-    same = measured[("openai-tile", "mono", 12)], measured[("openai-tile-gpt5", "mono", 12)]
+    # Both families see the same 512x2048 pixels: one read-back, two cost figures. Code is measured
+    # in both faces, and the same glyphs pack more characters into a token in FiraGO.
+    measured = {(r["encoder"], r["text_class"], r["em_px"], r["proportional"]): r for r in table["measurements"]}
+    assert len(measured) == 10
+    same = measured[("openai-tile", "mono", 12, False)], measured[("openai-tile-gpt5", "mono", 12, False)]
     assert same[0]["accuracy"] == same[1]["accuracy"] and same[0]["image_tokens"] != same[1]["image_tokens"]
     assert set(same[0]["samples"]) == {"mono.py.txt", "mono.json.txt"}  # each sample's own read-back
+    cells, sans = (measured[("openai-tile", "mono", 12, face)] for face in (False, True))
+    assert sans["chars_per_token"] > 1.05 * cells["chars_per_token"]
     # Large glyphs read back better than small ones on the real samples.
-    small, large = (measured[("openai-tile", "mono", em)]["accuracy"] for em in (7, 12))
+    small, large = (measured[("openai-tile", "mono", em, face)]["accuracy"] for em, face in ((7, False), (12, False)))
     assert large > small, (small, large)
 
 
@@ -268,9 +294,10 @@ def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pyte
     monkeypatch.setattr(calibrate, "check", counted)
     sweep = calibrate.Sweep(em_px={"mono": [11.0]}, line_heights=[1.1])
     measured = calibrate.measure(["anthropic", "gemini-2", "qwen3-vl"], ["mono"], sweep)
-    assert sorted(m.encoder for m in measured) == ["anthropic", "gemini-2", "qwen3-vl"]
+    assert sorted(m.encoder for m in measured) == ["anthropic"] * 2 + ["gemini-2"] * 2 + ["qwen3-vl"] * 2
+    assert [m.proportional for m in measured if m.encoder == "anthropic"] == [False, True]  # code's two faces
     samples = len(calibrate.corpus()["mono"])  # code and JSON, each drawn and read on its own
-    assert len(seen) == 2 * samples and seen[0] != seen[samples]
+    assert len(seen) == 2 * 2 * samples and seen[0] != seen[2 * samples]
 
 
 def test_the_command_offers_every_class_and_engine() -> None:
@@ -297,7 +324,7 @@ def test_a_setting_that_cannot_be_drawn_is_not_a_candidate(monkeypatch: pytest.M
     drawn = calibrate.render_text
 
     def refusing(text, kind, script, language, target):  # type: ignore[no-untyped-def]
-        if target.density.mono.em_px == 12:
+        if target.density.logs.em_px == 12:
             raise IncompleteRenderError("3 of 9 words are not on the pages")
         return drawn(text, kind, script, language, target)
 
@@ -308,7 +335,7 @@ def test_a_setting_that_cannot_be_drawn_is_not_a_candidate(monkeypatch: pytest.M
     monkeypatch.setattr(calibrate, "render_text", refusing)
     monkeypatch.setattr(calibrate, "check", read)
     steps: list[str] = []
-    sweep = calibrate.Sweep(em_px={"mono": [11.0, 12.0, 13.0]}, line_heights=[1.1])
-    measured = calibrate.measure(["anthropic"], ["mono"], sweep, on_step=steps.append)
+    sweep = calibrate.Sweep(em_px={"logs": [11.0, 12.0, 13.0]}, line_heights=[1.1])
+    measured = calibrate.measure(["anthropic"], ["logs"], sweep, on_step=steps.append)
     assert [m.em_px for m in measured] == [11.0, 13.0]
     assert len(steps) == 3 and "12 px x 1.1 not drawn: 3 of 9 words are not on the pages" in steps[1]
