@@ -89,10 +89,7 @@ def layout_mono(
             (pixels,), column_texts = rasterise(page, [None], clips, grayscale=grayscale)
             arrays.append(fit_tiles(pixels, profile))
             texts += column_texts
-    text = "".join(texts)
-    if any(line.face == "sans" for line in lines):  # FiraGO's ligature glyphs extract as other letters
-        text = repair_extracted(text)
-    return LaidOut(arrays, max(len(columns) for columns in pages), text, gutters)
+    return LaidOut(arrays, max(len(columns) for columns in pages), repair_extracted("".join(texts)), gutters)
 
 
 def plan_mono(

@@ -232,3 +232,26 @@ def test_words_no_font_draws_go_as_text_beside_the_pages(english_prose: str) -> 
     crowded = "\n".join(f"{line} {n}" for n in range(40)) + "\n\n" + english_prose[:3000]
     refused = Router().route([{"role": "user", "content": f"Read this:\n\n{crowded}\n\nWhat?"}], model="gpt-4o")
     assert any(c.reason.startswith("guard:incomplete") for c in refused.report.chunks)
+
+
+TREE = """\
+.
+├── router
+│   ├── render
+│   │   └── lines.py
+│   └── cli.py
+└── README.md
+┌──────┬──────┐
+│ name │ size │
+╞══════╪══════╡
+│ a.py │ 12 K │
+└──────┴──────┘
+"""
+
+
+@pytest.mark.parametrize("kind", ["terminal", "log", "code"])
+def test_box_drawing_in_monospace_is_drawn_and_checked(kind: str) -> None:
+    """``tree`` output and ruled terminal tables: MuPDF's extraction reads Cascadia Mono's box-drawing
+    glyphs as Bengali and Devanagari letters, and such chunks failed the check and went as text."""
+    rendering = render_text(TREE, kind, "latin", None, CLAUDE)
+    assert rendering.pages and not rendering.undrawn
