@@ -66,10 +66,10 @@ class Sweep(BaseModel):
 
 # Code is measured in both faces. At `dense` they compete, and FiraGO's narrower letters pack more
 # characters into a token at its bar (1k tokens of the stdlib read 98.5% at 10 px / 1.2 on Claude's
-# pages in FiraGO, 98.1% in cells; 20k tokens went from 1.41x to 1.76x). Above it, cells only: on
-# the samples FiraGO's Python reads 98.3-99.4% from 10 to 13 px and reaches 99.5% once, at the top of
-# the sweep (14 px / 1.2 on gpt-4o's and gpt-4.1-mini's pages, held to no larger em), which would
-# have set Python's plateau over the bar for both faces and drawn `balanced` code at 14 px.
+# pages in FiraGO, 98.1% in cells; 20k tokens went from 1.41x to 1.76x). Above it, cells only: each
+# setting held to the next larger em's read, FiraGO's Python holds 99.5% at the top of the sweep only
+# (14 px / 1.2 on gpt-4o's and gpt-4.1-mini's pages, held to no larger em), which set Python's
+# plateau over the bar for both faces and drew `balanced` code on gpt-4.1-mini's pages at 14 px.
 PROPORTIONAL: dict[TextClass, tuple[bool, ...]] = {"mono": (False, True)}
 PROPORTIONAL_DENSITIES = ("dense",)
 
