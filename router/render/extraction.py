@@ -15,7 +15,7 @@ import pymupdf
 
 from router.render import markup
 
-__all__ = ["repair_extracted"]
+__all__ = ["laid_out_pdf", "repair_extracted"]
 
 
 def repair_extracted(text: str) -> str:
@@ -76,15 +76,20 @@ def _ligature_misreadings() -> tuple[tuple[str, str], ...]:
 
 def _laid_out_text(body: str, css: str, height: float) -> list[str]:
     """The lines MuPDF's text extraction reads from ``body`` laid out on one page ``height`` tall."""
+    with pymupdf.open("pdf", laid_out_pdf(body, css, 400, height)) as doc:
+        return str(doc[0].get_text("text")).split("\n")
+
+
+def laid_out_pdf(body: str, css: str, width: float, height: float) -> bytes:
+    """``body`` laid out with the shipped fonts on one PDF page of ``width`` x ``height``."""
     archive, _ = markup.fonts()
     story = pymupdf.Story(html=body, user_css=css, archive=archive)
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
-    box = pymupdf.Rect(0, 0, 400, height)
+    box = pymupdf.Rect(0, 0, width, height)
     device = writer.begin_page(box)
     story.place(box)
     story.draw(device)
     writer.end_page()
     writer.close()
-    with pymupdf.open("pdf", out.getvalue()) as doc:
-        return str(doc[0].get_text("text")).split("\n")
+    return out.getvalue()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import inspect
-import io
 import math
 import textwrap
 
@@ -16,6 +15,7 @@ from router.providers.geometry import get_profile
 from router.render import chunks, markup
 from router.render.chunks import RenderTarget, _render
 from router.render.density import get_density
+from router.render.extraction import laid_out_pdf
 from router.render.lines import CONTINUATION, SANS_KERN_AFTER, face_of, lines_html, width_em_of, wrap_runs
 
 
@@ -33,18 +33,9 @@ _EM = 100.0  # laid out large, so positions are exact to far below a pixel at an
 
 def _laid_out_lines(lines: list[str]) -> list[list[dict[str, object]]]:
     """Each line drawn as code in FiraGO (``markup.base_css``), and its characters as MuPDF placed them."""
-    archive, _ = markup.fonts()
     body = '<div class="m s">' + "\n".join(html.escape(line, quote=False) for line in lines) + "</div>"
-    story = pymupdf.Story(html=body, user_css=markup.base_css(_EM, 1.2), archive=archive)
-    out = io.BytesIO()
-    writer = pymupdf.DocumentWriter(out)
-    box = pymupdf.Rect(0, 0, 20 * _EM, len(lines) * 1.3 * _EM)
-    device = writer.begin_page(box)
-    story.place(box)
-    story.draw(device)
-    writer.end_page()
-    writer.close()
-    with pymupdf.open("pdf", out.getvalue()) as doc:
+    pdf = laid_out_pdf(body, markup.base_css(_EM, 1.2), 20 * _EM, len(lines) * 1.3 * _EM)
+    with pymupdf.open("pdf", pdf) as doc:
         raw = doc[0].get_text("rawdict")
     return [
         [char for span in line["spans"] for char in span["chars"]]
