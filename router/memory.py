@@ -55,22 +55,29 @@ class DecisionMemory:
             self._put(key, _TEXT)
 
     def _lookup(self, key: _Key) -> tuple[str, str] | str | None:
-        """Here, else in the shared store (what another replica sent), else None."""
+        """Here, else in the shared store (what another replica sent), else None. A text send known
+        here is checked against the store too: another replica may have drawn the chunk since (an
+        image decision is sticky), and this one resending it as text would break the prompt cache
+        the other's request started (two replicas of an agent session: argparse drawn by one at
+        turn 2, sent as text again by the other at turn 3)."""
         with self._lock:
-            if key in self._items:
+            local = self._items.get(key)
+            if local is not None:
                 self._items.move_to_end(key)
-                return self._items[key]
         store = shared_store()
+        if local is not None and (local != _TEXT or store is None):
+            return local
         stored = store.get(_shared_key(key)) if store is not None else None
         if stored is None:
-            return None
+            return local
         try:
             value: Any = json.loads(stored)
         except ValueError:
-            return None
+            return local
         found = _TEXT if value == _TEXT else (str(value[0]), str(value[1])) if isinstance(value, list) else None
-        if found is not None:
-            self._keep(key, found)
+        if found is None:
+            return local
+        self._keep(key, found)
         return found
 
     def _put(self, key: _Key, value: tuple[str, str] | str) -> None:
