@@ -33,7 +33,7 @@ def _monospace_misreadings() -> dict[int, str]:
     """Cascadia Mono's box-drawing and block glyphs come back from MuPDF's text extraction as Bengali
     and Devanagari letters (``├──`` reads ``\u09b5থথ``), so every monospace chunk with a tree or a
     ruled terminal table failed the completeness check and went as text. Each printable character the
-    font draws beyond ASCII is laid out once and read back (1,700 of them, 0.08 s): what comes back
+    font draws beyond ASCII is laid out once and read back (1,700 of them, 0.16 s): what comes back
     as another single character is mapped to the one drawn (161 of them)."""
     font = pymupdf.Font("cascadia")  # the font ``markup.fonts`` draws "mono" with
     drawn = [chr(c) for c in font.valid_codepoints() if c > 0x7E and chr(c).isprintable()]
