@@ -155,10 +155,11 @@ def wrap_runs(
                 rest = segment[taken:]
                 leading = taken == len(segment)  # the whole run was indentation: the next may add to it
             start = marker_em if continuation else 0.0
-            if rest.isascii() and start + used + width_em_of(rest, face) <= width_em:
+            rest_em = width_em_of(rest, face) if rest.isascii() else None
+            if rest_em is not None and start + used + rest_em <= width_em:
                 chars += rest
                 colours += repeat(colour, len(rest))
-                used += width_em_of(rest, face)
+                used += rest_em
                 continue
             for ch in rest:
                 advance = _advance_em(ch, face)
