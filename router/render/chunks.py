@@ -28,12 +28,13 @@ from router.render.cache import render_cache
 from router.render.completeness import check_flow, check_verbatim, markup_text
 from router.render.density import Density, Typesetting
 from router.render.flow import flow_columns, layout_flow
+from router.render.lines import LineForm
 from router.render.mono import layout_mono
 from router.render.png import encode_page
 from router.render.pool import current_render_pool
 from router.render.reflow import JsonLine, reflow_json
 
-RENDER_VERSION = "27"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "28"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,8 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         # its cells: FiraGO's quotes and lone braces read 97.6% where Cascadia Mono's read 98.3% (the
         # calibration's deployment status on Claude's pages, 10 px / 1.2).
         sans = spec.sans and setting.proportional and language != "json"
-        laid = layout_mono(
-            runs, setting, css, density, profile, grayscale=grayscale, compact_indent=spec.compact_indent, sans=sans
-        )
+        form = LineForm(compact_indent=spec.compact_indent, sans=sans, marker=spec.marker)
+        laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale, form=form)
         check_verbatim(markup.visible_text(text, kind), laid.text)
     else:
         body = markup.unjoined_ffs(_flow_body(text, spec, json_lines, setting, target))

@@ -14,12 +14,12 @@ A density sets, per class of text, the em in pixels and the line height:
   reads small quotes as ``*`` and braces as brackets (litellm's price map, 94.1% at 8 px on Claude's
   pages, where its price table reads 99.6%);
 - ``cjk``: text that is mostly Chinese, Japanese or Korean (Droid Sans Fallback);
-- ``mono``: code, HTML source and config, whose indentation is nesting and is drawn compact, and JSON
-  that is not JSON tokens, in Cascadia Mono's cells; or, where the setting is ``proportional`` (the
-  calibrated ``dense`` since 2026-12-03), its lines of printable ASCII in FiraGO
-  (``router.render.lines``). The name is the class's from when all of it was monospace; density
-  YAML and calibration tables name it so;
-- ``logs``: the other monospace kinds (logs, diffs, terminal output, tracebacks, unknown text), drawn
+- ``mono``: code, HTML source, config and diffs, whose indentation is nesting and is drawn compact,
+  and JSON that is not JSON tokens, in Cascadia Mono's cells; or, where the setting is
+  ``proportional`` (the calibrated ``dense`` since 2026-12-03), the lines of printable ASCII of
+  code, HTML source and config in FiraGO (``router.render.lines``). The name is the class's from
+  when all of it was monospace; density YAML and calibration tables name it so;
+- ``logs``: the other monospace kinds (logs, terminal output, tracebacks, unknown text), drawn
   in Cascadia Mono's full cells (0.586 em each), their own sizes: at the em where code read back at
   the bar, the engine reads a log's version hyphens and word-initial ``l`` of ``libudev1`` worse
   (dpkg's log, 96-97% at 10 px on Claude, where Python reads 98-99%).

@@ -7,10 +7,12 @@ wrapped line's continuation starts with a visible marker so the model can tell i
 Two things on a code page are drawn smaller than a cell, because they carry no characters:
 
 - Indentation, in kinds whose indentation is nesting (``KindSpec.compact_indent``: code, HTML source,
-  config, and JSON that is not JSON tokens), is drawn at ``INDENT_SCALE`` of a cell per space. Depth
-  stays proportional, so deeper is still further right and equal depths still line up; a third of a
-  code line's cells were leading spaces (CPython's stdlib: 11 of 45 on average). Logs, diffs and
-  terminal output keep full cells, since their leading spaces align columns.
+  config, diffs, and JSON that is not JSON tokens), is drawn at ``INDENT_SCALE`` of a cell per space.
+  Depth stays proportional, so deeper is still further right and equal depths still line up; a third
+  of a code line's cells were leading spaces (CPython's stdlib: 11 of 45 on average). A diff's line
+  starts with its marker (``KindSpec.marker``), drawn in a cell of its own; the spaces after it are
+  the code's indentation. Logs and terminal output keep full cells, since their leading spaces align
+  columns.
 - Blank lines are drawn at ``INDENT_SCALE`` of a line's height: still a visible break between blocks.
 
 Kinds whose lines are statements rather than aligned columns (code, HTML source, config:
@@ -42,12 +44,14 @@ import pymupdf
 from router.render.tables import MONO_ADVANCE_EM
 
 __all__ = [
+    "AS_PRINTED",
     "CONTINUATION",
     "INDENT_SCALE",
     "MARKERS",
     "MARK_COLOUR",
     "SANS_KERN_AFTER",
     "Face",
+    "LineForm",
     "Run",
     "VisualLine",
     "face_of",
@@ -90,10 +94,12 @@ class VisualLine:
     continuation: bool
     indent: int = 0  # leading spaces drawn at INDENT_SCALE of a cell (not in ``runs``)
     face: Face = "mono"
+    marker: Run | None = None  # a diff's ``+``/``-``/space, drawn in a cell before the indentation
 
     @property
     def blank(self) -> bool:
-        return not self.continuation and all(not text.strip() for text, _ in self.runs)
+        marked = self.marker is not None and self.marker[0].strip()
+        return not self.continuation and not marked and all(not text.strip() for text, _ in self.runs)
 
     @property
     def height(self) -> float:
@@ -101,28 +107,44 @@ class VisualLine:
         return INDENT_SCALE if self.blank else 1.0
 
 
-def wrap_runs(
-    runs: Sequence[Run], width_em: float, *, compact_indent: bool = False, sans: bool = False
-) -> list[VisualLine]:
+@dataclass(frozen=True)
+class LineForm:
+    """How a kind's source lines are drawn (from its ``KindSpec`` and the density's setting)."""
+
+    compact_indent: bool = False  # leading spaces are nesting, drawn at INDENT_SCALE of a cell
+    sans: bool = False  # lines of printable ASCII in FiraGO
+    marker: bool = False  # the first character is a marker (a diff's), drawn in a cell before the indentation
+
+
+AS_PRINTED = LineForm()  # every character in its cell, as a terminal prints it (logs, terminal output)
+
+
+def wrap_runs(runs: Sequence[Run], width_em: float, form: LineForm = AS_PRINTED) -> list[VisualLine]:
     """Split runs into source lines, then wrap each to ``width_em``; continuations get a marker.
 
     A line is wrapped where a token ends (after a space or punctuation, or before an opening bracket
     or a dot), so ``router.policies`` wraps before ``.policies``, not inside ``policies``; only a
-    token longer than half the line is cut where the line is full. With ``compact_indent`` a source
-    line's leading spaces are kept apart as its ``indent`` and measured at INDENT_SCALE of a cell.
-    With ``sans`` each source line of printable ASCII is measured (and drawn) in FiraGO.
+    token longer than half the line is cut where the line is full. The ``form``: with
+    ``compact_indent`` a source line's leading spaces are kept apart as its ``indent`` and measured
+    at INDENT_SCALE of a cell; with ``sans`` each source line of printable ASCII is measured (and
+    drawn) in FiraGO; with ``marker`` each source line's first character is its marker (a diff's
+    ``+``, ``-`` or space), kept apart and drawn in a cell, so the indentation after it is the line's
+    own and is drawn compact too.
 
     Every monospace advance is a multiple of 1/256 em, so sums are exact in floating point and a
     stretch of ASCII that fits is taken whole rather than a character at a time (most lines of code
     fit)."""
     marker_em = width_em_of(CONTINUATION)
-    faces = iter(face_of(line) if sans else "mono" for line in "".join(text for text, _ in runs).split("\n"))
+    compact_indent, marker = form.compact_indent, form.marker
+    faces = iter(face_of(line) if form.sans else "mono" for line in "".join(text for text, _ in runs).split("\n"))
     face: Face = next(faces)
     lines: list[VisualLine] = []
     chars: list[str] = []  # the visual line being filled, and each character's colour
     colours: list[str | None] = []
     indent = 0  # the current source line's leading spaces, drawn compact
     leading = compact_indent  # still inside that indentation
+    own_marker: Run | None = None  # the current source line's marker
+    marking = marker  # its marker is still to be taken
     used = 0.0
     continuation = False
 
@@ -134,16 +156,22 @@ def wrap_runs(
             n = len(list(group))
             grouped.append((text[at : at + n], colour))
             at += n
-        own_indent = 0 if wrapped else indent
-        width = width_em_of(text, face) + own_indent * INDENT_ADVANCE_EM
-        lines.append(VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped, own_indent, face))
+        own_indent, mark = (0, None) if wrapped else (indent, own_marker)
+        width = width_em_of(text, face) + own_indent * INDENT_ADVANCE_EM + (MONO_ADVANCE_EM if mark else 0.0)
+        lines.append(
+            VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped, own_indent, face, mark)
+        )
 
     for text, colour in runs:
         for i, segment in enumerate(text.split("\n")):
             if i:
                 emit(chars, colours, continuation)
                 chars, colours, used, continuation, indent, leading = [], [], 0.0, False, 0, compact_indent
+                own_marker, marking = None, marker
                 face = next(faces)
+            if marking and segment:
+                own_marker, segment, marking = (segment[0], colour), segment[1:], False
+                used += MONO_ADVANCE_EM
             segment = segment.expandtabs(TAB)
             rest = segment
             if leading:
@@ -205,6 +233,9 @@ def lines_html(lines: list[VisualLine]) -> str:
             out.append("" if last else _SMALL.format("\n"))
             continue
         indent = _SMALL.format(" " * line.indent) if line.indent else ""
+        if line.marker:  # in a cell, in a FiraGO column too
+            marker = span(*line.marker)
+            indent = (_MONO_IN_SANS.format(marker) if sans else marker) + indent
         if line.face == "sans":
             runs = line.runs[1:] if line.continuation else line.runs  # the marker is the first run
             body = "".join(span(_unjoined_ffs(text), colour) for text, colour in runs)

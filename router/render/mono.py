@@ -22,7 +22,7 @@ from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density, Typesetting
 from router.render.extraction import repair_extracted
-from router.render.lines import CONTINUATION, Run, VisualLine, lines_html, width_em_of, wrap_runs
+from router.render.lines import AS_PRINTED, CONTINUATION, LineForm, Run, VisualLine, lines_html, width_em_of, wrap_runs
 from router.render.pages import MAX_COLUMNS, MAX_PAGES, LaidOut, billed_height, fit_tiles, rasterise
 from router.render.tables import MONO_ADVANCE_EM
 
@@ -54,11 +54,10 @@ def layout_mono(
     profile: EncoderProfile,
     *,
     grayscale: bool,
-    compact_indent: bool = False,
-    sans: bool = False,
+    form: LineForm = AS_PRINTED,
 ) -> LaidOut:
     em, line_px = setting.em_px, setting.em_px * setting.line_height
-    lines, pages = plan_mono(runs, setting, density, profile, compact_indent=compact_indent, sans=sans)
+    lines, pages = plan_mono(runs, setting, density, profile, form)
     archive, _ = markup.fonts()
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
@@ -97,9 +96,7 @@ def plan_mono(
     setting: Typesetting,
     density: Density,
     profile: EncoderProfile,
-    *,
-    compact_indent: bool = False,
-    sans: bool = False,
+    form: LineForm = AS_PRINTED,
 ) -> tuple[list[VisualLine], list[list[_Column]]]:
     """Wrap monospace lines at the width that bills the fewest tokens, and pack them into pages.
 
@@ -113,7 +110,7 @@ def plan_mono(
     full_em = usable / em
     if full_em < _MIN_COLUMN_EM:
         raise RenderError(f"a page {profile.page_width}px wide is too narrow for a {em}px monospace em")
-    source = wrap_runs(runs, math.inf, compact_indent=compact_indent, sans=sans)
+    source = wrap_runs(runs, math.inf, form)
     measured = [(line.height, line.width_em) for line in source]
     allowed_wraps = MAX_WRAP_SHARE * max(1, sum(not line.blank for line in source))
     estimated: list[tuple[int, float]] = []
@@ -129,7 +126,7 @@ def plan_mono(
     close = [w for tokens, w in ranked if tokens <= ranked[0][0] + profile.tile_tokens] if profile.tile_tokens else []
     tried = list(dict.fromkeys([w for _, w in ranked[:_VERIFIED]] + close[:_VERIFIED_TILED]))
     for negative_width in tried:
-        lines = wrap_runs(runs, -negative_width, compact_indent=compact_indent, sans=sans)
+        lines = wrap_runs(runs, -negative_width, form)
         pages = _pack([(line.height, line.width_em) for line in lines], setting, density, profile)
         tokens = _billed(pages, setting, density, profile)
         if best is None or (tokens, negative_width) < best[:2]:

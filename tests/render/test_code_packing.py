@@ -3,6 +3,7 @@ as their lines, the wrap width that bills fewest tokens; the read-back still see
 
 from __future__ import annotations
 
+import difflib
 import math
 import statistics
 
@@ -13,11 +14,12 @@ from PIL import Image
 from router.fidelity.engines import TextBox, get_engine
 from router.fidelity.readback import visible
 from router.fidelity.reading_order import split_columns
+from router.models import Rendering
 from router.providers.geometry import get_profile
-from router.render import markup, mono
+from router.render import chunks, markup, mono
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import Typesetting, get_density
-from router.render.lines import INDENT_SCALE, VisualLine, lines_html, wrap_runs
+from router.render.lines import INDENT_SCALE, LineForm, VisualLine, lines_html, wrap_runs
 from router.render.tables import MONO_ADVANCE_EM
 
 CLAUDE = RenderTarget(get_profile("anthropic"), get_density("dense", "anthropic"))
@@ -40,13 +42,52 @@ def test_indentation_is_half_width_and_read_back_as_nesting() -> None:
     """Each leading space is half a cell; OCR finds every line's first word where its depth puts it:
     equal depths line up, each level is 2 cells further right."""
     rendering = render_text(NESTED * 3, "code", "latin", "python", CLAUDE)
+    _assert_read_back_as_nesting(rendering, {line.strip().split(" ")[0]: _depth(line) for line in NESTED.splitlines()})
+
+
+def test_a_diffs_code_is_indented_half_width_after_its_marker() -> None:
+    """A diff's marker is drawn in a cell at the line's start, and the code after it is indented as code
+    is: half a cell a space, read back as nesting (the engine drops a lone ``-``; the words are enough)."""
+    changed = NESTED.replace("alpha = 0", "alpha = 1").replace("beta = value - 1", "beta = value - 2")
+    diff = "".join(difflib.unified_diff(NESTED.splitlines(True), changed.splitlines(True), "a.py", "b.py", n=20))
+    runs = markup.highlight(diff.rstrip("\n"), "diff", "diff")
+    lines = wrap_runs(runs, math.inf, LineForm(compact_indent=True, marker=True))
+    body = lines[3:]  # after the file names and the hunk's header
+    assert [line.marker[0] if line.marker else None for line in body] == [line[0] for line in diff.splitlines()[3:]]
+    assert [line.indent for line in body] == [_depth(line[1:]) for line in diff.splitlines()[3:]]
+    rendering = render_text(diff * 3, "diff", "latin", "diff", CLAUDE)
+    _assert_read_back_as_nesting(rendering, {line.strip().split(" ")[0]: _depth(line) for line in NESTED.splitlines()})
+    # The indentation is the code's, not the marker column's: in full cells the same diff bills more.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chunks, "LineForm", lambda **form: LineForm(**{**form, "compact_indent": False}))
+        wide = chunks._render(diff * 3, "diff", "latin", "diff", CLAUDE)
+    assert rendering.image_tokens < wide.image_tokens
+
+
+def test_a_marker_alone_on_its_line_is_drawn() -> None:
+    """An added or removed blank line is its marker alone: a line of its own, never a small blank one."""
+    lines = wrap_runs([("-\n+\n \n-x", None)], 80, LineForm(compact_indent=True, marker=True))
+    assert [(line.marker, line.blank) for line in lines] == [
+        (("-", None), False),
+        (("+", None), False),
+        ((" ", None), True),
+        (("-", None), False),
+    ]
+    assert "-" in lines_html(lines[:1]) and "+" in lines_html(lines[1:2])
+
+
+def _depth(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _assert_read_back_as_nesting(rendering: Rendering, depth_of: dict[str, int]) -> None:
+    """OCR finds each line's first word where its depth puts it: 2 cells a level, equal depths aligned."""
     page = rendering.pages[0]
     image = visible(page, CLAUDE.profile)
     column = split_columns(image, [round(x * image.width / page.width) for x in page.gutters])[0]
     engine = get_engine("rapidocr")
     result, _ = engine._ocr(np.asarray(column.convert("RGB")), use_cls=False)  # type: ignore[attr-defined]
     lefts: dict[int, list[float]] = {}
-    depth_of = {line.strip().split(" ")[0]: len(line) - len(line.lstrip()) for line in NESTED.splitlines()}
     # Boxes whose centres are closer than half a box height are one text line; keep each line's leftmost.
     boxes = sorted((sum(p[1] for p in box) / len(box), min(p[0] for p in box), text) for box, text, _ in result)
     half_height = statistics.median(max(p[1] for p in box) - min(p[1] for p in box) for box, _, _ in result) / 2
@@ -75,7 +116,7 @@ def test_logs_keep_full_width_leading_spaces() -> None:
     """Leading spaces that align columns (a log, terminal output) are not compacted."""
     log = [("  12 ok\n1234 ok", None)]
     assert [line.indent for line in wrap_runs(log, 80)] == [0, 0]
-    assert [line.indent for line in wrap_runs(log, 80, compact_indent=True)] == [2, 0]
+    assert [line.indent for line in wrap_runs(log, 80, LineForm(compact_indent=True))] == [2, 0]
 
 
 def test_blank_lines_are_half_a_line_high() -> None:
@@ -132,7 +173,7 @@ def test_the_chosen_wrap_width_bills_about_the_fewest_tokens(family: str, python
     target = RenderTarget(get_profile(family), get_density("dense", family))
     setting, density, profile = target.density.mono, target.density, target.profile
     runs = markup.highlight(python_code * 3, "python", "code")
-    chosen, _ = mono.plan_mono(runs, setting, density, profile, compact_indent=True)
+    chosen, _ = mono.plan_mono(runs, setting, density, profile, LineForm(compact_indent=True))
 
     def tokens(lines: list[VisualLine]) -> int:
         rows = [(line.height, line.width_em) for line in lines]
@@ -140,11 +181,12 @@ def test_the_chosen_wrap_width_bills_about_the_fewest_tokens(family: str, python
 
     usable = profile.page_width - 2 * density.margin_px
     candidates = mono._candidate_widths(usable, setting.em_px, density.column_gap_px)
-    source = [line for line in wrap_runs(runs, usable / setting.em_px, compact_indent=True) if not line.continuation]
+    compact = LineForm(compact_indent=True)
+    source = [line for line in wrap_runs(runs, usable / setting.em_px, compact) if not line.continuation]
     allowed = mono.MAX_WRAP_SHARE * sum(not line.blank for line in source)
     real = []
     for width in candidates:
-        lines = wrap_runs(runs, width, compact_indent=True)
+        lines = wrap_runs(runs, width, LineForm(compact_indent=True))
         if width == candidates[0] or sum(line.continuation for line in lines) <= allowed:
             real.append(tokens(lines))
     assert len(real) >= 3 and tokens(chosen) <= 1.03 * min(real)
@@ -214,7 +256,7 @@ def test_a_continuation_that_starts_a_column_is_checked_as_one() -> None:
         get_profile("openai-patch-mini"), _probe_density("mono", Typesetting(em_px=14, line_height=1.1))
     )
     lines, pages = mono.plan_mono([(text, None)], target.density.mono, target.density, target.profile,
-                                    compact_indent=True)  # fmt: skip
+                                    LineForm(compact_indent=True))  # fmt: skip
     assert any(lines[column.start].continuation for page in pages for column in page[1:])
     rendering = render_text(text, "code", "latin", "python", target)  # raised IncompleteRenderError
     assert rendering.columns >= 2

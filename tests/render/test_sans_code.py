@@ -16,7 +16,7 @@ from router.render import chunks, markup
 from router.render.chunks import RenderTarget, _render
 from router.render.density import get_density
 from router.render.extraction import laid_out_pdf
-from router.render.lines import CONTINUATION, SANS_KERN_AFTER, face_of, lines_html, width_em_of, wrap_runs
+from router.render.lines import CONTINUATION, SANS_KERN_AFTER, LineForm, face_of, lines_html, width_em_of, wrap_runs
 
 
 def _claude(proportional: bool) -> RenderTarget:
@@ -78,14 +78,14 @@ def test_every_pair_of_printable_ascii_is_drawn_and_read_back_from_the_layout() 
     capital, ``#&``); the completeness check sees every character of code made of all pairs."""
     lines = [" ".join(a + b for b in PRINTABLE) for a in PRINTABLE]
     text = "\n".join(lines)
-    assert {line.face for line in wrap_runs([(text, None)], math.inf, sans=True)} == {"sans"}
+    assert {line.face for line in wrap_runs([(text, None)], math.inf, LineForm(sans=True))} == {"sans"}
     rendering = _render(text, "code", "latin", None, SANS)  # raises if a character is not on the pages
     assert rendering.pages
 
 
 def test_a_line_outside_printable_ascii_keeps_its_cells() -> None:
     source = "def name():\n    return 'café'\n"
-    lines = wrap_runs([(source, None)], math.inf, compact_indent=True, sans=True)
+    lines = wrap_runs([(source, None)], math.inf, LineForm(compact_indent=True, sans=True))
     assert [face_of(line) for line in source.splitlines()] == ["sans", "mono"]
     assert [line.face for line in lines[:2]] == ["sans", "mono"]
     assert lines[1].width_em == width_em_of("return 'café'") + 4 * 0.5 * width_em_of(" ")
@@ -97,7 +97,7 @@ def test_a_line_outside_printable_ascii_keeps_its_cells() -> None:
 
 def test_a_wrapped_line_keeps_its_marker_in_cells() -> None:
     long = "value = compute(" + ", ".join(f"argument_{i}" for i in range(40)) + ")"
-    lines = wrap_runs([(long, None)], 30.0, sans=True)
+    lines = wrap_runs([(long, None)], 30.0, LineForm(sans=True))
     assert len(lines) > 2 and all(line.width_em <= 30.0 for line in lines)
     drawn = lines_html(lines)
     assert drawn.count(f'<span class="o"><span style="color:#8a8a8a">{CONTINUATION}</span></span>') == len(lines) - 1
@@ -109,7 +109,7 @@ def test_json_with_comments_keeps_its_cells(monkeypatch: pytest.MonkeyPatch) -> 
     real = chunks.layout_mono
 
     def spy(*args: object, **kwargs: object) -> object:
-        seen.append(bool(kwargs["sans"]))
+        seen.append(kwargs["form"].sans)  # type: ignore[attr-defined]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(chunks, "layout_mono", spy)
