@@ -28,6 +28,7 @@ from router.render.cache import render_cache
 from router.render.completeness import check_flow, check_verbatim, markup_text
 from router.render.density import Density, Typesetting
 from router.render.flow import flow_columns, layout_flow
+from router.render.heads import heads_repeated
 from router.render.lines import LineForm
 from router.render.mono import layout_mono
 from router.render.png import encode_page
@@ -115,8 +116,8 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
             shown = "\n".join("  " * line.depth + line.text for line in json_lines)
         else:
             undrawn = check_flow(text, body, laid.text, markdown=spec.markup != "prose")
-            if spec.markup != "prose":  # tables may be split into column groups: the read-back reads those
-                shown = markup_text(body)
+            if spec.markup != "prose":  # tables may be split into column groups, their heads repeated
+                shown = markup_text(heads_repeated(body, list(laid.heads)))
     laid_out = time.perf_counter()
     pages = [
         encode_page(array, profile, grayscale=grayscale, gutters=gutters)

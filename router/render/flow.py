@@ -16,6 +16,7 @@ import bisect
 import io
 import itertools
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pymupdf
@@ -25,6 +26,7 @@ from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density
 from router.render.extraction import repair_extracted
+from router.render.heads import Head, TableHeads, tagged
 from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, darkest, fit_tiles, rasterise
 
 __all__ = ["MIN_FLOW_COLUMN_PX", "flow_columns", "layout_flow"]
@@ -45,30 +47,33 @@ def flow_columns(density: Density, profile: EncoderProfile, *, tables: bool) -> 
 def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, *, grayscale: bool) -> LaidOut:
     m, gap = density.margin_px, density.column_gap_px
     columns, column_px = flow_columns(density, profile, tables="<table" in body)
-    most = MAX_PAGES * MAX_COLUMNS * (profile.page_height - 2 * m)  # the longest strip the pages could hold
-    strip, text = _flow_strip(body, css, column_px, most, grayscale=grayscale)
+    column_height = profile.page_height - 2 * m
+    most = MAX_PAGES * MAX_COLUMNS * column_height  # the longest strip the pages could hold
+    strip, text = _flow_strip(body, css, column_px, most, column_height, grayscale=grayscale)
     # A table narrower than the column leaves the rest of it blank: families billed by area pay for none
     # of it (litellm's price table at 7 px on Claude: 384 of 768 px wide, 865 image tokens a page).
     column_px = min(column_px, strip.right)
     if profile.bills_whole_tiles:
         columns = _side_by_side(strip.height, column_px, columns, density, profile)
-    pieces = strip.cut(columns, profile.page_height - 2 * m)
+    pieces = strip.cut(columns, column_height)
     groups = [pieces[first : first + columns] for first in range(0, len(pieces), columns)]
     if len(groups) > MAX_PAGES:
         raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     gutters = [tuple(round(m + i * (column_px + gap) - gap / 2) for i in range(1, len(g))) for g in groups]
     # Composed one at a time as they are encoded: all of a long part's pages at once held its strip twice.
-    pieces_of = ([strip.rows(a, b, column_px) for a, b in group] for group in groups)
+    pieces_of = ([strip.piece(a, b, column_px) for a, b in group] for group in groups)
     pages = (fit_tiles(_compose(p, column_px, density, grayscale=grayscale), profile) for p in pieces_of)
-    return LaidOut(pages, columns, text, gutters)
+    repeated = tuple(head.row for head in (strip.head(a) for a, _ in pieces) if head)
+    return LaidOut(pages, columns, text, gutters, repeated)
 
 
 class _Strip:
     """The chunk laid out one column wide: the pixels of its segments, kept apart (joined, a long part's
     strip was held twice while it was copied), and what its rows and columns hold."""
 
-    def __init__(self, segments: list[np.ndarray]) -> None:
+    def __init__(self, segments: list[np.ndarray], heads: TableHeads | None = None) -> None:
         self.segments = segments
+        self.heads = heads
         self.starts = list(itertools.accumulate((s.shape[0] for s in segments), initial=0))
         ink, marks, marked = [], [], []
         for segment in segments:
@@ -99,12 +104,25 @@ class _Strip:
         ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
+    def piece(self, start: int, end: int, width: int) -> np.ndarray:
+        """Rows ``start:end``, below the head of the table they continue, if they do."""
+        head = self.head(start)
+        rows = self.rows(start, end, width)
+        return np.concatenate([self.rows(head.top, head.bottom, width), rows]) if head else rows
+
+    def head(self, start: int) -> Head | None:
+        """The head of the table that a piece starting at row ``start`` continues."""
+        return self.heads.at(start) if self.heads else None
+
     def cut(self, columns: int, column_height: int) -> list[tuple[int, int]]:
-        """The rows of each piece: at most ``column_height`` of them, cut at the rows with least ink."""
-        return _cut_rows(self.row_ink, self.row_marks, columns, column_height)
+        """The rows of each piece: at most ``column_height`` of them with the head drawn above it, cut at
+        the rows with least ink."""
+        return _cut_rows(self.row_ink, self.row_marks, columns, column_height, self.head)
 
 
-def _flow_strip(body: str, css: str, column_px: int, limit_px: int, *, grayscale: bool) -> tuple[_Strip, str]:
+def _flow_strip(
+    body: str, css: str, column_px: int, limit_px: int, column_height: int, *, grayscale: bool
+) -> tuple[_Strip, str]:
     """The whole chunk laid out one column wide, as one tall raster, and the text inside it.
 
     The story is placed once, in one box as tall as the most the pages could hold (``limit_px``), and
@@ -114,7 +132,7 @@ def _flow_strip(body: str, css: str, column_px: int, limit_px: int, *, grayscale
     lost), or stopped moving on: with no margin between paragraphs the GPL filled the same 4,094 px
     box after box, for ever."""
     archive, _ = markup.fonts()
-    story = pymupdf.Story(html=body, user_css=css, archive=archive)
+    story = pymupdf.Story(html=tagged(body), user_css=css, archive=archive)
     box = pymupdf.Rect(0, 0, column_px, limit_px)
     more, filled = story.place(box)
     # Checked before drawing: a story that long is not drawn only to be sent as text. A paragraph
@@ -122,6 +140,8 @@ def _flow_strip(body: str, css: str, column_px: int, limit_px: int, *, grayscale
     # lines kept as one paragraph: 3,200 px filled of a 1,528-px box, more=0), so the height counts too.
     if more or filled[3] > limit_px:
         raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
+    # Asked before drawing: a drawn story reports no positions.
+    heads = TableHeads(story, column_height) if "<table" in body else None
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
     story.draw(writer.begin_page(box))
@@ -132,7 +152,7 @@ def _flow_strip(body: str, css: str, column_px: int, limit_px: int, *, grayscale
     with pymupdf.open("pdf", out.getvalue()) as doc:
         # The text is taken inside the clip too: text past the column's edge is not on the page.
         segments, texts = rasterise(doc[0], clips, [pymupdf.Rect(0, 0, column_px, height)], grayscale=grayscale)
-    return _Strip(segments), repair_extracted("".join(texts))
+    return _Strip(segments, heads), repair_extracted("".join(texts))
 
 
 def _side_by_side(height: int, column_px: int, columns: int, density: Density, profile: EncoderProfile) -> int:
@@ -155,19 +175,28 @@ def _side_by_side(height: int, column_px: int, columns: int, density: Density, p
     return min(range(columns, max(columns, most) + 1), key=lambda n: (billed(n), n))
 
 
-def _cut_rows(row_ink: np.ndarray, row_marks: np.ndarray, columns: int, column_height: int) -> list[tuple[int, int]]:
+def _cut_rows(
+    row_ink: np.ndarray,
+    row_marks: np.ndarray,
+    columns: int,
+    column_height: int,
+    head_at: Callable[[int], Head | None] = lambda _: None,
+) -> list[tuple[int, int]]:
     """Cut a strip with these rows of ink and of marks into pieces of at most ``column_height`` rows,
-    at the rows with least ink: each piece's first and one-past-last row."""
+    at the rows with least ink: each piece's first and one-past-last row. A piece that continues a
+    table has less room: its table's head is drawn above it (``head_at``)."""
     total = _content_bottom(row_marks)
     last_ink = _content_bottom(row_ink) - 1
     pieces: list[tuple[int, int]] = []
     position = 0
     while position < total:
+        head = head_at(position)
+        room = column_height - (head.bottom - head.top if head else 0)
         rest = total - position
         left_on_page = columns - len(pieces) % columns
         # Fill columns until the rest fits on this page; then share the rest evenly between them.
-        target = column_height if rest > left_on_page * column_height else math.ceil(rest / left_on_page)
-        cut = total if rest <= target else _best_cut(row_ink, position, target, column_height, total)
+        target = room if rest > left_on_page * room else math.ceil(rest / left_on_page)
+        cut = total if rest <= target else _best_cut(row_ink, position, target, room, total)
         if cut < total and position < last_ink < cut:
             # Only marks lighter than ink were left (a table's bottom rule): they would be a page of their
             # own (a 237x10 image of one rule on Claude), so the cut moves up above the last line of ink.

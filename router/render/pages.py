@@ -35,6 +35,7 @@ class LaidOut:
     columns: int
     text: str  # the text MuPDF placed inside the drawn areas: what the pages show, for the completeness check
     gutters: list[tuple[int, ...]]  # per page: x of the middle of each gap between columns
+    heads: tuple[int, ...] = ()  # the table rows drawn below their table's head again (``router.render.heads``)
 
 
 def rasterise(

@@ -1,0 +1,72 @@
+"""A table cut across columns and pages has its head drawn again above each piece that continues it,
+and the read-back's reference repeats it where the pages do."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from router.fidelity.engines import get_engine
+from router.fidelity.readback import _read_column, score, visible
+from router.fidelity.reading_order import split_columns
+from router.models import Rendering
+from router.providers.geometry import get_profile
+from router.render import chunks, heads
+from router.render.chunks import RenderTarget
+from router.render.density import get_density
+
+HEADER = ["id", "package", "version", "size_kb", "origin"]
+
+
+def _records(rows: int) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADER)
+    for i in range(rows):
+        writer.writerow([i, f"lib{i:03d}", f"{i // 50}.{i % 50}.{i % 7}", i * 17 % 9000, "main" if i % 3 else "local"])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("family", "density"), [("anthropic", "dense"), ("openai-tile", "balanced")])
+def test_every_piece_of_a_long_table_starts_with_its_head(family: str, density: str) -> None:
+    """Read back column by column, each piece of 200 records starts with the header's names, and
+    the read-back, scored against the markup as the pages show it, still reads at the bar."""
+    target = RenderTarget(get_profile(family), get_density(density, family))
+    text = _records(200)
+    rendering = chunks._render(text, "csv", "latin", "csv", target)
+    pieces = sum(len(page.gutters) + 1 for page in rendering.pages)
+    assert pieces >= 2
+    columns = _columns(rendering, target)
+    assert [column.split()[:5] for column in columns] == [HEADER] * pieces, [c[:80] for c in columns]
+    assert rendering.shown.count("package") == pieces
+    read = score("\n".join(columns), text, "csv", engine="rapidocr", shown=rendering.shown)
+    assert read.char_accuracy >= 0.995
+
+
+def _columns(rendering: Rendering, target: RenderTarget) -> list[str]:
+    """The text of each column of each page, read on its own as the read-back reads it."""
+    texts = []
+    for page in rendering.pages:
+        image = visible(page, target.profile)
+        scale = image.width / page.width
+        for part in split_columns(image, [round(x * scale) for x in page.gutters]):
+            texts.append(_read_column(get_engine("rapidocr"), part, "latin", True))
+    return texts
+
+
+def test_a_table_that_fits_one_piece_is_drawn_once() -> None:
+    target = RenderTarget(get_profile("anthropic"), get_density("dense", "anthropic"))
+    rendering = chunks._render(_records(20), "csv", "latin", "csv", target)
+    assert rendering.shown.count("package") == 1
+
+
+def test_the_reference_repeats_the_head_before_the_row_a_piece_starts_with() -> None:
+    rows = "<tbody><tr><td>x</td></tr><tr><td>y</td></tr></tbody>"
+    body = f"<p>a</p><table><thead><tr><th>name</th></tr></thead>{rows}</table>"
+    shown = heads.heads_repeated(body, [2])  # rows are numbered from the head's: y is row 2
+    head, x, y = (shown.index(row) for row in ("<tr><th>name", "<tr><td>x", "<tr><td>y"))
+    assert head < x < shown.rindex("<tr><th>name") < y
+    assert heads.heads_repeated(body, []) == body
+    assert heads.tagged(body).count('id="hcr-') == 4  # the table and its three rows
