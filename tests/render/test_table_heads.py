@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pymupdf
 import pytest
 
 from router.fidelity.engines import get_engine
@@ -13,7 +14,7 @@ from router.fidelity.readback import _read_column, score, visible
 from router.fidelity.reading_order import split_columns
 from router.models import Rendering
 from router.providers.geometry import get_profile
-from router.render import chunks, heads
+from router.render import chunks, heads, markup
 from router.render.chunks import RenderTarget
 from router.render.density import get_density
 
@@ -70,3 +71,17 @@ def test_the_reference_repeats_the_head_before_the_row_a_piece_starts_with() -> 
     assert head < x < shown.rindex("<tr><th>name") < y
     assert heads.heads_repeated(body, []) == body
     assert heads.tagged(body).count('id="hcr-') == 4  # the table and its three rows
+
+
+def test_a_head_taller_than_a_quarter_of_a_column_is_not_repeated() -> None:
+    """A head that would crowd out the rows below it (a long header cell wrapped over many lines)."""
+    title = " ".join(["a long column title"] * 12)
+    rows = "".join(f"<tr><td>{i}</td></tr>" for i in range(40))
+    body = heads.tagged(f"<table><thead><tr><th>{title}</th></tr></thead><tbody>{rows}</tbody></table>")
+    archive, _ = markup.fonts()
+    story = pymupdf.Story(html=body, user_css=markup.base_css(10, 1.2), archive=archive)
+    story.place(pymupdf.Rect(0, 0, 120, 10_000))
+    tall = heads.TableHeads(story, 10_000)
+    head = tall.at(400)
+    assert head is not None and head.bottom - head.top > 100  # the title wraps over many lines
+    assert heads.TableHeads(story, 4 * (head.bottom - head.top) - 1).at(400) is None
