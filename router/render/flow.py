@@ -49,7 +49,10 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     columns, column_px = flow_columns(density, profile, tables="<table" in body)
     column_height = profile.page_height - 2 * m
     most = MAX_PAGES * MAX_COLUMNS * column_height  # the longest strip the pages could hold
-    strip, text = _flow_strip(body, css, column_px, most, column_height, grayscale=grayscale)
+    # A table is cut where the strip is taller than a column, or set in columns side by side where whole
+    # tiles are billed: only then are its rows' positions asked for (20 us a row, pymupdf's callback).
+    cut_from = 0 if profile.bills_whole_tiles else column_height
+    strip, text = _flow_strip(body, css, column_px, most, column_height, cut_from, grayscale=grayscale)
     # A table narrower than the column leaves the rest of it blank: families billed by area pay for none
     # of it (litellm's price table at 7 px on Claude: 384 of 768 px wide, 865 image tokens a page).
     column_px = min(column_px, strip.right)
@@ -121,9 +124,10 @@ class _Strip:
 
 
 def _flow_strip(
-    body: str, css: str, column_px: int, limit_px: int, column_height: int, *, grayscale: bool
+    body: str, css: str, column_px: int, limit_px: int, column_height: int, cut_from: int, *, grayscale: bool
 ) -> tuple[_Strip, str]:
-    """The whole chunk laid out one column wide, as one tall raster, and the text inside it.
+    """The whole chunk laid out one column wide, as one tall raster, and the text inside it; where it
+    is taller than ``cut_from``, where its tables' heads and rows were placed (``router.render.heads``).
 
     The story is placed once, in one box as tall as the most the pages could hold (``limit_px``), and
     rasterised ``_SEGMENT_PX`` rows at a time. Placed box after box instead, MuPDF breaks the story at
@@ -141,7 +145,7 @@ def _flow_strip(
     if more or filled[3] > limit_px:
         raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     # Asked before drawing: a drawn story reports no positions.
-    heads = TableHeads(story, column_height) if "<table" in body else None
+    heads = TableHeads(story, column_height) if "<table" in body and filled[3] > cut_from else None
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out)
     story.draw(writer.begin_page(box))
