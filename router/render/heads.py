@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pymupdf
 
@@ -58,21 +59,19 @@ class TableHeads:
     """Where each table's head and body rows were placed in a story laid out as one strip."""
 
     def __init__(self, story: pymupdf.Story, column_height: int) -> None:
-        placed: dict[str, tuple[str, pymupdf.Rect]] = {}
-        order: list[str] = []
+        placed: dict[str, pymupdf.Rect] = {}  # in document order; each element is reported open and closed
 
-        def seen(position: object) -> None:
-            ident = getattr(position, "id", None) or ""  # headings are reported too, most without an id
-            if ident.startswith(_ID) and ident not in placed:
-                order.append(ident)
-                placed[ident] = (ident[len(_ID) :].rstrip("0123456789"), pymupdf.Rect(position.rect))  # type: ignore[attr-defined]
+        def seen(position: Any) -> None:
+            ident = position.id or ""  # headings are reported too, most without an id
+            if ident.startswith(_ID):
+                placed.setdefault(ident, pymupdf.Rect(position.rect))
 
         story.element_positions(seen, {})
         # Each table: the rows its head spans (its top rule to its bottom rule) and its body's rows
         # (row number, top, bottom), in order.
         self._tables: list[tuple[int, int, list[tuple[int, float, float]]]] = []
-        for ident in order:
-            name, rect = placed[ident]
+        for ident, rect in placed.items():
+            name = ident[len(_ID) :].rstrip("0123456789")
             if name == "table":
                 self._tables.append((math.floor(rect.y0), math.floor(rect.y0), []))
             elif name == "th" and self._tables:
