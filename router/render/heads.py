@@ -1,8 +1,8 @@
 """Table heads drawn again where a table is cut: a piece of flowing text (``router.render.flow``) that
 starts inside a table's body gets that table's head rows above it, as a printed table repeats its
 header on each page, so the model reads a continued column of numbers under its name and not from
-memory of an earlier page (litellm's price table: 60 rows a column at 7 px on Claude, 8 columns of
-prices and limits that differ only in their header).
+memory of an earlier page (litellm's price table: four columns of numbers, two token limits and two
+prices, told apart only by their header).
 
 The renderer's HTML (``router.render.markup``: markdown-it's and the CSV table's) is tagged with ids,
 and the story reports where each tagged element was placed (``pymupdf.Story.element_positions``),
