@@ -211,16 +211,16 @@ def test_shipped_table_sets_the_densities() -> None:
 
 
 def test_logs_are_set_by_their_own_class() -> None:
-    """Code, HTML source and config (indentation drawn compact) take the ``mono`` row; logs, diffs, terminal output
-    and tracebacks (full cells) the ``logs`` row, calibrated on logs: at the em where Python reads
+    """Code, HTML source, config and diffs (indentation drawn compact) take the ``mono`` row; logs, terminal
+    output and tracebacks (full cells) the ``logs`` row, calibrated on logs: at the em where Python reads
     at the bar, apt's version hyphens and ``libudev1`` do not."""
     from router.render.density import Density, Typesetting, calibration_table
 
     row = calibration_table().encoders["anthropic"]["dense"]["logs"]
     density = get_density("dense", "anthropic")
-    for kind in ("log", "diff", "terminal", "trace", "text"):
+    for kind in ("log", "terminal", "trace", "text"):
         assert density.typesetting(kind, "latin") == Typesetting(em_px=row.em_px, line_height=row.line_height)
-    for kind in ("code", "html", "config"):
+    for kind in ("code", "html", "config", "diff"):
         assert density.typesetting(kind, "latin") == density.mono
     assert density.text_class("log", "cjk") == "logs" and density.typesetting("log", "cjk").em_px >= density.cjk.em_px
     # A hand-made density written before the class existed sets logs as code.
