@@ -63,11 +63,11 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     if len(groups) > MAX_PAGES:
         raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     gutters = [tuple(round(m + i * (column_px + gap) - gap / 2) for i in range(1, len(g))) for g in groups]
+    heads = {a: strip.head(a) for a, _ in pieces}  # the head each piece is drawn below, if any
     # Composed one at a time as they are encoded: all of a long part's pages at once held its strip twice.
-    pieces_of = ([strip.piece(a, b, column_px) for a, b in group] for group in groups)
+    pieces_of = ([strip.piece(a, b, column_px, heads[a]) for a, b in group] for group in groups)
     pages = (fit_tiles(_compose(p, column_px, density, grayscale=grayscale), profile) for p in pieces_of)
-    repeated = tuple(head.row for head in (strip.head(a) for a, _ in pieces) if head)
-    return LaidOut(pages, columns, text, gutters, repeated)
+    return LaidOut(pages, columns, text, gutters, tuple(head.row for head in heads.values() if head))
 
 
 class _Strip:
@@ -107,9 +107,8 @@ class _Strip:
         ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
-    def piece(self, start: int, end: int, width: int) -> np.ndarray:
-        """Rows ``start:end``, below the head of the table they continue, if they do."""
-        head = self.head(start)
+    def piece(self, start: int, end: int, width: int, head: Head | None) -> np.ndarray:
+        """Rows ``start:end``, below ``head``, the head of the table they continue, if they do."""
         rows = self.rows(start, end, width)
         return np.concatenate([self.rows(head.top, head.bottom, width), rows]) if head else rows
 
