@@ -68,7 +68,8 @@ class KindSpec:
     calibrated setting says so (``Typesetting.proportional``, ``router.render.lines``): kinds of
     statements, whose lines do not align in columns; logs and terminal output keep their cells, and so
     do diffs: the code of the bench's stdlib diff read 97.4% in FiraGO at code's `dense` setting on
-    Claude (98.8% in cells; its markers left out of both counts)."""
+    Claude (98.8% in cells; its markers left out of both counts). Kinds of the ``mono`` class that
+    keep their cells take the cells' own calibrated row (``Typesetting.in_cells``)."""
     marker: bool = False
     """Each line starts with a one-character marker (a diff's ``+``, ``-`` or space), drawn in a cell
     of its own; the rest of the line is a line of code, its indentation drawn compact where the kind's

@@ -92,7 +92,7 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     if spec.markup == "json" and json_lines is None:  # not JSON tokens (comments, single quotes): as code
         kind, language, spec = "code", "json", KINDS["code"]
     density, profile = target.density, target.profile
-    setting = density.typesetting(kind, script)
+    setting = density.typesetting(kind, script, language)
     css = markup.base_css(setting.em_px, setting.line_height)
     started = time.perf_counter()
     undrawn: list[str] = []
@@ -100,11 +100,8 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
     if spec.layout == "mono":
         runs = markup.highlight(text, language, kind)
         grayscale = all(colour is None for _, colour in runs)
-        # Code in FiraGO where the calibration chose it. JSON that is not JSON tokens (comments) keeps
-        # its cells: FiraGO's quotes and lone braces read 97.6% where Cascadia Mono's read 98.3% (the
-        # calibration's deployment status on Claude's pages, 10 px / 1.2).
-        sans = spec.sans and setting.proportional and language != "json"
-        form = LineForm(compact_indent=spec.compact_indent, sans=sans, marker=spec.marker)
+        # Code in FiraGO where the calibration chose it (the setting of kinds that stay in cells is not proportional)
+        form = LineForm(compact_indent=spec.compact_indent, sans=setting.proportional, marker=spec.marker)
         laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale, form=form)
         check_verbatim(markup.visible_text(text, kind), laid.text)
     else:

@@ -17,8 +17,9 @@ A density sets, per class of text, the em in pixels and the line height:
 - ``mono``: code, HTML source, config and diffs, whose indentation is nesting and is drawn compact,
   and JSON that is not JSON tokens, in Cascadia Mono's cells; or, where the setting is
   ``proportional`` (the calibrated ``dense`` since 2026-12-03), the lines of printable ASCII of
-  code, HTML source and config in FiraGO (``router.render.lines``). The name is the class's from
-  when all of it was monospace; density YAML and calibration tables name it so;
+  code, HTML source and config in FiraGO (``router.render.lines``), and diffs and JSON with
+  comments in cells at the best setting of the cells alone (``Typesetting.cells``). The name is
+  the class's from when all of it was monospace; density YAML and calibration tables name it so;
 - ``logs``: the other monospace kinds (logs, terminal output, tracebacks, unknown text), drawn
   in Cascadia Mono's full cells (0.586 em each), their own sizes: at the em where code read back at
   the bar, the engine reads a log's version hyphens and word-initial ``l`` of ``libudev1`` worse
@@ -61,6 +62,17 @@ class Typesetting(BaseModel):
     proportional: bool = Field(
         False, description="code, HTML source and config (class mono): lines of printable ASCII in FiraGO"
     )
+    cells: Typesetting | None = Field(
+        None,
+        description="where ``proportional``: the setting for kinds of the class that stay in cells (diffs, "
+        "JSON with comments); None: the same em and line height in cells",
+    )
+
+    def in_cells(self) -> Typesetting:
+        """This setting for text drawn in Cascadia Mono's cells."""
+        if not self.proportional:
+            return self
+        return self.cells or self.model_copy(update={"proportional": False})
 
 
 class Density(BaseModel):
@@ -94,8 +106,14 @@ class Density(BaseModel):
             return "cjk"
         return KINDS[kind].sizes
 
-    def typesetting(self, kind: Kind, script: Script) -> Typesetting:
+    def typesetting(self, kind: Kind, script: Script, language: str | None = None) -> Typesetting:
         setting: Typesetting = getattr(self, self.text_class(kind, script))
+        # Only code, HTML source and config go in FiraGO where the class's setting says so; diffs and
+        # JSON that is not JSON tokens (comments) keep their cells, at the cells' own calibrated
+        # setting: FiraGO's quotes and lone braces read 97.6% where Cascadia Mono's read 98.3% (the
+        # calibration's deployment status on Claude's pages, 10 px / 1.2).
+        if not KINDS[kind].sans or language == "json":
+            setting = setting.in_cells()
         if kind in MONO_KINDS and script == "cjk":  # CJK glyphs in code need the CJK em to stay legible
             return setting.model_copy(update={"em_px": max(setting.em_px, self.cjk.em_px)})
         return setting
@@ -143,7 +161,7 @@ def get_density(name: str, encoder: str | None = None) -> Density:
     chosen = calibration_table().encoders.get(encoder or "", {}).get(name)  # type: ignore[call-overload]
     if not chosen:
         return base
-    settings = {c: row.model_dump(include={"em_px", "line_height", "proportional"}) for c, row in chosen.items()}
+    settings = {c: row.typesetting().model_dump() for c, row in chosen.items()}
     # Validated whole, so a table calibrated before tables, JSON and logs had their classes sets them
     # as its prose and code (the Density validator), not at the uncalibrated defaults.
     return Density.model_validate({**base.model_dump(exclude={"table", "data", "logs"}), **settings})
@@ -188,6 +206,13 @@ class CalibratedSetting(BaseModel):
     chars_per_token: float
     identifier_recall: float | None = None
     plateau: float | None = None
+    cells: CalibratedSetting | None = Field(
+        None, description="where the setting is proportional: the best one in cells, for kinds that stay in them"
+    )
+
+    def typesetting(self) -> Typesetting:
+        cells = self.cells.typesetting() if self.cells is not None else None
+        return Typesetting(em_px=self.em_px, line_height=self.line_height, proportional=self.proportional, cells=cells)
 
 
 class CalibrationTable(BaseModel):

@@ -212,50 +212,67 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
                 f"{encoder} {text_class}: the measurements name different samples ({sets}); measure the class "
                 f"again: hcr calibrate --encoder {encoder} --kinds {text_class}"
             )
-        every = _smoothed(items)
-        names = list(every[0][1])
-        previous: Measurement | None = None
-        for density in DENSITY_NAMES:
-            bar = THRESHOLDS[density]
-            smoothed = [pair for pair in every if density in PROPORTIONAL_DENSITIES or not pair[0].proportional]
-            smoothed = smoothed or every  # a table measured in FiraGO only
-            plateaus = {name: max(accs[name] for _, accs in smoothed) for name in names}
-            required = {name: bar if top >= bar else top - PLATEAU_SLACK[density] for name, top in plateaus.items()}
-            # Never smaller glyphs, nor tighter lines of them, than the density below
-            allowed = [(m, accs) for m, accs in smoothed if previous is None or _at_least(m, previous)]
-            if density != "exact" and any(top < bar for top in plateaus.values()):
-                # Below the bar, dense and balanced go no smaller than their default em either. On a
-                # plateau the measurement cannot tell the sizes apart (code reads 98.3-98.9% from 10
-                # to 14 px, a few characters either way), and the cheapest setting on it gave
-                # balanced dense's own glyphs: glyphs under the default are earned by reaching the
-                # bar. Exact takes the largest glyphs on the plateau; held to its default too, it drew
-                # logs at 14 px, where the bench's logs read no better than at 12 (dpkg's log 99.93%
-                # against 100% on Claude's pages) for 25-35% fewer characters per token.
-                default_em = getattr(DENSITIES[density], text_class).em_px
-                allowed = [pair for pair in allowed if pair[0].em_px >= default_em] or allowed
-            pool = [(m, accs) for m, accs in allowed if all(accs[name] >= required[name] for name in names)]
-            # Reached: one setting reads every sample at the bar (samples that each reach it at
-            # different settings, none at the same one, are not)
-            reached = bool(pool) and all(top >= bar for top in plateaus.values())
-            if not pool:  # no one setting holds every sample: the one that misses by the least
-                pool = [max(allowed, key=lambda pair: min(pair[1][name] - required[name] for name in names))]
-            if reached or density != "exact":
-                best, accs = max(pool, key=lambda pair: (pair[0].chars_per_token, pair[0].em_px))
-            else:  # exact asks for fidelity first: below the bar, the largest glyphs on the plateau
-                best, accs = max(pool, key=lambda pair: (pair[0].em_px, pair[0].chars_per_token))
-            previous = best
-            table.setdefault(encoder, {}).setdefault(density, {})[text_class] = {
-                "em_px": best.em_px,
-                "line_height": best.line_height,
-                "proportional": best.proportional,
-                "accuracy": round(min(accs.values()), 5),
-                "identifier_recall": best.identifier_recall,
-                "chars_per_token": best.chars_per_token,
-                "reached": reached,
-                "bar": bar,
-                "plateau": round(min(plateaus.values()), 5),
-            }
+        rows = _choose_class(items, text_class)
+        cells = [m for m in items if not m.proportional]
+        if cells and len(cells) < len(items):
+            # Kinds that stay in cells (diffs, JSON with comments) where code goes in FiraGO: the
+            # best row of the cells alone (gpt-4o's `dense`: 10.5 px / 1.1, not FiraGO's 10 / 1.3)
+            in_cells = _choose_class(cells, text_class)
+            for density, row in rows.items():
+                if row["proportional"]:
+                    row["cells"] = in_cells[density]
+        for density, row in rows.items():
+            table.setdefault(encoder, {}).setdefault(density, {})[text_class] = row
     return table
+
+
+def _choose_class(items: list[Measurement], text_class: str) -> dict[str, dict[str, Any]]:
+    """Per density, the setting chosen for one encoder and class from ``items``."""
+    rows: dict[str, dict[str, Any]] = {}
+    every = _smoothed(items)
+    names = list(every[0][1])
+    previous: Measurement | None = None
+    for density in DENSITY_NAMES:
+        bar = THRESHOLDS[density]
+        smoothed = [pair for pair in every if density in PROPORTIONAL_DENSITIES or not pair[0].proportional]
+        smoothed = smoothed or every  # a table measured in FiraGO only
+        plateaus = {name: max(accs[name] for _, accs in smoothed) for name in names}
+        required = {name: bar if top >= bar else top - PLATEAU_SLACK[density] for name, top in plateaus.items()}
+        # Never smaller glyphs, nor tighter lines of them, than the density below
+        allowed = [(m, accs) for m, accs in smoothed if previous is None or _at_least(m, previous)]
+        if density != "exact" and any(top < bar for top in plateaus.values()):
+            # Below the bar, dense and balanced go no smaller than their default em either. On a
+            # plateau the measurement cannot tell the sizes apart (code reads 98.3-98.9% from 10
+            # to 14 px, a few characters either way), and the cheapest setting on it gave
+            # balanced dense's own glyphs: glyphs under the default are earned by reaching the
+            # bar. Exact takes the largest glyphs on the plateau; held to its default too, it drew
+            # logs at 14 px, where the bench's logs read no better than at 12 (dpkg's log 99.93%
+            # against 100% on Claude's pages) for 25-35% fewer characters per token.
+            default_em = getattr(DENSITIES[density], text_class).em_px
+            allowed = [pair for pair in allowed if pair[0].em_px >= default_em] or allowed
+        pool = [(m, accs) for m, accs in allowed if all(accs[name] >= required[name] for name in names)]
+        # Reached: one setting reads every sample at the bar (samples that each reach it at
+        # different settings, none at the same one, are not)
+        reached = bool(pool) and all(top >= bar for top in plateaus.values())
+        if not pool:  # no one setting holds every sample: the one that misses by the least
+            pool = [max(allowed, key=lambda pair: min(pair[1][name] - required[name] for name in names))]
+        if reached or density != "exact":
+            best, accs = max(pool, key=lambda pair: (pair[0].chars_per_token, pair[0].em_px))
+        else:  # exact asks for fidelity first: below the bar, the largest glyphs on the plateau
+            best, accs = max(pool, key=lambda pair: (pair[0].em_px, pair[0].chars_per_token))
+        previous = best
+        rows[density] = {
+            "em_px": best.em_px,
+            "line_height": best.line_height,
+            "proportional": best.proportional,
+            "accuracy": round(min(accs.values()), 5),
+            "identifier_recall": best.identifier_recall,
+            "chars_per_token": best.chars_per_token,
+            "reached": reached,
+            "bar": bar,
+            "plateau": round(min(plateaus.values()), 5),
+        }
+    return rows
 
 
 def _at_least(m: Measurement, other: Measurement) -> bool:

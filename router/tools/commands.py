@@ -54,11 +54,15 @@ def calibrate(args: argparse.Namespace) -> int:
                 row = table["encoders"][encoder][density].get(text_class)
                 if row is None:  # a class this table was never calibrated for
                     continue
-                accuracy = f"{row['accuracy']:.2%}" + ("" if row["reached"] else " [yellow](plateau)[/]")
-                result.add_row(
-                    encoder, density, text_class, f"{row['em_px']:g}", f"{row['line_height']:g}", accuracy,
-                    f"{row['bar']:.1%}", f"{row['chars_per_token']:.2f}",
-                )  # fmt: skip
+                # Code in FiraGO, and the cells' own row beside it for the kinds that keep their cells
+                rows = [(f"{text_class} (FiraGO)" if row["proportional"] else text_class, row)]
+                rows += [(f"{text_class} (cells)", row["cells"])] if row.get("cells") else []
+                for label, shown in rows:
+                    accuracy = f"{shown['accuracy']:.2%}" + ("" if shown["reached"] else " [yellow](plateau)[/]")
+                    result.add_row(
+                        encoder, density, label, f"{shown['em_px']:g}", f"{shown['line_height']:g}", accuracy,
+                        f"{shown['bar']:.1%}", f"{shown['chars_per_token']:.2f}",
+                    )  # fmt: skip
     console().print(result)
     return 0
 

@@ -3,6 +3,7 @@ the extraction must give back every character, and a line FiraGO is not measured
 
 from __future__ import annotations
 
+import difflib
 import html
 import inspect
 import math
@@ -125,3 +126,22 @@ def test_code_in_firago_bills_fewer_tokens_than_in_cells() -> None:
     sans = _render(source, "code", "latin", "python", SANS)
     cells = _render(source, "code", "latin", "python", CELLS)
     assert sans.image_tokens < 0.85 * cells.image_tokens
+
+
+def test_kinds_that_keep_their_cells_take_the_cells_own_setting() -> None:
+    """Where code goes in FiraGO, diffs and JSON with comments stay in cells at the setting calibrated
+    for cells (gpt-4o's `dense`: 10.5 px / 1.1 against FiraGO's 10 / 1.3), not FiraGO's setting in
+    cells: the same diff bills fewer tokens."""
+    density = get_density("dense", "openai-tile")
+    code = density.typesetting("code", "latin", "python")
+    assert code.proportional and code.cells is not None and not code.cells.proportional
+    assert density.typesetting("diff", "latin") == density.typesetting("code", "latin", "json") == code.cells
+    assert code.cells.em_px * code.cells.line_height < code.em_px * code.line_height  # lines closer together
+    old = inspect.getsource(textwrap).splitlines(keepends=True)
+    new = inspect.getsource(html).splitlines(keepends=True)
+    diff = "".join(difflib.unified_diff(old, new, "textwrap.py", "html/__init__.py"))[:12_000]
+    profile = get_profile("openai-tile")
+    firagos_row = density.model_copy(update={"mono": code.model_copy(update={"cells": None})})
+    own = _render(diff, "diff", "latin", "diff", RenderTarget(profile, density))
+    borrowed = _render(diff, "diff", "latin", "diff", RenderTarget(profile, firagos_row))
+    assert own.image_tokens < borrowed.image_tokens
