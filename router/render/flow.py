@@ -13,7 +13,6 @@ Each page comes with the x of its gutters, so the read-back cuts it where the co
 from __future__ import annotations
 
 import bisect
-import io
 import itertools
 import math
 from collections.abc import Callable
@@ -25,9 +24,8 @@ from router.errors import RenderError
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density
-from router.render.extraction import repair_extracted
 from router.render.heads import Head, TableHeads, tagged
-from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, darkest, fit_tiles, rasterise
+from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, darkest, fit_tiles, rasterise, recorded
 
 __all__ = ["MIN_FLOW_COLUMN_PX", "flow_columns", "layout_flow"]
 
@@ -145,17 +143,12 @@ def _flow_strip(
         raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     # Asked before drawing: a drawn story reports no positions.
     heads = TableHeads(story, column_height) if "<table" in body and filled[3] > cut_from else None
-    out = io.BytesIO()
-    writer = pymupdf.DocumentWriter(out)
-    story.draw(writer.begin_page(box))
-    writer.end_page()
-    writer.close()
     height = max(1, math.ceil(filled[3]))
     clips = [pymupdf.Rect(0, top, column_px, min(top + _SEGMENT_PX, height)) for top in range(0, height, _SEGMENT_PX)]
-    with pymupdf.open("pdf", out.getvalue()) as doc:
-        # The text is taken inside the clip too: text past the column's edge is not on the page.
-        segments, texts = rasterise(doc[0], clips, [pymupdf.Rect(0, 0, column_px, height)], grayscale=grayscale)
-    return _Strip(segments, heads), repair_extracted("".join(texts))
+    # The text is taken inside the clip too: text past the column's edge is not on the page.
+    listed = recorded(box, [story])
+    segments, texts = rasterise(listed, clips, [pymupdf.Rect(0, 0, column_px, height)], grayscale=grayscale)
+    return _Strip(segments, heads), "".join(texts)
 
 
 def _side_by_side(height: int, column_px: int, columns: int, density: Density, profile: EncoderProfile) -> int:

@@ -282,8 +282,8 @@ def _advance_em(ch: str, face: Face = "mono") -> float:
 
 
 def _unjoined_ffs(text: str) -> str:
-    """FiraGO joins ``ff`` into a ligature that MuPDF's text extraction reads as another letter: a
-    zero-width non-joiner between them, as ``router.render.markup.unjoined_ffs`` does for prose."""
+    """FiraGO joins ``ff`` into a ligature, which reads back worse than two f's: a zero-width
+    non-joiner between them, as ``router.render.markup.unjoined_ffs`` does for prose."""
     return text.replace("ff", "f\u200cf")
 
 

@@ -175,9 +175,10 @@ def _long_run(longest: int) -> re.Pattern[str]:
 def unjoined_ffs(markup: str) -> str:
     """Two f's in a row are kept from forming a ligature (a zero-width non-joiner between them).
 
-    FiraGO's ff and ffl ligatures come back from MuPDF's text extraction as "ú" and "ù", so the pages
-    of "shuffle" seemed to lack the word and the completeness check sent the chunk as text; apart, the
-    f and the fl or fi ligature that follows draw the same letters and extract as themselves."""
+    Apart they read back better: 206 ff's among the GPL at Claude's `dense` 8 px, 197 of the words
+    read whole against 185 with FiraGO's ff ligatures (99.29% against 99.05% of the text; gpt-4o's
+    pages 191 against 189). Until pages stopped going through a PDF, the ff and ffl ligatures also
+    came back from the text extraction as "ú" and "ù", and the completeness check missed "shuffle"."""
     return _TEXT_NODE.sub(lambda m: ">" + m.group(1).replace("ff", "f" + ZERO_WIDTH_NON_JOINER + "f") + "<",
                           "<>" + markup + "<>")[2:-2]  # fmt: skip
 

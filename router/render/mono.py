@@ -9,7 +9,6 @@ Each page comes with the x of its gutters, so the read-back cuts it where the co
 from __future__ import annotations
 
 import functools
-import io
 import itertools
 import math
 from dataclasses import dataclass
@@ -21,9 +20,8 @@ from router.errors import RenderError
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density, Typesetting
-from router.render.extraction import repair_extracted
 from router.render.lines import AS_PRINTED, CONTINUATION, LineForm, Run, VisualLine, lines_html, width_em_of, wrap_runs
-from router.render.pages import MAX_COLUMNS, MAX_PAGES, LaidOut, billed_height, fit_tiles, rasterise
+from router.render.pages import MAX_COLUMNS, MAX_PAGES, LaidOut, billed_height, fit_tiles, rasterise, recorded
 from router.render.tables import MONO_ADVANCE_EM
 
 __all__ = ["MAX_WRAP_SHARE", "MIN_MONO_CELLS", "layout_mono", "plan_mono"]
@@ -59,36 +57,28 @@ def layout_mono(
     em, line_px = setting.em_px, setting.em_px * setting.line_height
     lines, pages = plan_mono(runs, setting, density, profile, form)
     archive, _ = markup.fonts()
-    out = io.BytesIO()
-    writer = pymupdf.DocumentWriter(out)
     m, gap = density.margin_px, density.column_gap_px
     gutters: list[tuple[int, ...]] = []
+    arrays: list[np.ndarray] = []
+    texts: list[str] = []
     for columns in pages:
         width, height = _page_size(columns, em, line_px, density, profile)
-        device = writer.begin_page(pymupdf.Rect(0, 0, width, height))
-        x0, between = float(m), []
-        for i, column in enumerate(columns):
-            if i:
-                between.append(round(x0 - gap / 2))
+        lefts = list(itertools.accumulate((column.width_px + gap for column in columns[:-1]), initial=float(m)))
+        between = tuple(round(x0 - gap / 2) for x0 in lefts[1:])
+        stories = []
+        for x0, column in zip(lefts, columns, strict=True):
             story = pymupdf.Story(html=lines_html(lines[column.start : column.end]), user_css=css, archive=archive)
             # Slack right and below: the lines were measured to fit, and rounding must not push one out.
             story.place(pymupdf.Rect(x0, m, x0 + column.width_px + 2, height + 2 * m))
-            story.draw(device)
-            x0 += column.width_px + gap
-        gutters.append(tuple(between))
-        writer.end_page()
-    writer.close()
-    arrays: list[np.ndarray] = []
-    texts: list[str] = []
-    with pymupdf.open("pdf", out.getvalue()) as doc:
-        for page, cuts in zip(doc, gutters, strict=True):
-            # Column by column: extracted whole, lines of neighbouring columns on one baseline are joined.
-            clips = [pymupdf.Rect(left, 0, right, page.rect.height)
-                     for left, right in itertools.pairwise((0, *cuts, page.rect.width))]  # fmt: skip
-            (pixels,), column_texts = rasterise(page, [None], clips, grayscale=grayscale)
-            arrays.append(fit_tiles(pixels, profile))
-            texts += column_texts
-    return LaidOut(arrays, max(len(columns) for columns in pages), repair_extracted("".join(texts)), gutters)
+            stories.append(story)
+        listed = recorded(pymupdf.Rect(0, 0, width, height), stories)
+        # Column by column: extracted whole, lines of neighbouring columns on one baseline are joined.
+        clips = [pymupdf.Rect(left, 0, right, height) for left, right in itertools.pairwise((0, *between, width))]
+        (pixels,), column_texts = rasterise(listed, [None], clips, grayscale=grayscale)
+        arrays.append(fit_tiles(pixels, profile))
+        texts += column_texts
+        gutters.append(between)
+    return LaidOut(arrays, max(len(columns) for columns in pages), "".join(texts), gutters)
 
 
 def plan_mono(

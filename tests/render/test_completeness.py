@@ -88,8 +88,8 @@ def test_list_numbers_are_drawn_as_the_source_wrote_them(monkeypatch: pytest.Mon
 
 
 def test_words_with_double_f_are_found_on_their_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """FiraGO's ff and ffl ligatures extract from MuPDF as "ú" and "ù": "gtest_shuffle_test" in a
-    copyright file sent a whole 24k-character chunk to text. The f's are drawn unjoined now."""
+    """FiraGO's ff and ffl ligatures extracted from MuPDF's PDFs as "ú" and "ù": "gtest_shuffle_test"
+    in a copyright file sent a whole 24k-character chunk to text. The f's are drawn unjoined."""
     seen = laid_text(monkeypatch)
     prose = "Shuffle the staff; baffle the office with affluent waffles and gtest_shuffle_test.py files. " * 30
     for kind in ("prose", "markdown"):
@@ -213,20 +213,29 @@ def test_fuzzed_markdown_loses_nothing(blocks: list[str], narrow: bool) -> None:
             )
 
 
+def test_a_name_drawn_by_mupdfs_fallback_fonts_is_on_its_page(english_prose: str) -> None:
+    """A Malayalam conjunct (from a Debian copyright file): the shipped fonts have no Malayalam, MuPDF's
+    fallback fonts draw it, and the check finds it on the page."""
+    line = "Copyright (C) 2012 Praveen ( പ്രവീണ്‍ ) Arimbrathodiyil - ml translations"
+    document = english_prose.replace("Free Software Foundation", f"Free Software Foundation\n\n{line}\n\n", 1)
+    rendering = render_text(document, "prose", "latin", None, CLAUDE)
+    assert rendering.pages and not rendering.undrawn
+
+
 def test_words_no_font_draws_go_as_text_beside_the_pages(english_prose: str) -> None:
-    """A name in a script the shipped fonts do not fully shape (a Malayalam conjunct, from a Debian
-    copyright file) does not send a whole document back to text: the pages carry the rest, the words
-    travel beside them as text; many such words are still refused."""
+    """A word in a script no font draws (Tangut: neither the shipped fonts nor MuPDF's fallback fonts
+    have its glyphs, and MuPDF draws boxes) does not send a whole document back to text: the pages
+    carry the rest, the words travel beside them as text; many such words are still refused."""
     from router import Router
 
-    line = "Copyright (C) 2012 Praveen ( പ്രവീണ്‍ ) Arimbrathodiyil - ml translations"
+    line = "Glossary entry 2012: 𗼇𗟲 ( Tangut ) Arakawa - translations"
     document = english_prose.replace("Free Software Foundation", f"Free Software Foundation\n\n{line}\n\n", 1)
     routed = Router().route([{"role": "user", "content": f"Read this:\n\n{document}\n\nWhat?"}], model="gpt-4o")
     drawn = max(routed.report.chunks, key=lambda c: c.text_tokens)
     assert drawn.action == "image" and drawn.drawing and "no font draws" in drawn.drawing
     facts = routed.factsheets[drawn.index]
     assert "(no font for their script):" in facts and drawn.factsheet_tokens > 0
-    assert any("\u0d00" <= ch <= "\u0d7f" for ch in facts.rsplit(":", 1)[1])  # the Malayalam, as text
+    assert "𗼇𗟲" in facts.rsplit(":", 1)[1]  # the Tangut, as text
     assert facts in json.dumps(routed.messages, ensure_ascii=False)
 
     crowded = "\n".join(f"{line} {n}" for n in range(40)) + "\n\n" + english_prose[:3000]

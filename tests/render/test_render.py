@@ -232,41 +232,34 @@ def test_shell_symbols_in_prose_are_drawn_in_the_monospace_font() -> None:
     assert "~/.bashrc" in read and "$HOME" in read, read
 
 
-def test_rasterise_gives_the_pixels_and_text_of_the_page_calls() -> None:
-    """One interpretation of a page gives the pixels of ``Page.get_pixmap`` and the text of
-    ``Page.get_text`` inside each clip, byte for byte, in colour and in grey, for each pixel clip."""
-    import io
-
+def test_pages_recorded_without_a_pdf_give_their_pixels_and_the_characters_drawn() -> None:
+    """Stories drawn straight into a display list: the pixels inside each clip are the page's own
+    (colour and grey), the text of each clip holds the characters as written (a ligature, box drawing
+    and CJK as themselves), and a character no font draws is left out of it."""
     import pymupdf
 
-    from router.render.pages import pixmap_array, rasterise
+    from router.render.pages import rasterise, recorded
 
     archive, _ = markup.fonts()
-    out = io.BytesIO()
-    writer = pymupdf.DocumentWriter(out)
-    device = writer.begin_page(pymupdf.Rect(0, 0, 300, 80))
+    stories = []
     for x0, html in (
-        (0, '<p>of\u200cfer <span style="color:#a31515">"red"</span> 软件包</p>'),
-        (150, "<pre>  x = 1</pre>"),
+        (0, '<p>offer after <span style="color:#a31515">"red"</span> 软件包 \ue000</p>'),
+        (150, "<pre>  x = 1\n├── a.py</pre>"),
     ):
         story = pymupdf.Story(html=html, user_css=markup.base_css(11, 1.2), archive=archive)
         story.place(pymupdf.Rect(x0, 0, x0 + 140, 80))
-        story.draw(device)
-    writer.end_page()
-    writer.close()
-    page = pymupdf.open("pdf", out.getvalue())[0]
+        stories.append(story)
+    listed = recorded(pymupdf.Rect(0, 0, 300, 80), stories)
     clips = [pymupdf.Rect(0, 0, 145, 80), pymupdf.Rect(145, 0, 300, 80)]
-    for grayscale, pixel_clips in (
-        (False, [None]),
-        (True, [pymupdf.Rect(0, 0, 145, 40), pymupdf.Rect(0, 40, 145, 80)]),
-    ):
-        arrays, texts = rasterise(page, pixel_clips, clips, grayscale=grayscale)
-        colorspace = pymupdf.csGRAY if grayscale else pymupdf.csRGB
-        assert len(arrays) == len(pixel_clips)
-        for pixels, clip in zip(arrays, pixel_clips, strict=True):
-            expected = pixmap_array(page.get_pixmap(colorspace=colorspace, clip=clip, alpha=False))
-            assert pixels.shape == expected.shape and (pixels == expected).all()
-        assert texts == [page.get_text("text", clip=c) for c in clips] and "x = 1" in texts[1]
+    for grayscale in (False, True):
+        (whole,), texts = rasterise(listed, [None], clips, grayscale=grayscale)
+        halves, _ = rasterise(
+            listed, [pymupdf.Rect(0, 0, 300, 40), pymupdf.Rect(0, 40, 300, 80)], [], grayscale=grayscale
+        )
+        assert whole.shape[:2] == (80, 300) and (whole.ndim == 2) == grayscale
+        assert (np.concatenate(halves) == whole).all() and (whole < 128).any()
+        assert texts[0].split() == ["offer", "after", '"red"', "软件包"]  # the private-use box left out
+        assert texts[1].split() == ["x", "=", "1", "├──", "a.py"]
 
 
 def test_code_wraps_where_tokens_end() -> None:
@@ -404,13 +397,11 @@ def test_flowing_text_longer_than_the_pages_hold_raises_before_it_is_drawn(monke
     2026-12-03 that was drawn and then lost half its words (the completeness check sent it as text).
     The limits are made small here; the shipped ones (400 pages of four columns) take hundreds of
     thousands of lines to pass."""
-    import pymupdf
-
     from router.render import flow
 
     drawn: list[int] = []
-    real_draw = pymupdf.Story.draw
-    monkeypatch.setattr(pymupdf.Story, "draw", lambda self, *a, **k: drawn.append(1) or real_draw(self, *a, **k))
+    real_draw = flow.recorded
+    monkeypatch.setattr(flow, "recorded", lambda *a, **k: drawn.append(1) or real_draw(*a, **k))
     monkeypatch.setattr(flow, "MAX_PAGES", 1)
     monkeypatch.setattr(flow, "MAX_COLUMNS", 1)
     target = RenderTarget(get_profile("anthropic"), get_density("dense", "anthropic"))

@@ -16,8 +16,8 @@ from router.providers.geometry import get_profile
 from router.render import chunks, markup
 from router.render.chunks import RenderTarget, _render
 from router.render.density import get_density
-from router.render.extraction import laid_out_pdf
 from router.render.lines import CONTINUATION, SANS_KERN_AFTER, LineForm, face_of, lines_html, width_em_of, wrap_runs
+from router.render.pages import recorded
 
 
 def _claude(proportional: bool) -> RenderTarget:
@@ -35,9 +35,11 @@ _EM = 100.0  # laid out large, so positions are exact to far below a pixel at an
 def _laid_out_lines(lines: list[str]) -> list[list[dict[str, object]]]:
     """Each line drawn as code in FiraGO (``markup.base_css``), and its characters as MuPDF placed them."""
     body = '<div class="m s">' + "\n".join(html.escape(line, quote=False) for line in lines) + "</div>"
-    pdf = laid_out_pdf(body, markup.base_css(_EM, 1.2), 20 * _EM, len(lines) * 1.3 * _EM)
-    with pymupdf.open("pdf", pdf) as doc:
-        raw = doc[0].get_text("rawdict")
+    archive, _ = markup.fonts()
+    story = pymupdf.Story(html=body, user_css=markup.base_css(_EM, 1.2), archive=archive)
+    box = pymupdf.Rect(0, 0, 20 * _EM, len(lines) * 1.3 * _EM)
+    story.place(box)
+    raw = pymupdf.TextPage(recorded(box, [story]).get_textpage()).extractRAWDICT()
     return [
         [char for span in line["spans"] for char in span["chars"]]
         for block in raw["blocks"]
