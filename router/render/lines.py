@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ __all__ = [
     "LineForm",
     "Run",
     "VisualLine",
+    "Wrapping",
     "face_of",
     "is_wide",
     "lines_html",
@@ -134,17 +136,62 @@ def wrap_runs(runs: Sequence[Run], width_em: float, form: LineForm = AS_PRINTED)
     Every monospace advance is a multiple of 1/256 em, so sums are exact in floating point and a
     stretch of ASCII that fits is taken whole rather than a character at a time (most lines of code
     fit)."""
+    return [line for segments, face in _source_lines(runs, form) for line in _wrap_line(segments, face, width_em, form)]
+
+
+class Wrapping:
+    """A chunk's source lines, to be wrapped at several widths (``router.render.mono`` tries a few).
+
+    A source line that fits a width as it is laid out with none is taken as it is; only longer lines
+    are wrapped again: what ``wrap_runs`` gives, for the wrapping of the lines that need it."""
+
+    def __init__(self, runs: Sequence[Run], form: LineForm = AS_PRINTED) -> None:
+        self.form = form
+        self.sources = _source_lines(runs, form)
+        self.unwrapped = [_wrap_line(segments, face, math.inf, form)[0] for segments, face in self.sources]
+
+    def wrap(self, width_em: float) -> list[VisualLine]:
+        lines: list[VisualLine] = []
+        for line, (segments, face) in zip(self.unwrapped, self.sources, strict=True):
+            if _fits_as_laid_out(line, width_em):
+                lines.append(line)
+            else:
+                lines += _wrap_line(segments, face, width_em, self.form)
+        return lines
+
+
+def _fits_as_laid_out(line: VisualLine, width_em: float) -> bool:
+    """Whether ``line``, laid out with no width limit, is laid out the same at ``width_em``: it fits
+    (with a margin for sums taken in another order), and its indentation, taken while it is under
+    half the width, is all taken."""
+    lead = line.indent * INDENT_ADVANCE_EM + (MONO_ADVANCE_EM if line.marker else 0.0)
+    return line.width_em < width_em - 1e-6 and lead <= width_em / 2 - 1e-6
+
+
+def _source_lines(runs: Sequence[Run], form: LineForm) -> list[tuple[list[Run], Face]]:
+    """The runs of each source line (empty pieces left out: they draw nothing) and its face."""
+    text = "".join(text for text, _ in runs)
+    faces = [face_of(line) if form.sans else "mono" for line in text.split("\n")]
+    sources: list[list[Run]] = [[]]
+    for text, colour in runs:
+        for i, segment in enumerate(text.split("\n")):
+            if i:
+                sources.append([])
+            if segment:
+                sources[-1].append((segment, colour))
+    return list(zip(sources, faces, strict=True))
+
+
+def _wrap_line(segments: list[Run], face: Face, width_em: float, form: LineForm) -> list[VisualLine]:
+    """One source line wrapped to ``width_em``: its visual lines."""
     marker_em = width_em_of(CONTINUATION)
-    compact_indent, marker = form.compact_indent, form.marker
-    faces = iter(face_of(line) if form.sans else "mono" for line in "".join(text for text, _ in runs).split("\n"))
-    face: Face = next(faces)
     lines: list[VisualLine] = []
     chars: list[str] = []  # the visual line being filled, and each character's colour
     colours: list[str | None] = []
-    indent = 0  # the current source line's leading spaces, drawn compact
-    leading = compact_indent  # still inside that indentation
-    own_marker: Run | None = None  # the current source line's marker
-    marking = marker  # its marker is still to be taken
+    indent = 0  # the line's leading spaces, drawn compact
+    leading = form.compact_indent  # still inside that indentation
+    own_marker: Run | None = None  # the line's marker
+    marking = form.marker  # its marker is still to be taken
     used = 0.0
     continuation = False
 
@@ -162,48 +209,42 @@ def wrap_runs(runs: Sequence[Run], width_em: float, form: LineForm = AS_PRINTED)
             VisualLine(tuple(grouped), width + (marker_em if wrapped else 0.0), wrapped, own_indent, face, mark)
         )
 
-    for text, colour in runs:
-        for i, segment in enumerate(text.split("\n")):
-            if i:
-                emit(chars, colours, continuation)
-                chars, colours, used, continuation, indent, leading = [], [], 0.0, False, 0, compact_indent
-                own_marker, marking = None, marker
-                face = next(faces)
-            if marking and segment:
-                own_marker, segment, marking = (segment[0], colour), segment[1:], False
-                used += MONO_ADVANCE_EM
-            segment = segment.expandtabs(TAB)
-            rest = segment
-            if leading:
-                taken = 0
-                while taken < len(segment) and segment[taken] == " " and used + INDENT_ADVANCE_EM <= width_em / 2:
-                    taken += 1  # deeper than half the line is drawn as it is
-                    used += INDENT_ADVANCE_EM
-                indent += taken
-                rest = segment[taken:]
-                leading = taken == len(segment)  # the whole run was indentation: the next may add to it
+    for segment, colour in segments:
+        if marking:
+            own_marker, segment, marking = (segment[0], colour), segment[1:], False
+            used += MONO_ADVANCE_EM
+        segment = segment.expandtabs(TAB)
+        rest = segment
+        if leading:
+            taken = 0
+            while taken < len(segment) and segment[taken] == " " and used + INDENT_ADVANCE_EM <= width_em / 2:
+                taken += 1  # deeper than half the line is drawn as it is
+                used += INDENT_ADVANCE_EM
+            indent += taken
+            rest = segment[taken:]
+            leading = taken == len(segment)  # the whole run was indentation: the next may add to it
+        start = marker_em if continuation else 0.0
+        rest_em = width_em_of(rest, face) if rest.isascii() else None
+        if rest_em is not None and start + used + rest_em <= width_em:
+            chars += rest
+            colours += repeat(colour, len(rest))
+            used += rest_em
+            continue
+        for ch in rest:
+            advance = _advance_em(ch, face)
             start = marker_em if continuation else 0.0
-            rest_em = width_em_of(rest, face) if rest.isascii() else None
-            if rest_em is not None and start + used + rest_em <= width_em:
-                chars += rest
-                colours += repeat(colour, len(rest))
-                used += rest_em
-                continue
-            for ch in rest:
-                advance = _advance_em(ch, face)
-                start = marker_em if continuation else 0.0
-                if chars and start + used + advance > width_em:
-                    cut = _token_break(chars)
-                    if cut and marker_em + width_em_of("".join(chars[cut:]), face) + advance > width_em:
-                        cut = 0  # nothing fits beside it: cut where the line is full
-                    end = cut or len(chars)
-                    emit(chars[:end], colours[:end], continuation)
-                    continuation = True
-                    chars, colours = chars[end:], colours[end:]
-                    used = width_em_of("".join(chars), face)
-                chars.append(ch)
-                colours.append(colour)
-                used += advance
+            if chars and start + used + advance > width_em:
+                cut = _token_break(chars)
+                if cut and marker_em + width_em_of("".join(chars[cut:]), face) + advance > width_em:
+                    cut = 0  # nothing fits beside it: cut where the line is full
+                end = cut or len(chars)
+                emit(chars[:end], colours[:end], continuation)
+                continuation = True
+                chars, colours = chars[end:], colours[end:]
+                used = width_em_of("".join(chars), face)
+            chars.append(ch)
+            colours.append(colour)
+            used += advance
     emit(chars, colours, continuation)
     return lines
 

@@ -20,7 +20,7 @@ from router.errors import RenderError
 from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density, Typesetting
-from router.render.lines import AS_PRINTED, CONTINUATION, LineForm, Run, VisualLine, lines_html, width_em_of, wrap_runs
+from router.render.lines import AS_PRINTED, CONTINUATION, LineForm, Run, VisualLine, Wrapping, lines_html, width_em_of
 from router.render.pages import MAX_COLUMNS, MAX_PAGES, LaidOut, billed_height, fit_tiles, rasterise, recorded
 from router.render.tables import MONO_ADVANCE_EM
 
@@ -100,7 +100,8 @@ def plan_mono(
     full_em = usable / em
     if full_em < _MIN_COLUMN_EM:
         raise RenderError(f"a page {profile.page_width}px wide is too narrow for a {em}px monospace em")
-    source = wrap_runs(runs, math.inf, form)
+    wrapping = Wrapping(runs, form)
+    source = wrapping.unwrapped
     measured = [(line.height, line.width_em) for line in source]
     allowed_wraps = MAX_WRAP_SHARE * max(1, sum(not line.blank for line in source))
     estimated: list[tuple[int, float]] = []
@@ -116,7 +117,7 @@ def plan_mono(
     close = [w for tokens, w in ranked if tokens <= ranked[0][0] + profile.tile_tokens] if profile.tile_tokens else []
     tried = list(dict.fromkeys([w for _, w in ranked[:_VERIFIED]] + close[:_VERIFIED_TILED]))
     for negative_width in tried:
-        lines = wrap_runs(runs, -negative_width, form)
+        lines = wrapping.wrap(-negative_width)
         pages = _pack([(line.height, line.width_em) for line in lines], setting, density, profile)
         tokens = _billed(pages, setting, density, profile)
         if best is None or (tokens, negative_width) < best[:2]:

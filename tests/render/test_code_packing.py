@@ -19,7 +19,7 @@ from router.providers.geometry import get_profile
 from router.render import chunks, markup, mono
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import Typesetting, get_density
-from router.render.lines import INDENT_SCALE, LineForm, VisualLine, lines_html, wrap_runs
+from router.render.lines import INDENT_SCALE, LineForm, VisualLine, Wrapping, lines_html, wrap_runs
 from router.render.tables import MONO_ADVANCE_EM
 
 CLAUDE = RenderTarget(get_profile("anthropic"), get_density("dense", "anthropic"))
@@ -260,3 +260,37 @@ def test_a_continuation_that_starts_a_column_is_checked_as_one() -> None:
     assert any(lines[column.start].continuation for page in pages for column in page[1:])
     rendering = render_text(text, "code", "latin", "python", target)  # raised IncompleteRenderError
     assert rendering.columns >= 2
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        LineForm(),
+        LineForm(compact_indent=True),
+        LineForm(compact_indent=True, sans=True),
+        LineForm(compact_indent=True, marker=True),
+    ],
+)
+def test_wrapping_at_several_widths_is_wrapping_each_time(form: LineForm) -> None:
+    """The packer wraps a chunk at several widths, re-wrapping only the lines that do not fit as they
+    are (``Wrapping``): at every width, the same visual lines as wrapping the whole chunk there. The
+    text has what moves a line at a width: long lines, indentation deeper than half a narrow width,
+    tabs, wide characters, colour runs splitting a line, a marker alone, blank lines."""
+    import argparse
+    import inspect
+
+    source = inspect.getsource(argparse)[:30_000]
+    diff = "".join(difflib.unified_diff(source.splitlines(True)[:300], source.splitlines(True)[100:400]))
+    text = "\n".join([
+        diff if form.marker else source,
+        " " * 90 + "deep = 'indentation past half of a narrow column'",
+        "\tcolumns\tafter\ttabs",
+        "宽字符的行，" * 12,
+        "+", "-", "", "",
+        "x" * 300,
+    ])  # fmt: skip
+    runs = markup.highlight(text, "python", "code")
+    assert len(runs) > 200  # colour runs split the lines
+    wrapping = Wrapping(runs, form)
+    for width_em in (8.0, 13.2, 20.0, 24 * MONO_ADVANCE_EM, 31.7, 40.0, 57.5, 80.0, 200.0, math.inf):
+        assert wrapping.wrap(width_em) == wrap_runs(runs, width_em, form), width_em
