@@ -56,8 +56,10 @@ __all__ = [
     "Run",
     "VisualLine",
     "Wrapping",
+    "coloured",
     "face_of",
     "is_wide",
+    "line_runs",
     "lines_html",
     "span",
     "wrap_runs",
@@ -168,18 +170,23 @@ def _fits_as_laid_out(line: VisualLine, width_em: float) -> bool:
     return line.width_em < width_em - 1e-6 and lead <= width_em / 2 - 1e-6
 
 
+def line_runs(runs: Sequence[Run]) -> list[list[Run]]:
+    """The runs of each line of ``runs``' text, empty pieces left out (they draw nothing)."""
+    lines: list[list[Run]] = [[]]
+    for text, colour in runs:
+        for i, piece in enumerate(text.split("\n")):
+            if i:
+                lines.append([])
+            if piece:
+                lines[-1].append((piece, colour))
+    return lines
+
+
 def _source_lines(runs: Sequence[Run], form: LineForm) -> list[tuple[list[Run], Face]]:
-    """The runs of each source line (empty pieces left out: they draw nothing) and its face."""
+    """The runs of each source line and its face."""
     text = "".join(text for text, _ in runs)
     faces = [face_of(line) if form.sans else "mono" for line in text.split("\n")]
-    sources: list[list[Run]] = [[]]
-    for text, colour in runs:
-        for i, segment in enumerate(text.split("\n")):
-            if i:
-                sources.append([])
-            if segment:
-                sources[-1].append((segment, colour))
-    return list(zip(sources, faces, strict=True))
+    return list(zip(line_runs(runs), faces, strict=True))
 
 
 def _wrap_line(segments: list[Run], face: Face, width_em: float, form: LineForm) -> list[VisualLine]:
@@ -329,7 +336,11 @@ def _unjoined_ffs(text: str) -> str:
 
 
 def span(text: str, colour: str | None) -> str:
-    escaped = _two_cells(html.escape(text, quote=False))
+    return coloured(_two_cells(html.escape(text, quote=False)), colour)
+
+
+def coloured(escaped: str, colour: str | None) -> str:
+    """HTML text in ``colour`` (None: the page's)."""
     return f'<span style="color:{colour}">{escaped}</span>' if colour else escaped
 
 

@@ -29,7 +29,7 @@ from pygments.token import Token, _TokenType
 from pygments.util import ClassNotFound
 
 from router.kinds import KINDS, Kind
-from router.render.lines import INDENT_SCALE, MARK_COLOUR, Run, is_wide, span
+from router.render.lines import INDENT_SCALE, MARK_COLOUR, Run, coloured, is_wide, line_runs, span
 from router.render.reflow import JsonLine
 from router.render.tables import BREAK_EVERY, LONG_RUN_MIN, records_markdown, size_tables, split_wide_tables
 from router.render.terminal import terminal_runs, terminal_text
@@ -141,14 +141,7 @@ def json_html(lines: Sequence[JsonLine], column_em: float) -> str:
     where the room left beside its indent could not hold it (``JSON_LONG_RUN_MIN`` characters where it
     could): 60 levels of nesting ran off Claude's column and the chunk went as text."""
     runs = highlight("\n".join(line.text for line in lines), None, "json")
-    paragraphs: list[list[str]] = [[]]
-    for text, colour in runs:
-        for i, piece in enumerate(text.split("\n")):
-            if i:
-                paragraphs.append([])
-            if piece:
-                escaped = html.escape(piece, quote=False)
-                paragraphs[-1].append(f'<span style="color:{colour}">{escaped}</span>' if colour else escaped)
+    paragraphs = [[coloured(html.escape(text, quote=False), c) for text, c in line] for line in line_runs(runs)]
     deepest = max(0, math.floor(column_em / 2))
     out: list[str] = []
     for line, spans in zip(lines, paragraphs, strict=True):
