@@ -214,14 +214,12 @@ def choose(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str,
             )
         rows = _choose_class(items, text_class)
         cells = [m for m in items if not m.proportional]
-        if cells and len(cells) < len(items):
-            # Kinds that stay in cells (diffs, JSON with comments) where code goes in FiraGO: the
-            # best row of the cells alone (gpt-4o's `dense`: 10.5 px / 1.1, not FiraGO's 10 / 1.3)
-            in_cells = _choose_class(cells, text_class)
-            for density, row in rows.items():
-                if row["proportional"]:
-                    row["cells"] = in_cells[density]
+        # Kinds that stay in cells (diffs, JSON with comments) where code goes in FiraGO: the best row
+        # of the cells alone (gpt-4o's `dense`: 10.5 px / 1.1, not FiraGO's 10 / 1.3)
+        in_cells = _choose_class(cells, text_class) if cells and len(cells) < len(items) else {}
         for density, row in rows.items():
+            if row["proportional"] and density in in_cells:
+                row["cells"] = in_cells[density]
             table.setdefault(encoder, {}).setdefault(density, {})[text_class] = row
     return table
 
