@@ -8,6 +8,7 @@ Each page comes with the x of its gutters, so the read-back cuts it where the co
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
@@ -180,7 +181,8 @@ def _pack(
     m, gap = density.margin_px, density.column_gap_px
     usable = profile.page_width - 2 * m
     capacity = max(1.0, (profile.page_height - 2 * m) / line_px)
-    pages = _pages(_columns(rows, 0, len(rows), capacity, em, usable), usable, gap)
+    packed = _Rows.of(rows)
+    pages = _pages(_columns(packed, 0, len(rows), capacity, em, usable), usable, gap)
     if len(pages) > MAX_PAGES:
         raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     if not pages:
@@ -190,11 +192,11 @@ def _pack(
     low, high = 1.0, max(column.height for column in last)
     while high - low > 0.5:  # the shortest column height at which the last page's lines fit one page
         middle = math.floor(low + high) / 2
-        if len(_pages(_columns(rows, first, end, middle, em, usable), usable, gap)) == 1:
+        if len(_pages(_columns(packed, first, end, middle, em, usable), usable, gap)) == 1:
             high = middle
         else:
             low = middle
-    shortest = _pages(_columns(rows, first, end, high, em, usable), usable, gap)
+    shortest = _pages(_columns(packed, first, end, high, em, usable), usable, gap)
     if len(shortest) == 1:
         tokens_of = functools.partial(_page_tokens, setting=setting, density=density, profile=profile)
         if tokens_of(shortest[0]) < tokens_of(last):
@@ -202,28 +204,39 @@ def _pack(
     return pages
 
 
-def _columns(
-    rows: list[tuple[float, float]], start: int, end: int, capacity: float, em: float, usable: float
-) -> list[_Column]:
-    """rows[start:end] cut into columns at most ``capacity`` lines high; no column starts or ends
-    with a blank line (the column break shows the gap)."""
+@dataclass(frozen=True)
+class _Rows:
+    """Rows to pack: each one's height in lines and width in em, and where each starts (the heights
+    before it: halves and wholes, so every sum is exact)."""
+
+    heights: list[float]
+    widths: list[float]
+    tops: list[float]
+
+    @classmethod
+    def of(cls, rows: list[tuple[float, float]]) -> _Rows:
+        heights = [height for height, _ in rows]
+        return cls(heights, [width for _, width in rows], list(itertools.accumulate(heights, initial=0.0)))
+
+
+def _columns(rows: _Rows, start: int, end: int, capacity: float, em: float, usable: float) -> list[_Column]:
+    """Rows ``start:end`` cut into columns at most ``capacity`` lines high (at least one row each); no
+    column starts or ends with a blank line (the column break shows the gap)."""
+    heights, widths, tops = rows.heights, rows.widths, rows.tops
     columns: list[_Column] = []
     i = start
     while i < end:
-        while i < end and rows[i][0] < 1:
+        while i < end and heights[i] < 1:
             i += 1
         if i == end:
             break
-        first, height, width = i, 0.0, 0.0
-        while i < end and (i == first or height + rows[i][0] <= capacity + 1e-9):
-            height += rows[i][0]
-            width = max(width, rows[i][1])
-            i += 1
+        first = i
+        i = max(first + 1, min(end, bisect.bisect_right(tops, tops[first] + capacity + 1e-9) - 1))
         last = i
-        while rows[last - 1][0] < 1:
+        while heights[last - 1] < 1:
             last -= 1
-            height -= rows[last][0]
-        columns.append(_Column(first, last, min(usable, width * em + _COLUMN_SLACK_PX), height))
+        width = max(widths[first:i])  # trailing blank lines' indentation counts: they are drawn
+        columns.append(_Column(first, last, min(usable, width * em + _COLUMN_SLACK_PX), tops[last] - tops[first]))
     return columns
 
 
