@@ -79,7 +79,7 @@ class Rendering(BaseModel):
 
     pages: list[Page]
     columns: int = 1
-    undrawn: list[str] = Field(default_factory=list, description="words no font could draw: sent as text beside")
+    undrawn: list[str] = Field(default_factory=list, description="words, symbols no font draws: sent as text beside")
     shown: str = Field(
         "",
         repr=False,

@@ -90,8 +90,8 @@ def route_chunk(
     label_tokens = sum(count_tokens(t, target.model) for t in added_texts(chunk, len(rendering.pages), target.wire))
     missed = reviewed.readback.missing if read_back and reviewed.readback else ()
     facts = factsheet(chunk.id, chunk.text, target.model, policy.exact, missed)
-    if rendering.undrawn:  # words no font could draw travel as text: nothing is lost
-        undrawn = f"[Not drawn in #{chunk.id} (no font for their script): {' '.join(rendering.undrawn)}]"
+    if rendering.undrawn:  # words and symbols no font could draw travel as text: nothing is lost
+        undrawn = f"[Drawn as boxes in #{chunk.id}, in order (no font draws them): {' '.join(rendering.undrawn)}]"
         facts = f"{facts}\n{undrawn}" if facts else undrawn
     facts_tokens = count_tokens(facts, target.model) if facts else 0
     outcome |= {
@@ -107,7 +107,7 @@ def route_chunk(
         return ChunkOutcome(report.model_copy(update={**outcome, "reason": refused, "pages": 0}))
     drawing = terminal_changes(chunk.text) if KINDS[chunk.kind].markup == "terminal" else None
     if rendering.undrawn:
-        drawing = f"{len(rendering.undrawn)} word(s) no font draws sent as text beside the pages"
+        drawing = f"{len(rendering.undrawn)} word(s) or symbol(s) no font draws sent as text beside the pages"
     imaged = report.model_copy(update={**outcome, "action": "image", "drawing": drawing})
     return ChunkOutcome(imaged, rendering.pages, facts)
 

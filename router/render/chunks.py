@@ -35,7 +35,7 @@ from router.render.png import encode_page
 from router.render.pool import current_render_pool
 from router.render.reflow import JsonLine, reflow_json
 
-RENDER_VERSION = "29"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "30"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -103,13 +103,13 @@ def _render(text: str, kind: Kind, script: Script, language: str | None, target:
         # Code in FiraGO where the calibration chose it (the setting of kinds that stay in cells is not proportional)
         form = LineForm(compact_indent=spec.compact_indent, sans=setting.proportional, marker=spec.marker)
         laid = layout_mono(runs, setting, css, density, profile, grayscale=grayscale, form=form)
-        check_verbatim(markup.visible_text(text, kind), laid.text)
+        undrawn = check_verbatim(markup.visible_text(text, kind), laid.text)
     else:
         body = markup.unjoined_ffs(_flow_body(text, spec, json_lines, setting, target))
         grayscale = 'style="color:' not in body
         laid = layout_flow(body, css, density, profile, grayscale=grayscale)
         if json_lines is not None:
-            check_verbatim(text, laid.text)  # only whitespace between tokens was redrawn
+            undrawn = check_verbatim(text, laid.text)  # only whitespace between tokens was redrawn
             shown = "\n".join("  " * line.depth + line.text for line in json_lines)
         else:
             undrawn = check_flow(text, body, laid.text, markdown=spec.markup != "prose")

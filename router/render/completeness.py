@@ -12,6 +12,11 @@ pixels), so the check needs no OCR and runs on every rendering, once, before it 
   every word of the markup, in order: a table cut at the page edge or content dropped by the layout
   engine fails here.
 
+Characters no font draws (``router.render.glyphs``: MuPDF draws a box) cannot be on the pages: a few
+of them (a word in a script no font covers, an emoji newer than the fallback fonts, a private-use
+icon) go beside the pages as text; more than a few send the chunk as text. Flowing kinds look for
+them among the symbols too, which the word check does not see.
+
 A failed check raises ``IncompleteRenderError`` naming the first missing words, and the chunk goes as
 text. Words are runs of letters and digits after NFKC folding (ligatures, full-width forms); each CJK
 ideograph is a word of its own.
@@ -25,6 +30,7 @@ import unicodedata
 from collections import Counter
 
 from router.errors import IncompleteRenderError
+from router.render.glyphs import undrawn
 
 __all__ = ["check_flow", "check_verbatim", "markup_text"]
 
@@ -38,7 +44,7 @@ _ORDERED_MARKER = re.compile(r"^([ \t>]*)\d{1,9}[.)](?=[ \t]|$)", re.MULTILINE)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u00ad\ufeff"), None)
 _MAX_SKIP = 48  # letters and digits the pages may hold between two source words (list numbers, captions)
 _SHOWN = 6  # missing words named in the error
-_MAX_UNDRAWN = 20  # words in scripts no font covers that may go beside the pages as text
+_MAX_UNDRAWN = 20  # words or symbols no font draws that may go beside the pages as text
 
 
 def _words(text: str) -> list[str]:
@@ -54,12 +60,19 @@ def markup_text(body: str) -> str:
     return html.unescape(_TAG.sub(" ", body))
 
 
-def check_verbatim(source: str, laid_out: str) -> None:
-    """Every non-blank character of ``source`` is on the pages, in order."""
-    expected = _non_blank(source)
+def check_verbatim(source: str, laid_out: str) -> list[str]:
+    """Every non-blank character of ``source`` is on the pages, in order, but those no font draws;
+    returns the runs of those (a few), which then go as text beside the pages. More raise."""
+    boxes = undrawn(source)
+    unshown = _unshown(source)
+    expected = _non_blank(source.translate(dict.fromkeys(map(ord, boxes))) if boxes else source)
     shown = _non_blank(_MARKER_AT_LINE_START.sub("", laid_out))
     if expected == shown:
-        return
+        if not _few(len(unshown), len(expected) // 6):
+            raise IncompleteRenderError(
+                f"{len(unshown)} runs of characters no font draws, e.g. {' '.join(unshown[:_SHOWN])}"
+            )
+        return unshown
     pairs = zip(expected, shown, strict=False)
     at = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(expected), len(shown)))
     missing = max(0, len(expected) - len(shown))
@@ -70,18 +83,31 @@ def check_verbatim(source: str, laid_out: str) -> None:
     )
 
 
-def _drawable(word: str) -> bool:
-    """Whether the fonts draw every letter of ``word`` (Latin, Greek, Cyrillic, CJK and kana, Hangul);
-    words in other scripts (Malayalam, Thai, Devanagari...) may be missing from the pages for want of
-    a glyph, not of layout."""
-    return all(ord(ch) < 0x0590 or 0x2000 <= ord(ch) < 0xA000 or 0xAC00 <= ord(ch) < 0xD7B0
-               or 0xF900 <= ord(ch) < 0x10000 for ch in word)  # fmt: skip
+def _few(count: int, words: int) -> bool:
+    """Whether ``count`` words or symbols may go beside the pages of a chunk of ``words`` words."""
+    return count <= max(_MAX_UNDRAWN, words // 1000)
+
+
+def _unshown(text: str) -> list[str]:
+    """The runs of characters of ``text`` no font draws, in order: letters in a script no font covers,
+    an emoji newer than the fallback fonts, a private-use icon. Marks and format characters (a
+    variation selector, a soft hyphen) draw nothing of their own and are left out."""
+    missing = undrawn(text)
+    visible = {ch for ch in missing if unicodedata.category(ch)[0] in "LNSP" or unicodedata.category(ch) == "Co"}
+    runs, run = [], ""
+    for ch in text if visible else "":
+        if ch in visible:
+            run += ch
+        elif run:
+            runs.append(run)
+            run = ""
+    return [*runs, run] if run else runs
 
 
 def check_flow(source: str, markup: str, laid_out: str, *, markdown: bool) -> list[str]:
     """Every word of ``source`` is in ``markup`` (counted), and every word of ``markup`` on the pages (in
-    order); returns the few words the fonts could not draw (a script no font covers), which then go as
-    text beside the pages. More than a few, or any other loss, raises."""
+    order); returns the few words and symbols the fonts could not draw (a script no font covers, a new
+    emoji), which then go as text beside the pages. More than a few, or any other loss, raises."""
     if markdown:
         source = _ORDERED_MARKER.sub(r"\1", _FENCE_INFO.sub(r"\1", html.unescape(source)))
     markup_words = _words(markup_text(markup))
@@ -98,9 +124,14 @@ def check_flow(source: str, markup: str, laid_out: str, *, markdown: bool) -> li
             missing.append(word)
             continue
         position = found + len(word)
-    undrawable = [word for word in missing if not _drawable(word)]
-    if missing and (len(undrawable) < len(missing) or len(missing) > max(_MAX_UNDRAWN, len(markup_words) // 1000)):
+    if any(not undrawn(word) for word in missing):  # a word the fonts draw was lost by the layout
         raise IncompleteRenderError(
             f"{len(missing)} of {len(markup_words)} words are not on the pages, e.g. {', '.join(missing[:_SHOWN])}"
         )
-    return undrawable
+    unshown = missing + [run for run in _unshown(markup_text(markup)) if not _WORD.search(run)]  # and symbols
+    if not _few(len(unshown), len(markup_words)):
+        raise IncompleteRenderError(
+            f"{len(unshown)} words or symbols of {len(markup_words)} words no font draws, e.g. "
+            f"{', '.join(unshown[:_SHOWN])}"
+        )
+    return unshown

@@ -4,7 +4,6 @@ tiles a family bills)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import numpy as np
 import pymupdf
 
 from router.providers.geometry import EncoderProfile
+from router.render.glyphs import drawn_only
 
 __all__ = [
     "MAX_COLUMNS",
@@ -79,39 +79,7 @@ def _text(listed: pymupdf.DisplayList, clip: pymupdf.Rect) -> str:
     everywhere = mupdf.FzRect(mupdf.FzRect.Fixed_INFINITE)
     mupdf.fz_run_display_list(listed.this, device, mupdf.FzMatrix(), everywhere, mupdf.FzCookie())
     mupdf.fz_close_device(device)
-    return _drawn_only(str(pymupdf.TextPage(page).extractText()))
-
-
-def _drawn_only(text: str) -> str:
-    """``text`` without the characters no font draws.
-
-    The text device reports each character the layout placed, drawn or not: one that neither the
-    shipped fonts nor MuPDF's fallback fonts have a glyph for is drawn as a box, and must be missing
-    from the text the completeness check reads."""
-    if text.isascii():
-        return text
-    missing = {ord(ch): None for ch in set(text) if ch > "\x7f" and not _has_glyph(ch)}
-    return text.translate(missing) if missing else text
-
-
-# Scripts a character shared between scripts (the prolonged sound mark ー, CJK punctuation) takes
-# from the text around it, and whose fallback fonts MuPDF then draws it with.
-_CONTEXT_SCRIPTS = ("HAN", "HANGUL", "HIRAGANA", "KATAKANA", "BOPOMOFO")
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _has_glyph(ch: str) -> bool:
-    mupdf = pymupdf.mupdf
-    sans, mono = _fonts()
-    if mupdf.fz_encode_character(mono.this, ord(ch)):
-        return True
-    scripts = [0, *(getattr(mupdf, f"UCDN_SCRIPT_{name}") for name in _CONTEXT_SCRIPTS)]  # 0: the character's own
-    return any(mupdf.fz_encode_character_with_fallback(sans.this, ord(ch), script, 0)[0] for script in scripts)
-
-
-@functools.lru_cache(maxsize=1)
-def _fonts() -> tuple[pymupdf.Font, pymupdf.Font]:
-    return pymupdf.Font("figo"), pymupdf.Font("cascadia")  # the fonts ``markup.fonts`` draws with
+    return drawn_only(str(pymupdf.TextPage(page).extractText()))
 
 
 def pixmap_array(pix: pymupdf.Pixmap) -> np.ndarray:

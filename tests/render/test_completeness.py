@@ -234,13 +234,45 @@ def test_words_no_font_draws_go_as_text_beside_the_pages(english_prose: str) -> 
     drawn = max(routed.report.chunks, key=lambda c: c.text_tokens)
     assert drawn.action == "image" and drawn.drawing and "no font draws" in drawn.drawing
     facts = routed.factsheets[drawn.index]
-    assert "(no font for their script):" in facts and drawn.factsheet_tokens > 0
+    assert "(no font draws them):" in facts and drawn.factsheet_tokens > 0
     assert "𗼇𗟲" in facts.rsplit(":", 1)[1]  # the Tangut, as text
     assert facts in json.dumps(routed.messages, ensure_ascii=False)
 
     crowded = "\n".join(f"{line} {n}" for n in range(40)) + "\n\n" + english_prose[:3000]
     refused = Router().route([{"role": "user", "content": f"Read this:\n\n{crowded}\n\nWhat?"}], model="gpt-4o")
     assert any(c.reason.startswith("guard:incomplete") for c in refused.report.chunks)
+
+
+def test_symbols_no_font_draws_go_as_text_beside_the_pages(english_prose: str) -> None:
+    """An emoji newer than MuPDF's fallback fonts (🦀, 🙂) or a private-use icon is drawn as a box. The
+    word check never saw it, so prose lost it without a word: it now travels beside the pages, in the
+    order of the boxes; many such symbols send the chunk as text."""
+    line = "Thanks for the fix 🙂, the crab 🦀 approves and the build is green ✅️."
+    document = english_prose.replace("Free Software Foundation", f"Free Software Foundation\n\n{line}\n\n", 1)
+    assert render_text(document, "prose", "latin", None, CLAUDE).undrawn == ["🙂", "🦀"]  # ✅ is drawn
+    routed = Router().route([{"role": "user", "content": f"Read this:\n\n{document}\n\nWhat?"}], model="gpt-4o")
+    drawn = max(routed.report.chunks, key=lambda c: c.text_tokens)
+    assert drawn.action == "image" and drawn.drawing and "no font draws" in drawn.drawing
+    assert routed.factsheets[drawn.index].endswith("(no font draws them): 🙂 🦀]")
+
+    chatty = "\n\n".join(f"Reply {n}: sounds good 🙂" for n in range(30)) + "\n\n" + english_prose[:3000]
+    with pytest.raises(IncompleteRenderError, match=r"30 words or symbols of \d+ words no font draws"):
+        render_text(chatty, "prose", "latin", None, CLAUDE)
+
+
+@pytest.mark.parametrize("kind", ["log", "code", "terminal"])
+def test_monospace_keeps_its_pages_where_a_few_characters_have_no_glyph(kind: str) -> None:
+    """A log line with a new emoji or a powerline icon sent the whole chunk as text; a variation
+    selector after a drawn emoji (✅️) did too, though it draws nothing of its own. Now the pages keep
+    everything else and the runs with no glyph go beside them; many still send the chunk as text."""
+    lines = [f"2026-12-03 10:{n:02d}:00 INFO step {n} finished ok" for n in range(40)]
+    lines[3] += " ✅️"
+    lines[7] += " 🤖🤖 \ue0b0 main"
+    rendering = render_text("\n".join(lines) + "\n", kind, "latin", None, CLAUDE)
+    assert rendering.pages and rendering.undrawn == ["🤖🤖", "\ue0b0"]
+    crowded = "\n".join(f"{line} 🦀" for line in lines) + "\n"
+    with pytest.raises(IncompleteRenderError, match="42 runs of characters no font draws"):
+        render_text(crowded, kind, "latin", None, CLAUDE)
 
 
 TREE = """\
