@@ -93,12 +93,11 @@ def darkest(strip: np.ndarray) -> np.ndarray:
 
 
 def fit_tiles(page: np.ndarray, profile: EncoderProfile) -> np.ndarray:
-    """The page with its blank rows above and below cut to 1 px each where that bills a tile fewer.
+    """The page with its blank rows above and below cut to 1 px each where that bills fewer tokens.
     Whole tiles are billed however few rows of the last one are drawn on: gpt-4o's CSV pages were
-    503x2047 and 503x513, the 513th row blank margin, 1,190 image tokens where 1,020 do."""
+    503x2047 and 503x513, the 513th row blank margin, 1,190 image tokens where 1,020 do. Where
+    billing is by area every blank row costs: a 768-px row is a token on Claude."""
     height, width = page.shape[:2]
-    if not profile.bills_whole_tiles:
-        return page
     # Row by row from each end: margins are a few rows, and a whole colour page's scan took 3.3 ms.
     marked = (y for y in range(height) if (page[y] < PAPER_LEVEL).any())  # any channel darker than paper
     top = next(marked, None)
@@ -113,8 +112,6 @@ def fit_tiles(page: np.ndarray, profile: EncoderProfile) -> np.ndarray:
 
 
 def billed_height(content_px: int, height: int, width: int, profile: EncoderProfile) -> int:
-    """The height of a page ``height`` tall with ``content_px`` rows of content: less where the family
-    bills whole tiles and margins of 1 px bill fewer than the page's own."""
-    if not profile.bills_whole_tiles:
-        return height
+    """The height of a page ``height`` tall with ``content_px`` rows of content: less where margins of
+    1 px bill fewer tokens than the page's own."""
     return min(height, profile.room(width, content_px + 2))
