@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 
 from router.errors import FidelityError
 from router.models import Script
+from router.render.pages import PAPER_LEVEL
 
 __all__ = ["ENGINES", "EngineName", "OcrEngine", "TextBox", "engine_version", "get_engine"]
 
@@ -69,11 +70,17 @@ class RapidOCREngine:
 
     Each image gets a white border first: RapidOCR's detector half-loses a line within a few pixels
     of the image's edge. The Chinese checklist at 9 px on gpt-4.1-mini's pages (3-px margins, its last
-    line 3 px from the bottom) read 91.8% with "版本，而实际上…" missing; with 4 px of border, 99.8%."""
+    line 3 px from the bottom) read 91.8% with "版本，而实际上…" missing; with 4 px of border, 99.8%.
+    Pages have margins of 1 px where that bills fewer tokens (every page where billing is by area), so
+    each side gets at least 4 px, and more where its content would stand closer than 8 px to the edge:
+    where the page has its density's 4-px margins, as a 4-px border always gave. The model sees no
+    border, and the engine's reading moves with a line's offset in the image (FiraGO's ``fi`` in
+    "confirm" read ``f`` on Claude's pages once their margins were cut to 1 px)."""
 
     name = "rapidocr"
     _SCALE = 2
-    _BORDER = 4  # px of white around the image, in its own pixels
+    _BORDER = 4  # px of white added on each side of the image, at least, in its own pixels
+    _CLEAR = 8  # px of white between the content and the image's edge, at least
     _MAX_SIDE = 16_384  # no page is shrunk for detection
 
     def __init__(self) -> None:
@@ -88,8 +95,9 @@ class RapidOCREngine:
     def boxes(self, image: Image.Image, script: Script) -> list[TextBox]:
         import numpy as np
 
-        scale, border = self._SCALE, self._BORDER
-        image = ImageOps.expand(image.convert("RGB"), border=border, fill="white")
+        scale = self._SCALE
+        left, top, right, bottom = self._padding(image)
+        image = ImageOps.expand(image.convert("RGB"), border=(left, top, right, bottom), fill="white")
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
         # The detector resizes its input to whole multiples of 32 px: a 150-px strip was stretched to
         # 160 (a digit in it read "e" where the same line on a tall page read "0"). White to the next
@@ -99,9 +107,24 @@ class RapidOCREngine:
         result, _ = self._ocr(np.asarray(image), use_cls=False)
         found = []
         for corners, text, _confidence in result or []:
-            xs, ys = [p[0] / scale - border for p in corners], [p[1] / scale - border for p in corners]
+            xs, ys = [p[0] / scale - left for p in corners], [p[1] / scale - top for p in corners]
             found.append(TextBox(min(xs), min(ys), max(xs), max(ys), text))
         return found
+
+    def _padding(self, image: Image.Image) -> tuple[int, int, int, int]:
+        """White to add left, above, right and below: ``_BORDER``, or up to ``_CLEAR`` from the content."""
+        import numpy as np
+
+        drawn = np.asarray(image.convert("L")) < PAPER_LEVEL
+        rows, columns = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
+        if not rows.size:
+            return (self._BORDER,) * 4
+
+        def pad(blank: int) -> int:
+            return max(self._BORDER, self._CLEAR - blank)
+
+        return (pad(int(columns[0])), pad(int(rows[0])), pad(image.width - 1 - int(columns[-1])),
+                pad(image.height - 1 - int(rows[-1])))  # fmt: skip
 
 
 class TesseractEngine:

@@ -25,7 +25,17 @@ from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density
 from router.render.heads import Head, TableHeads, tagged
-from router.render.pages import MAX_COLUMNS, MAX_PAGES, PAPER_LEVEL, LaidOut, darkest, fit_tiles, rasterise, recorded
+from router.render.pages import (
+    MAX_COLUMNS,
+    MAX_PAGES,
+    PAPER_LEVEL,
+    LaidOut,
+    darkest,
+    fit_tiles,
+    rasterise,
+    recorded,
+    side_margin,
+)
 
 __all__ = ["MIN_FLOW_COLUMN_PX", "flow_columns", "layout_flow"]
 
@@ -60,11 +70,12 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     groups = [pieces[first : first + columns] for first in range(0, len(pieces), columns)]
     if len(groups) > MAX_PAGES:
         raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
-    gutters = [tuple(round(m + i * (column_px + gap) - gap / 2) for i in range(1, len(g))) for g in groups]
+    side = side_margin(m, profile)
+    gutters = [tuple(round(side + i * (column_px + gap) - gap / 2) for i in range(1, len(g))) for g in groups]
     heads = {a: strip.head(a) for a, _ in pieces}  # the head each piece is drawn below, if any
     # Composed one at a time as they are encoded: all of a long part's pages at once held its strip twice.
     pieces_of = ([strip.piece(a, b, column_px, heads[a]) for a, b in group] for group in groups)
-    pages = (fit_tiles(_compose(p, column_px, density, grayscale=grayscale), profile) for p in pieces_of)
+    pages = (fit_tiles(_compose(p, column_px, density, side, grayscale=grayscale), profile) for p in pieces_of)
     return LaidOut(pages, columns, text, gutters, tuple(head.row for head in heads.values() if head))
 
 
@@ -235,13 +246,14 @@ def _best_cut(row_ink: np.ndarray, start: int, target: int, limit: int, end: int
     return int(candidates[np.argmin(np.abs(candidates - (start + target)))])
 
 
-def _compose(pieces: list[np.ndarray], column_px: int, density: Density, *, grayscale: bool) -> np.ndarray:
+def _compose(pieces: list[np.ndarray], column_px: int, density: Density, side: int, *, grayscale: bool) -> np.ndarray:
+    """Pieces side by side, ``side`` px blank left and right of them and the density's margin above and below."""
     m, gap = density.margin_px, density.column_gap_px
     height = 2 * m + max(p.shape[0] for p in pieces)
-    width = 2 * m + len(pieces) * column_px + (len(pieces) - 1) * gap
+    width = 2 * side + len(pieces) * column_px + (len(pieces) - 1) * gap
     shape = (height, width) if grayscale else (height, width, 3)
     page = np.full(shape, 255, dtype=np.uint8)
     for i, piece in enumerate(pieces):
-        x = m + i * (column_px + gap)
+        x = side + i * (column_px + gap)
         page[m : m + piece.shape[0], x : x + piece.shape[1]] = piece
     return page

@@ -22,7 +22,16 @@ from router.providers.geometry import EncoderProfile
 from router.render import markup
 from router.render.density import Density, Typesetting
 from router.render.lines import AS_PRINTED, CONTINUATION, LineForm, Run, VisualLine, Wrapping, lines_html, width_em_of
-from router.render.pages import MAX_COLUMNS, MAX_PAGES, LaidOut, billed_height, fit_tiles, rasterise, recorded
+from router.render.pages import (
+    MAX_COLUMNS,
+    MAX_PAGES,
+    LaidOut,
+    billed_height,
+    fit_tiles,
+    rasterise,
+    recorded,
+    side_margin,
+)
 from router.render.tables import MONO_ADVANCE_EM
 
 __all__ = ["MAX_WRAP_SHARE", "MIN_MONO_CELLS", "layout_mono", "plan_mono"]
@@ -59,12 +68,13 @@ def layout_mono(
     lines, pages = plan_mono(runs, setting, density, profile, form)
     archive, _ = markup.fonts()
     m, gap = density.margin_px, density.column_gap_px
+    side = side_margin(m, profile)
     gutters: list[tuple[int, ...]] = []
     arrays: list[np.ndarray] = []
     texts: list[str] = []
     for columns in pages:
         width, height = _page_size(columns, em, line_px, density, profile)
-        lefts = list(itertools.accumulate((column.width_px + gap for column in columns[:-1]), initial=float(m)))
+        lefts = list(itertools.accumulate((column.width_px + gap for column in columns[:-1]), initial=float(side)))
         between = tuple(round(x0 - gap / 2) for x0 in lefts[1:])
         stories = []
         for x0, column in zip(lefts, columns, strict=True):
@@ -258,6 +268,6 @@ def _page_size(
     columns: list[_Column], em: float, line_px: float, density: Density, profile: EncoderProfile
 ) -> tuple[int, int]:
     m, gap = density.margin_px, density.column_gap_px
-    width = 2 * m + sum(c.width_px for c in columns) + gap * (len(columns) - 1)
+    width = 2 * side_margin(m, profile) + sum(c.width_px for c in columns) + gap * (len(columns) - 1)
     height = 2 * m + max(c.height for c in columns) * line_px
     return min(profile.page_width, math.ceil(width)), min(profile.page_height, math.ceil(height) + 1)

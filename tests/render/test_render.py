@@ -17,6 +17,7 @@ from router.render.cache import render_cache
 from router.render.chunks import RenderTarget, render_text
 from router.render.density import Typesetting, get_density
 from router.render.lines import CONTINUATION, lines_html, wrap_runs
+from router.render.pages import side_margin
 from router.render.png import png_bytes
 from router.render.reflow import reflow_json
 from router.render.tables import MONO_ADVANCE_EM, table_widths
@@ -321,13 +322,15 @@ def test_a_line_is_never_shared_between_columns() -> None:
 
 def test_a_narrow_table_is_drawn_on_a_page_as_narrow_as_it() -> None:
     """A table narrower than the page's column leaves the rest blank; the page is cropped to the table's
-    right rule, so Claude, billed by area, pays for the table, not for the blank beside it."""
+    right rule, so Claude, billed by area, pays for the table, not for the blank beside it (a margin of
+    1 px right of the rule: every blank column is paid for)."""
     rows = "\n".join(f"| node-{i:02d} | {i * 37 % 101} | {i * 0.25:g} |" for i in range(40))
     table = "| Node | Jobs | Load |\n|---|---:|---:|\n" + rows
     claude = target(density="dense")
     page = render_text(table, "table", "latin", None, claude).pages[0]
     grey = np.asarray(Image.open(io.BytesIO(page.png)).convert("L"))
-    margin = claude.density.margin_px
+    margin = side_margin(claude.density.margin_px, claude.profile)
+    assert margin == 1
     assert page.width < claude.profile.page_width / 2
     assert grey[:, page.width - margin - 1].min() < 250  # the right rule is the last thing drawn
     assert (grey[:, page.width - margin :] == 255).all()
