@@ -21,7 +21,7 @@ import pymupdf
 
 from router.errors import DocumentError, RenderError
 from router.providers.geometry import EncoderProfile
-from router.render.pages import fit_tiles
+from router.render.pages import fit_margins
 
 PageLook = Literal["scanned", "tables", "figures", "text"]
 MAX_IMAGE_PIXELS = 64_000_000  # an embedded image larger than this is not decoded (decompression bombs)
@@ -131,7 +131,7 @@ def rasterise_page(page: pymupdf.Page, info: PageInfo, profile: EncoderProfile, 
     # gpt-4o a second column of tiles. The column is the content box's blank margin.
     pixels = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)[:, : profile.page_width]
     tiles = [pixels[top : top + profile.page_height] for top in range(0, pix.height, profile.page_height)]
-    return [fit_tiles(tile.copy(), profile) for tile in tiles]  # the last one's blank rows bill no tile of their own
+    return [fit_margins(tile.copy(), profile) for tile in tiles]  # blank rows above and below bill nothing
 
 
 def _content_box(page: pymupdf.Page) -> pymupdf.Rect:

@@ -31,7 +31,7 @@ from router.render.pages import (
     PAPER_LEVEL,
     LaidOut,
     darkest,
-    fit_tiles,
+    fit_margins,
     rasterise,
     recorded,
     side_margin,
@@ -75,7 +75,7 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     heads = {a: strip.head(a) for a, _ in pieces}  # the head each piece is drawn below, if any
     # Composed one at a time as they are encoded: all of a long part's pages at once held its strip twice.
     pieces_of = ([strip.piece(a, b, column_px, heads[a]) for a, b in group] for group in groups)
-    pages = (fit_tiles(_compose(p, column_px, density, side, grayscale=grayscale), profile) for p in pieces_of)
+    pages = (fit_margins(_compose(p, column_px, density, side, grayscale=grayscale), profile) for p in pieces_of)
     return LaidOut(pages, columns, text, gutters, tuple(head.row for head in heads.values() if head))
 
 

@@ -27,7 +27,7 @@ from router.render.pages import (
     MAX_PAGES,
     LaidOut,
     billed_height,
-    fit_tiles,
+    fit_margins,
     rasterise,
     recorded,
     side_margin,
@@ -86,7 +86,7 @@ def layout_mono(
         # Column by column: extracted whole, lines of neighbouring columns on one baseline are joined.
         clips = [pymupdf.Rect(left, 0, right, height) for left, right in itertools.pairwise((0, *between, width))]
         (pixels,), column_texts = rasterise(listed, [None], clips, grayscale=grayscale)
-        arrays.append(fit_tiles(pixels, profile))
+        arrays.append(fit_margins(pixels, profile))
         texts += column_texts
         gutters.append(between)
     return LaidOut(arrays, max(len(columns) for columns in pages), "".join(texts), gutters)
@@ -176,7 +176,7 @@ def _billed(pages: list[list[_Column]], setting: Typesetting, density: Density, 
 
 
 def _page_tokens(columns: list[_Column], setting: Typesetting, density: Density, profile: EncoderProfile) -> int:
-    """The tokens one page bills, its margins cut as ``fit_tiles`` will cut them (at least: glyphs
+    """The tokens one page bills, its margins cut as ``fit_margins`` will cut them (at least: glyphs
     leave blank rows inside the lines' boxes too)."""
     width, height = _page_size(columns, setting.em_px, setting.em_px * setting.line_height, density, profile)
     return profile.image_tokens(width, billed_height(height - 2 * density.margin_px, height, width, profile))

@@ -1,6 +1,6 @@
 """Raster pages, whichever layout drew them: the result both layouts return, and the page-level
-rules they share (how many pages and columns at most, what counts as drawn on, margins fitted to the
-tiles a family bills)."""
+rules they share (how many pages and columns at most, what counts as drawn on, margins fitted to
+what a family bills)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ __all__ = [
     "LaidOut",
     "billed_height",
     "darkest",
-    "fit_tiles",
+    "fit_margins",
     "pixmap_array",
     "rasterise",
     "recorded",
@@ -93,7 +93,7 @@ def darkest(strip: np.ndarray) -> np.ndarray:
     return strip if strip.ndim == 2 else np.minimum(np.minimum(strip[..., 0], strip[..., 1]), strip[..., 2])
 
 
-def fit_tiles(page: np.ndarray, profile: EncoderProfile) -> np.ndarray:
+def fit_margins(page: np.ndarray, profile: EncoderProfile) -> np.ndarray:
     """The page with its blank rows above and below cut to 1 px each where that bills fewer tokens.
     Whole tiles are billed however few rows of the last one are drawn on: gpt-4o's CSV pages were
     503x2047 and 503x513, the 513th row blank margin, 1,190 image tokens where 1,020 do. Where
