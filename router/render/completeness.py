@@ -64,7 +64,7 @@ def check_verbatim(source: str, laid_out: str) -> list[str]:
     """Every non-blank character of ``source`` is on the pages, in order, but those no font draws;
     returns the runs of those (a few), which then go as text beside the pages. More raise."""
     boxes = undrawn(source)
-    unshown = _unshown(source)
+    unshown = _unshown(source, boxes)
     expected = _non_blank(source.translate(dict.fromkeys(map(ord, boxes))) if boxes else source)
     shown = _non_blank(_MARKER_AT_LINE_START.sub("", laid_out))
     if expected == shown:
@@ -88,11 +88,11 @@ def _few(count: int, words: int) -> bool:
     return count <= max(_MAX_UNDRAWN, words // 1000)
 
 
-def _unshown(text: str) -> list[str]:
-    """The runs of characters of ``text`` no font draws, in order: letters in a script no font covers,
-    an emoji newer than the fallback fonts, a private-use icon. Marks and format characters (a
-    variation selector, a soft hyphen) draw nothing of their own and are left out."""
-    missing = undrawn(text)
+def _unshown(text: str, missing: set[str]) -> list[str]:
+    """The runs of characters of ``text`` no font draws (``missing``, from ``undrawn``), in order:
+    letters in a script no font covers, an emoji newer than the fallback fonts, a private-use icon.
+    Marks and format characters (a variation selector, a soft hyphen) draw nothing of their own and
+    are left out."""
     visible = {ch for ch in missing if unicodedata.category(ch)[0] in "LNSP" or unicodedata.category(ch) == "Co"}
     runs, run = [], ""
     for ch in text if visible else "":
@@ -110,7 +110,8 @@ def check_flow(source: str, markup: str, laid_out: str, *, markdown: bool) -> li
     emoji), which then go as text beside the pages. More than a few, or any other loss, raises."""
     if markdown:
         source = _ORDERED_MARKER.sub(r"\1", _FENCE_INFO.sub(r"\1", html.unescape(source)))
-    markup_words = _words(markup_text(markup))
+    marked_up = markup_text(markup)
+    markup_words = _words(marked_up)
     lost = Counter(_words(source)) - Counter(markup_words)
     if lost:
         raise IncompleteRenderError(
@@ -128,7 +129,8 @@ def check_flow(source: str, markup: str, laid_out: str, *, markdown: bool) -> li
         raise IncompleteRenderError(
             f"{len(missing)} of {len(markup_words)} words are not on the pages, e.g. {', '.join(missing[:_SHOWN])}"
         )
-    unshown = missing + [run for run in _unshown(markup_text(markup)) if not _WORD.search(run)]  # and symbols
+    symbols = [run for run in _unshown(marked_up, undrawn(marked_up)) if not _WORD.search(run)]
+    unshown = missing + symbols
     if not _few(len(unshown), len(markup_words)):
         raise IncompleteRenderError(
             f"{len(unshown)} words or symbols of {len(markup_words)} words no font draws, e.g. "
