@@ -173,9 +173,16 @@ _SPLITTABLE = frozenset({"prose", "markdown", "code", "json", "log", "text", "co
 
 
 def parts_of(kind: str, text: str) -> list[tuple[int, int]]:
-    """(start, end) parts of a span, each at most about ``MAX_CHUNK_CHARS``: cut at blank lines (any
-    line, where no blank line comes, in kinds other than prose and markdown), never inside a markdown code fence. One
-    part for short spans and for kinds that are not cut."""
+    """(start, end) parts of a span, each as full as ``MAX_CHUNK_CHARS`` allows: cut at the last blank
+    line before a part would pass it (in kinds other than prose and markdown, at a line where no blank
+    line comes in its last quarter), never inside a markdown code fence. One part for short spans and
+    for kinds that are not cut.
+
+    Full parts are the fewest, and each pays for its own part-filled last page: cut at the first
+    blank line past three quarters of the limit, the 231k characters of the 50k-token licences were
+    three parts, and on gpt-4o 6.58x at ``dense`` against 6.89x in two; nine stdlib modules 2.63x
+    against 2.90x. A part is cut where it is full, not where the whole ends, so text appended to a
+    span leaves its earlier parts, and their cached pages, as they were."""
     if len(text) <= MAX_CHUNK_CHARS or kind not in _SPLITTABLE:
         return [(0, len(text))]
     flow = kind in ("prose", "markdown")
@@ -183,18 +190,18 @@ def parts_of(kind: str, text: str) -> list[tuple[int, int]]:
     for line in text.splitlines(keepends=True):
         if _FENCE.match(line):
             fenced = not fenced
+        if not fenced and offset - start + len(line) > MAX_CHUNK_CHARS and len(text) - start > MAX_CHUNK_CHARS:
+            cut = None
+            if blank_cut is not None and blank_cut - start >= MAX_CHUNK_CHARS * 3 // 4:
+                cut = blank_cut
+            elif not flow and offset > start:  # a log or code with no blank line near: cut at a line
+                cut = offset
+            if cut is not None:
+                cuts.append(cut)
+                start, blank_cut = cut, None
         offset += len(line)
-        if fenced or offset >= len(text):
-            continue
-        if not line.strip():
+        if not fenced and not line.strip():
             blank_cut = offset
-        size = offset - start
-        if size >= MAX_CHUNK_CHARS * 3 // 4 and blank_cut is not None and blank_cut > start:
-            cuts.append(blank_cut)
-            start, blank_cut = blank_cut, None
-        elif size >= MAX_CHUNK_CHARS and not flow:  # a log or code with no blank line: cut at a line
-            cuts.append(offset)
-            start, blank_cut = offset, None
     edges = [0, *cuts, len(text)]
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 

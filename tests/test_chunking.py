@@ -137,6 +137,27 @@ def test_very_long_documents_are_drawn_in_parts(english_prose: str, python_code:
     assert "".join(c.text for c in chunks) == document + "\n\nWhat do these say?"
 
 
+@pytest.mark.parametrize("kind", ["prose", "log"])
+def test_a_long_span_is_cut_into_parts_as_full_as_the_limit_allows(kind: str) -> None:
+    """1.8 times the most a part holds is two parts, the first full to within a paragraph or a line
+    (cut at the first blank line past three quarters of the limit, it was three): each part pays
+    for its own part-filled last page. Text appended leaves the first part where it was."""
+    from router.chunking import MAX_CHUNK_CHARS, parts_of
+
+    if kind == "prose":
+        paragraph = "The licence grants each recipient the same freedoms, and asks the same of them. " * 12
+        units = [paragraph + "\n\n"] * (int(1.8 * MAX_CHUNK_CHARS) // (len(paragraph) + 2))
+    else:
+        line = "2026-11-29 10:{:02d}:{:02d} status installed libfoo{}:amd64 1.2.{}\n"
+        units = [line.format(i // 60 % 60, i % 60, i, i % 97) for i in range(int(1.8 * MAX_CHUNK_CHARS) // 56)]
+    text = "".join(units)
+    parts = parts_of(kind, text)
+    assert len(parts) == 2 and parts[0][0] == 0 and parts[-1][1] == len(text) and parts[0][1] == parts[1][0]
+    assert MAX_CHUNK_CHARS - len(units[0]) < parts[0][1] <= MAX_CHUNK_CHARS
+    assert parts[0][1] in set(itertools.accumulate(len(u) for u in units))  # at a paragraph's or a line's end
+    assert parts_of(kind, text + text[: MAX_CHUNK_CHARS // 2])[0] == parts[0]
+
+
 def test_parts_of_a_long_span_bill_little_more_than_the_span_drawn_whole() -> None:
     """Where a family bills whole tiles, each part pays for its own part-filled last page, and no more:
     a part boundary costs at most one full page. In parts of 32k characters, Debian's licences (237k

@@ -12,6 +12,9 @@ habit:
 - Anthropic bills ``w*h/750`` and shrinks anything over 1568 px on the long edge or about 1.19 MP.
   768x1536 (1.18 MP) stays under both.
 - Gemini 2.x bills 258 tokens per whole 768x768 tile (258 flat when both sides are <= 384).
+  A page of two or three tiles across bills in proportion too: monospace and table pages take one
+  where their columns fill it better (four 545-px columns of dpkg's log fill 2304 px; one fills 71%
+  of a tile).
 - Gemini 3 bills a fixed budget per image part set by ``media_resolution`` (1120 at high, the default
   for images). Its internal resize is not published, so the page is kept at about 1 MP.
 - Qwen2/2.5-VL resizes to multiples of 28 px (``smart_resize``) and spends one token per 28x28 block,
@@ -55,6 +58,11 @@ class EncoderProfile(BaseModel):
     max_long_edge: int = 0
     max_short_edge: int = 0
     max_pixels: int = 0
+    max_page_width: int = Field(
+        0,
+        description="where wider than page_width: the widest page billed in proportion to its whole tiles and "
+        "never downscaled; monospace and table pages may be any whole number of tiles up to it",
+    )
     min_pixels: int = 0
     fixed_tokens: int = 0
     extra_tokens: int = 0
@@ -94,6 +102,12 @@ class EncoderProfile(BaseModel):
             middle = (low + high + 1) // 2
             low, high = (middle, high) if self.image_tokens(width, middle) <= tokens else (low, middle - 1)
         return low
+
+    @property
+    def page_widths(self) -> tuple[int, ...]:
+        """The page widths columns may be set side by side in, narrowest first: the page's own, then
+        each whole number of tiles more up to ``max_page_width``."""
+        return (self.page_width, *range(self.page_width + self.tile_px, self.max_page_width + 1, self.tile_px or 1))
 
     @property
     def page_tokens(self) -> int:
@@ -253,6 +267,7 @@ PROFILES: dict[str, EncoderProfile] = {
                        max_request_bytes=32 * _MB, explicit_cache=True),
         EncoderProfile(name="gemini-2", description="Gemini 2.x: 258 per 768x768 tile",
                        formula="gemini_tile", page_width=768, page_height=1536, tile_px=768, tile_tokens=258,
+                       max_page_width=3 * 768,
                        max_images=3000, max_image_bytes=7 * _MB, max_request_bytes=20 * _MB),
         EncoderProfile(name="gemini-3", description="Gemini 3: fixed 1120 tokens per image (media_resolution high)",
                        formula="gemini_fixed", page_width=1024, page_height=1024, fixed_tokens=1120,

@@ -35,7 +35,7 @@ from router.render.png import encode_page
 from router.render.pool import current_render_pool
 from router.render.reflow import JsonLine, reflow_json
 
-RENDER_VERSION = "31"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "32"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class RenderTarget:
     density: Density
 
     def key(self) -> str:
-        p = self.profile
-        return f"{RENDER_VERSION}|{p.name}|{p.page_width}x{p.page_height}|{self.density.model_dump_json()}"
+        # The whole profile: a family adjusted in place (its page widths, say) is another target.
+        return f"{RENDER_VERSION}|{self.profile.model_dump_json()}|{self.density.model_dump_json()}"
 
 
 def render_chunk(chunk: Chunk, target: RenderTarget) -> Rendering:

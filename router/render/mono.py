@@ -105,13 +105,34 @@ def plan_mono(
     full, so a stretch of short lines takes less width than a stretch of long ones. Candidate wrap
     widths are compared on an estimate from each source line's measured width (wrapping is done
     only for the best few); a width that would wrap more than ``MAX_WRAP_SHARE`` of the lines only
-    competes if it is the page's full width."""
+    competes if it is the page's full width. Where the family bills wider pages in proportion
+    (``EncoderProfile.page_widths``), each width is planned and the one billing fewest is kept (ties:
+    the narrower): lines of 545 px leave 29% of a 768-px tile blank, and wrapped at 760 px they stand
+    two to a page of two tiles."""
     em = setting.em_px
-    usable = profile.page_width - 2 * density.margin_px
-    full_em = usable / em
+    full_em = (profile.page_width - 2 * density.margin_px) / em
     if full_em < _MIN_COLUMN_EM:
         raise RenderError(f"a page {profile.page_width}px wide is too narrow for a {em}px monospace em")
     wrapping = Wrapping(runs, form)
+    best: tuple[int, int, float, list[VisualLine], list[list[_Column]]] | None = None
+    for page_width in profile.page_widths:
+        if best is not None and best[0] <= profile.image_tokens(page_width, 1):
+            break  # one page this wide, however short, bills as much: a short chunk is planned once
+        wide = profile if page_width == profile.page_width else profile.model_copy(update={"page_width": page_width})
+        tokens, negative_width, lines, pages = _plan_at(wrapping, setting, density, wide)
+        if best is None or (tokens, page_width) < best[:2]:
+            best = (tokens, page_width, negative_width, lines, pages)
+    assert best is not None
+    return best[3], best[4]
+
+
+def _plan_at(
+    wrapping: Wrapping, setting: Typesetting, density: Density, profile: EncoderProfile
+) -> tuple[int, float, list[VisualLine], list[list[_Column]]]:
+    """The wrap width billing the fewest tokens on ``profile``'s page, its tokens, lines and pages."""
+    em = setting.em_px
+    usable = profile.page_width - 2 * density.margin_px
+    full_em = usable / em
     source = wrapping.unwrapped
     measured = [(line.height, line.width_em) for line in source]
     allowed_wraps = MAX_WRAP_SHARE * max(1, sum(not line.blank for line in source))
@@ -134,7 +155,7 @@ def plan_mono(
         if best is None or (tokens, negative_width) < best[:2]:
             best = (tokens, negative_width, lines, pages)
     assert best is not None  # the full width is always a candidate
-    return best[2], best[3]
+    return best
 
 
 def _candidate_widths(usable: float, em: float, gap: float) -> list[float]:
@@ -270,4 +291,4 @@ def _page_size(
     m, gap = density.margin_px, density.column_gap_px
     width = 2 * side_margin(m, profile) + sum(c.width_px for c in columns) + gap * (len(columns) - 1)
     height = 2 * m + max(c.height for c in columns) * line_px
-    return min(profile.page_width, math.ceil(width)), min(profile.page_height, math.ceil(height) + 1)
+    return min(profile.page_widths[-1], math.ceil(width)), min(profile.page_height, math.ceil(height) + 1)

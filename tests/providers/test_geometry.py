@@ -52,6 +52,19 @@ def test_pages_are_never_downscaled(family: str) -> None:
     assert profile.visible_size(profile.page_width, profile.page_height) == (profile.page_width, profile.page_height)
 
 
+@pytest.mark.parametrize("family", sorted(PROFILES))
+def test_every_page_width_is_read_unscaled_and_billed_in_proportion(family: str) -> None:
+    """A wider page (``page_widths``, Gemini 2's two and three tiles across) is never downscaled and
+    bills as many page-widths' tokens as it is page-widths wide: no family pays more per pixel for it."""
+    profile = PROFILES[family]
+    assert profile.page_widths[0] == profile.page_width
+    for n, width in enumerate(profile.page_widths, start=1):
+        assert width == n * profile.page_width
+        assert profile.visible_size(width, profile.page_height) == (width, profile.page_height)
+        assert profile.image_tokens(width, profile.page_height) == n * profile.page_tokens
+    assert len(PROFILES["gemini-2"].page_widths) == 3
+
+
 def test_strip_beats_square_on_tile_models() -> None:
     tile = get_profile("openai-tile")
     assert tile.image_tokens(512, 2048) == tile.image_tokens(768, 768) == 765
