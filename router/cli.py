@@ -267,7 +267,8 @@ def _profiles(args: argparse.Namespace) -> int:
         )
     for p in PROFILES.values():
         table.add_row(
-            p.name, f"{p.page_width}x{p.page_height}", f"{p.page_tokens:,}", f"{p.pixels_per_token:,.0f}",
+            p.name, f"{p.page_width}x{p.page_height}" + (f", to {p.page_widths[-1]} wide" if p.max_page_width else ""),
+            f"{p.page_tokens:,}", f"{p.pixels_per_token:,.0f}",
             f"{p.max_images:,}", p.description,
         )  # fmt: skip
     console().print(table)

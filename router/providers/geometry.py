@@ -13,8 +13,8 @@ habit:
   768x1536 (1.18 MP) stays under both.
 - Gemini 2.x bills 258 tokens per whole 768x768 tile (258 flat when both sides are <= 384).
   A page of two or three tiles across bills in proportion too: monospace and table pages take one
-  where their columns fill it better (four 545-px columns of dpkg's log fill 2304 px; one fills 71%
-  of a tile).
+  where their columns fill it better (one 545-px column of dpkg's log fills 71% of a tile; wrapped
+  at 505 px, three stand on a page of two tiles).
 - Gemini 3 bills a fixed budget per image part set by ``media_resolution`` (1120 at high, the default
   for images). Its internal resize is not published, so the page is kept at about 1 MP.
 - Qwen2/2.5-VL resizes to multiples of 28 px (``smart_resize``) and spends one token per 28x28 block,

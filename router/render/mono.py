@@ -107,8 +107,8 @@ def plan_mono(
     only for the best few); a width that would wrap more than ``MAX_WRAP_SHARE`` of the lines only
     competes if it is the page's full width. Where the family bills wider pages in proportion
     (``EncoderProfile.page_widths``), each width is planned and the one billing fewest is kept (ties:
-    the narrower): lines of 545 px leave 29% of a 768-px tile blank, and wrapped at 760 px they stand
-    two to a page of two tiles."""
+    the narrower): lines of 545 px leave 29% of a 768-px tile blank, and wrapped at 505 px they stand
+    three to a page of two tiles."""
     em = setting.em_px
     full_em = (profile.page_width - 2 * density.margin_px) / em
     if full_em < _MIN_COLUMN_EM:
