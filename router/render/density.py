@@ -23,7 +23,10 @@ A density sets, per class of text, the em in pixels and the line height:
 - ``logs``: the other monospace kinds (logs, terminal output, tracebacks, unknown text), drawn
   in Cascadia Mono's full cells (0.586 em each), their own sizes: at the em where code read back at
   the bar, the engine reads a log's version hyphens and word-initial ``l`` of ``libudev1`` worse
-  (dpkg's log, 96-97% at 10 px on Claude, where Python reads 98-99%).
+  (dpkg's log, 96-97% at 10 px on Claude, where Python reads 98-99%). Where the setting is
+  ``proportional`` (the calibrated ``dense`` on most families since 2026-12-03, evening), log lines
+  of printable ASCII are drawn in FiraGO; terminal output, tracebacks and unknown text keep their
+  cells, at the cells' own calibrated setting.
 
 The settings come from the calibration table shipped in the package (``router/render/calibration.json``,
 written by ``hcr calibrate``): per encoder family and class, the setting that packs the most
@@ -60,7 +63,8 @@ class Typesetting(BaseModel):
     em_px: float = Field(gt=3)
     line_height: float = Field(1.2, ge=1.0, le=2.0)
     proportional: bool = Field(
-        False, description="code, HTML source and config (class mono): lines of printable ASCII in FiraGO"
+        False,
+        description="code, HTML source and config (class mono), logs (class logs): lines of printable ASCII in FiraGO",
     )
     cells: Typesetting | None = Field(
         None,

@@ -12,6 +12,7 @@ import textwrap
 import pymupdf
 import pytest
 
+from router.fidelity.readback import check
 from router.providers.geometry import get_profile
 from router.render import chunks, markup
 from router.render.chunks import RenderTarget, _render
@@ -147,3 +148,25 @@ def test_kinds_that_keep_their_cells_take_the_cells_own_setting() -> None:
     own = _render(diff, "diff", "latin", "diff", RenderTarget(profile, density))
     borrowed = _render(diff, "diff", "latin", "diff", RenderTarget(profile, firagos_row))
     assert own.image_tokens < borrowed.image_tokens
+
+
+def test_logs_go_in_firago_at_dense_where_calibrated_and_tracebacks_keep_their_cells() -> None:
+    """A log line is a statement, not a column of a table: at `dense` on Claude's pages the calibration
+    chose FiraGO for logs (10 px / 1.1; cells 10.5 / 1.1), and a service log bills at least 15% fewer
+    tokens than in cells and reads back at the bar. Tracebacks (their carets point at columns) and
+    terminal output keep Cascadia Mono's cells, at the cells' own calibrated row."""
+    density = get_density("dense", "anthropic")
+    log = density.typesetting("log", "latin")
+    assert log.proportional and log.cells is not None
+    assert density.typesetting("trace", "latin", "pytb") == density.typesetting("terminal", "latin") == log.cells
+    text = "\n".join(
+        f"2026-11-29T10:{i // 60 % 60:02d}:{i % 60:02d}Z {('INFO', 'WARN', 'INFO', 'DEBUG')[i % 4]} "
+        f"worker-{i % 7} job={1200 + i * 37 % 997} finished in {i * 13 % 480 + 3} ms (queue depth {i % 11})"
+        for i in range(160)
+    )
+    profile = get_profile("anthropic")
+    sans = _render(text, "log", "latin", None, RenderTarget(profile, density))
+    in_cells = density.model_copy(update={"logs": log.cells})
+    cells = _render(text, "log", "latin", None, RenderTarget(profile, in_cells))
+    assert sans.image_tokens < 0.85 * cells.image_tokens, (sans.image_tokens, cells.image_tokens)
+    assert check(text, "log", "latin", sans, profile).char_accuracy >= 0.98

@@ -17,12 +17,14 @@ _PACKAGES = ["libc6", "libssl3", "python3.11-minimal", "openssh-client", "ca-cer
 
 
 def _dpkg_log(lines: int) -> str:
-    """A dpkg log: lines of 70 to 83 characters, about 500 px, too wide for two to a 768-px tile."""
+    """A dpkg log: lines of 83 to 96 characters, about 460 px at Gemini 2's `dense` setting, too wide
+    for two to a 768-px tile."""
     actions = ["status installed", "status half-configured", "status unpacked", "configure", "upgrade"]
     return "\n".join(
         f"2026-11-{i % 28 + 1:02d} {i % 24:02d}:{i * 7 % 60:02d}:{i * 13 % 60:02d} {actions[i % 5]} "
         f"{_PACKAGES[i % 6]}:amd64 {i % 9 + 1}.{i % 17}.{i % 5}-{i % 3 + 1}deb12u{i % 4}"
         + (f" {i % 9 + 1}.{i % 17}.{i % 5}-{i % 3 + 1}" if i % 5 == 4 else "")
+        + " (configured)"
         for i in range(lines)
     )
 
