@@ -217,13 +217,16 @@ def test_shipped_table_sets_the_densities() -> None:
 def test_logs_are_set_by_their_own_class() -> None:
     """Code, HTML source, config and diffs (indentation drawn compact) take the ``mono`` row; logs, terminal
     output and tracebacks (full cells) the ``logs`` row, calibrated on logs: at the em where Python reads
-    at the bar, apt's version hyphens and ``libudev1`` do not."""
+    at the bar, apt's version hyphens and ``libudev1`` do not. Where the row is FiraGO (Claude's
+    `dense`), logs take it and terminal output, tracebacks and unknown text its cells' own row."""
     from router.render.density import Density, Typesetting, calibration_table
 
-    row = calibration_table().encoders["anthropic"]["dense"]["logs"]
+    row = calibration_table().encoders["anthropic"]["dense"]["logs"].typesetting()
     density = get_density("dense", "anthropic")
-    for kind in ("log", "terminal", "trace", "text"):
-        assert density.typesetting(kind, "latin") == Typesetting(em_px=row.em_px, line_height=row.line_height)
+    assert row.proportional and row.cells is not None
+    assert density.typesetting("log", "latin") == row
+    for kind in ("terminal", "trace", "text"):
+        assert density.typesetting(kind, "latin") == row.in_cells() == row.cells
     for kind in ("code", "html", "config"):
         assert density.typesetting(kind, "latin") == density.mono
     assert density.typesetting("diff", "latin") == density.mono.in_cells()  # diffs stay in cells
@@ -342,5 +345,7 @@ def test_a_setting_that_cannot_be_drawn_is_not_a_candidate(monkeypatch: pytest.M
     steps: list[str] = []
     sweep = calibrate.Sweep(em_px={"logs": [11.0, 12.0, 13.0]}, line_heights=[1.1])
     measured = calibrate.measure(["anthropic"], ["logs"], sweep, on_step=steps.append)
-    assert [m.em_px for m in measured] == [11.0, 13.0]
-    assert len(steps) == 3 and "12 px x 1.1 not drawn: 3 of 9 words are not on the pages" in steps[1]
+    # Logs are measured in both faces (cells, then FiraGO): 12 px is refused in each.
+    assert [(m.em_px, m.proportional) for m in measured] == [(11.0, False), (13.0, False), (11.0, True), (13.0, True)]
+    assert len(steps) == 6 and "12 px x 1.1 not drawn: 3 of 9 words are not on the pages" in steps[1]
+    assert "12 px x 1.1 in FiraGO not drawn" in steps[4]
