@@ -106,8 +106,9 @@ class EncoderProfile(BaseModel):
     @property
     def page_widths(self) -> tuple[int, ...]:
         """The page widths columns may be set side by side in, narrowest first: the page's own, then
-        each whole number of tiles more up to ``max_page_width``."""
-        return (self.page_width, *range(self.page_width + self.tile_px, self.max_page_width + 1, self.tile_px or 1))
+        each whole number of tiles (of pages, where the family has no tiles) more up to ``max_page_width``."""
+        step = self.tile_px or self.page_width
+        return (self.page_width, *range(self.page_width + step, self.max_page_width + 1, step))
 
     @property
     def page_tokens(self) -> int:
