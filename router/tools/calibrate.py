@@ -14,15 +14,17 @@ cannot pick a size that its neighbours fail at. Then, per density:
   ``exact``, which asks for fidelity before cost, the largest glyphs within it. Either way the row
   is marked ``reached: false`` so the table says so.
 
-Densities never shrink going from ``dense`` to ``exact``. Encoder families with the same page
-geometry and provider resize see the same pixels, so they share one read-back and differ only in
-what the pages cost. The table is JSON, written where ``--out`` says; ``router/render/calibration.json``
-is the one the package ships and reads.
+Densities never shrink going from ``dense`` to ``exact``. Each family's samples are drawn on its
+own pages; families whose pages come out pixel for pixel the same and are resized alike (gpt-4o's
+tile families) share one read-back and differ only in what the pages cost. The table is JSON,
+written where ``--out`` says; ``router/render/calibration.json`` is the one the package ships and
+reads.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import platform
 from collections.abc import Callable, Sequence
@@ -118,16 +120,8 @@ _MEASUREMENTS = TypeAdapter(list[Measurement])
 
 
 def steps(encoders: Sequence[str], classes: Sequence[TextClass] = TEXT_CLASSES, sweep: Sweep = DEFAULT_SWEEP) -> int:
-    """How many pages-to-read ``measure`` will report through ``on_step``."""
-    return len(_geometry_groups([get_profile(n) for n in encoders])) * sweep.size(classes)
-
-
-def _geometry_groups(profiles: Sequence[EncoderProfile]) -> list[list[EncoderProfile]]:
-    """Families drawn on pages of the same size: one rendering serves them all."""
-    groups: dict[tuple[int, int], list[EncoderProfile]] = {}
-    for profile in profiles:
-        groups.setdefault((profile.page_width, profile.page_height), []).append(profile)
-    return list(groups.values())
+    """How many family-settings ``measure`` will report through ``on_step``."""
+    return len(encoders) * sweep.size(classes)
 
 
 def measure(
@@ -138,40 +132,53 @@ def measure(
     engine: str = "rapidocr",
     on_step: Callable[[str], None] | None = None,
 ) -> list[Measurement]:
-    """Render every sweep setting once per page geometry and read it back once per distinct set of
-    pixels: families whose providers resize the rendered pages to the same sizes share a read-back."""
+    """Render every sweep setting on each family's own pages, and read each distinct set of pixels
+    back once: families (and settings) whose pages come out identical and are resized alike share a
+    read-back.
+
+    Each family draws its own pages: Claude and Gemini 2 both draw 768x1536 pages, but Gemini 2 keeps
+    4-px margins beside the text (Claude 1 px), may draw monospace pages two or three tiles wide, and
+    plans columns to fill whole tiles, so its rows measured on Claude's pages were measured on pages
+    it never draws. Rendering costs milliseconds a page; the OCR, seconds, is what is shared."""
     samples = corpus()
+    profiles = [get_profile(name) for name in encoders]
     results: list[Measurement] = []
-    for members in _geometry_groups([get_profile(name) for name in encoders]):
-        renderer = members[0]
-        for text_class in classes:
-            for setting in sweep.settings(text_class):
-                em, line_height = setting.em_px, setting.line_height
-                target = RenderTarget(renderer, _probe_density(text_class, setting))
-                at = f"{text_class} {em:g} px x {line_height:g}{' in FiraGO' if setting.proportional else ''}"
-                drawn: list[tuple[Sample, Rendering, dict[tuple[tuple[int, int], ...], ReadBack]]] = []
+    # Per sample and pixels seen. Across settings too: code's JSON sample is drawn in cells in both faces.
+    reads: dict[tuple[str, tuple[Any, ...]], ReadBack] = {}
+    for text_class in classes:
+        for setting in sweep.settings(text_class):
+            at = f"{text_class} {setting.em_px:g} px x {setting.line_height:g}"
+            at += " in FiraGO" if setting.proportional else ""
+            density = _probe_density(text_class, setting)
+            for profile in profiles:
                 try:
-                    for sample in samples[text_class]:
-                        rendering = render_text(sample.text, sample.kind, sample.script, sample.language, target)
-                        drawn.append((sample, rendering, {}))
+                    target = RenderTarget(profile, density)
+                    drawn = [
+                        (sample, render_text(sample.text, sample.kind, sample.script, sample.language, target))
+                        for sample in samples[text_class]
+                    ]
                 except RenderError as exc:  # the router would send such a chunk as text: not a candidate
                     if on_step:
-                        on_step(f"{renderer.name}: {at} not drawn: {exc}")
+                        on_step(f"{profile.name}: {at} not drawn: {exc}")
                     continue
-                for profile in members:
-                    read = []
-                    for sample, rendering, reads in drawn:
-                        seen = tuple(profile.visible_size(p.width, p.height) for p in rendering.pages)
-                        if seen not in reads:
-                            reads[seen] = check(sample.text, sample.kind, sample.script, rendering, profile,
-                                                engine=engine)  # fmt: skip
-                        read.append((sample, rendering, reads[seen]))
-                    results.append(_measurement(profile, text_class, setting, read))
+                read = []
+                for sample, rendering in drawn:
+                    key = (sample.name, _seen(rendering, profile))
+                    if key not in reads:
+                        reads[key] = check(sample.text, sample.kind, sample.script, rendering, profile, engine=engine)
+                    read.append((sample, rendering, reads[key]))
+                results.append(_measurement(profile, text_class, setting, read))
                 if on_step:
-                    names = ", ".join(p.name for p in members)
-                    worst = min(r.char_accuracy for _, _, reads in drawn for r in reads.values())
-                    on_step(f"{names}: {at} -> {worst:.2%}")
+                    on_step(f"{profile.name}: {at} -> {min(r.char_accuracy for _, _, r in read):.2%}")
     return results
+
+
+def _seen(rendering: Rendering, profile: EncoderProfile) -> tuple[Any, ...]:
+    """What the OCR is given: each page's pixels, the size the provider resizes it to, its gutters."""
+    return tuple(
+        (hashlib.sha256(page.png).digest(), profile.visible_size(page.width, page.height), page.gutters)
+        for page in rendering.pages
+    )
 
 
 def _measurement(

@@ -286,26 +286,40 @@ def test_a_calibration_table_older_than_a_class_sets_it_as_its_parent(monkeypatc
     assert density.margin_px == module.DENSITIES["dense"].margin_px
 
 
-def test_families_that_see_the_same_pixels_share_one_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Claude and Gemini 2 draw 768x1536 pages and show them unresized: one read-back serves both.
-    Qwen3-VL draws the same pages but resizes them to multiples of 32, so it is read on its own."""
+def test_each_family_is_read_on_its_own_pages_and_identical_pixels_share_a_read_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Claude and Gemini 2 both draw 768x1536 pages, but Gemini 2's keep 4-px margins beside the text
+    (Claude's 1 px): each is read on its own pages. gpt-4o's tile families draw the same pixels and
+    the provider resizes them alike: one read-back serves both (and gpt-4o's serves Gemini 2 where a
+    narrow sample gives both the same page)."""
+    import hashlib
+
     from router.models import ReadBack
     from router.tools import calibrate
 
-    seen: list[tuple[int, int]] = []
+    read: list[tuple[str, bytes]] = []
 
     def counted(text, kind, script, rendering, profile, *, engine):  # type: ignore[no-untyped-def]
-        seen.append(profile.visible_size(rendering.pages[0].width, rendering.pages[0].height))
+        read.append((profile.name, hashlib.sha256(b"".join(p.png for p in rendering.pages)).digest()))
         return ReadBack(engine=engine, char_accuracy=0.99, word_accuracy=0.98, identifiers=0, identifiers_found=0,
                         identifier_recall=1.0, text="", pages=len(rendering.pages), ocr_ms=1.0)  # fmt: skip
 
     monkeypatch.setattr(calibrate, "check", counted)
     sweep = calibrate.Sweep(em_px={"mono": [11.0]}, line_heights=[1.1])
-    measured = calibrate.measure(["anthropic", "gemini-2", "qwen3-vl"], ["mono"], sweep)
-    assert sorted(m.encoder for m in measured) == ["anthropic"] * 2 + ["gemini-2"] * 2 + ["qwen3-vl"] * 2
-    assert [m.proportional for m in measured if m.encoder == "anthropic"] == [False, True]  # code's two faces
-    samples = len(calibrate.corpus()["mono"])  # code and JSON, each drawn and read on its own
-    assert len(seen) == 2 * 2 * samples and seen[0] != seen[2 * samples]
+    families = ["anthropic", "gemini-2", "openai-tile", "openai-tile-gpt5"]
+    steps: list[str] = []
+    measured = calibrate.measure(families, ["mono"], sweep, on_step=steps.append)
+    assert len(steps) == calibrate.steps(families, ["mono"], sweep) == 4 * 2  # code's two faces
+    assert sorted(m.encoder for m in measured) == sorted(families * 2)
+    assert [s.name for s in calibrate.corpus()["mono"]] == ["mono.py.txt", "mono.json.txt"]
+    readers = [name for name, _ in read]
+    # Python in each face; JSON drawn as code keeps its cells in both, and is read once.
+    assert readers.count("anthropic") == readers.count("gemini-2") == 3
+    assert "openai-tile-gpt5" not in readers
+    assert len({digest for _, digest in read}) == len(read)  # no pixels read twice
+    claude = {digest for name, digest in read if name == "anthropic"}
+    assert not claude & {digest for name, digest in read if name == "gemini-2"}
 
 
 def test_the_command_offers_every_class_and_engine() -> None:
