@@ -73,6 +73,8 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     side = side_margin(m, profile)
     gutters = [tuple(round(side + i * (column_px + gap) - gap / 2) for i in range(1, len(g))) for g in groups]
     heads = {a: strip.head(a) for a, _ in pieces}  # the head each piece is drawn below, if any
+    if profile.bills_whole_tiles and any(heads[a] for a, _ in groups[-1]):
+        _drop_costly_heads(groups[-1], heads, strip, column_px, density, side, profile, grayscale=grayscale)
     # Composed one at a time as they are encoded: all of a long part's pages at once held its strip twice.
     pieces_of = ([strip.piece(a, b, column_px, heads[a]) for a, b in group] for group in groups)
     pages = (fit_margins(_compose(p, column_px, density, side, grayscale=grayscale), profile) for p in pieces_of)
@@ -183,6 +185,34 @@ def _side_by_side(height: int, column_px: int, columns: int, density: Density, p
         return full * profile.image_tokens(width, profile.page_height) + last
 
     return min(range(columns, max(columns, most) + 1), key=lambda n: (billed(n), n))
+
+
+def _drop_costly_heads(
+    last: list[tuple[int, int]],
+    heads: dict[int, Head | None],
+    strip: _Strip,
+    column_px: int,
+    density: Density,
+    side: int,
+    profile: EncoderProfile,
+    *,
+    grayscale: bool,
+) -> None:
+    """The last page's repeated heads left out where they alone make it bill another row of tiles.
+
+    A repeated head is a reminder: its rows are drawn where the table starts, and last on the page
+    before. Where whole tiles are billed, its few rows can push a last page over a tile's edge: 200
+    rows of litellm's price map as CSV on gpt-4o's `balanced` pages came to 508x2045 and 508x527
+    px, 15 of the 527 rows the repeated head: 1,190 image tokens where 1,020 hold every row."""
+
+    def billed(drawn: dict[int, Head | None]) -> int:
+        pieces = [strip.piece(a, b, column_px, drawn[a]) for a, b in last]
+        page = fit_margins(_compose(pieces, column_px, density, side, grayscale=grayscale), profile)
+        return profile.image_tokens(page.shape[1], page.shape[0])
+
+    without = heads | dict.fromkeys((a for a, _ in last), None)
+    if billed(without) < billed(heads):
+        heads.update(without)
 
 
 def _cut_rows(

@@ -57,6 +57,32 @@ def _columns(rendering: Rendering, target: RenderTarget) -> list[str]:
     return texts
 
 
+def test_a_last_page_goes_without_its_head_where_the_head_alone_bills_another_row_of_tiles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gpt-4o bills 512-px tiles: 200 rows of litellm's price map as CSV end 15 px into a tile row,
+    the 15 px of the repeated head. The last page goes without it, every row still on the pages and
+    read back at the bar; the pages before keep theirs."""
+    from router.render import flow
+    from router.tools.bench_corpus import price_csv
+
+    target = RenderTarget(get_profile("openai-tile"), get_density("balanced", "openai-tile"))
+    text = price_csv(6000).text
+    rendering = chunks._render(text, "csv", "latin", "csv", target)
+    monkeypatch.setattr(flow, "_drop_costly_heads", lambda *args, **kwargs: None)
+    with_heads = chunks._render(text, "csv", "latin", "csv", target)
+    assert len(rendering.pages) == len(with_heads.pages) == 2
+    assert rendering.image_tokens < with_heads.image_tokens
+    assert rendering.pages[-1].height <= 512 < with_heads.pages[-1].height
+    # The price map is drawn in two groups of columns: the second group's head is not drawn again.
+    head = ("model", "input_cost_per_token", "output_cost_per_token")
+    assert [with_heads.shown.split().count(name) - rendering.shown.split().count(name) for name in head] == [1, 1, 1]
+    assert len(with_heads.shown.split()) - len(rendering.shown.split()) == 3
+    columns = _columns(rendering, target)
+    read = score("\n".join(columns), text, "csv", engine="rapidocr", shown=rendering.shown)
+    assert read.char_accuracy >= 0.995
+
+
 def test_a_table_that_fits_one_piece_is_drawn_once() -> None:
     target = RenderTarget(get_profile("anthropic"), get_density("dense", "anthropic"))
     rendering = chunks._render(_records(20), "csv", "latin", "csv", target)
