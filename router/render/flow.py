@@ -4,7 +4,8 @@ column pieces that are set side by side. Cutting the raster rather than the text
 page's columns exactly, so cropping it to its content pays for no blank space. Wide pages get two
 columns of a readable line length; a chunk with tables keeps one full-width column, cropped to the
 right edge of its content where its tables are narrower; where whole tiles are billed, narrow
-content (a narrow table, short lines) is set in more such columns side by side where that bills less. Monospace text is
+content (a narrow table, short lines) is set in more such columns side by side where that bills less,
+and a last page in fewer where its wide short page would bill more. Monospace text is
 ``router.render.mono``'s.
 
 Each page comes with the x of its gutters, so the read-back cuts it where the columns are.
@@ -71,8 +72,12 @@ def layout_flow(body: str, css: str, density: Density, profile: EncoderProfile, 
     if len(groups) > MAX_PAGES:
         raise RenderError(f"chunk needs more than {MAX_PAGES} pages")
     side = side_margin(m, profile)
+    if profile.bills_whole_tiles and len(groups[-1]) > 1:
+        groups[-1] = _cheapest_last_page(
+            groups[-1], strip, column_px, column_height, density, side, profile, grayscale=grayscale
+        )
     gutters = [tuple(round(side + i * (column_px + gap) - gap / 2) for i in range(1, len(g))) for g in groups]
-    heads = {a: strip.head(a) for a, _ in pieces}  # the head each piece is drawn below, if any
+    heads = {a: strip.head(a) for g in groups for a, _ in g}  # the head each piece is drawn below, if any
     if profile.bills_whole_tiles and any(heads[a] for a, _ in groups[-1]):
         _drop_costly_heads(groups[-1], heads, strip, column_px, density, side, profile, grayscale=grayscale)
     # Composed one at a time as they are encoded: all of a long part's pages at once held its strip twice.
@@ -127,10 +132,10 @@ class _Strip:
         """The head of the table that a piece starting at row ``start`` continues."""
         return self.heads.at(start) if self.heads else None
 
-    def cut(self, columns: int, column_height: int) -> list[tuple[int, int]]:
-        """The rows of each piece: at most ``column_height`` of them with the head drawn above it, cut at
-        the rows with least ink."""
-        return _cut_rows(self.row_ink, self.row_marks, columns, column_height, self.head)
+    def cut(self, columns: int, column_height: int, start: int = 0) -> list[tuple[int, int]]:
+        """The rows of each piece from row ``start`` on: at most ``column_height`` of them with the head
+        drawn above it, cut at the rows with least ink."""
+        return _cut_rows(self.row_ink, self.row_marks, columns, column_height, self.head, start)
 
 
 def _flow_strip(
@@ -187,6 +192,40 @@ def _side_by_side(height: int, column_px: int, columns: int, density: Density, p
     return min(range(columns, max(columns, most) + 1), key=lambda n: (billed(n), n))
 
 
+def _cheapest_last_page(
+    last: list[tuple[int, int]],
+    strip: _Strip,
+    column_px: int,
+    column_height: int,
+    density: Density,
+    side: int,
+    profile: EncoderProfile,
+    *,
+    grayscale: bool,
+) -> list[tuple[int, int]]:
+    """The last page's rows in as many columns, up to the layout's, as bill the fewest tokens on one
+    page (ties: the layout's count).
+
+    The layout shares a last page's rows evenly between its columns, the shortest page they fit. Where
+    whole tiles are billed, a wide short page can bill more than a narrow tall one: litellm's price
+    table at 20k tokens on Gemini 2's `dense` pages ended in four columns 267 px tall, three tiles
+    wide (774 image tokens), where two columns hold the same rows two tiles wide (516)."""
+
+    def billed(pieces: list[tuple[int, int]]) -> int:
+        drawn = [strip.piece(a, b, column_px, strip.head(a)) for a, b in pieces]
+        page = fit_margins(_compose(drawn, column_px, density, side, grayscale=grayscale), profile)
+        return profile.image_tokens(page.shape[1], page.shape[0])
+
+    best, fewest = last, billed(last)
+    for count in range(len(last) - 1, 0, -1):
+        pieces = strip.cut(count, column_height, start=last[0][0])
+        if len(pieces) > count:  # no longer one page
+            break
+        if (tokens := billed(pieces)) < fewest:
+            best, fewest = pieces, tokens
+    return best
+
+
 def _drop_costly_heads(
     last: list[tuple[int, int]],
     heads: dict[int, Head | None],
@@ -221,14 +260,15 @@ def _cut_rows(
     columns: int,
     column_height: int,
     head_at: Callable[[int], Head | None] = lambda _: None,
+    start: int = 0,
 ) -> list[tuple[int, int]]:
-    """Cut a strip with these rows of ink and of marks into pieces of at most ``column_height`` rows,
-    at the rows with least ink: each piece's first and one-past-last row. A piece that continues a
-    table has less room: its table's head is drawn above it (``head_at``)."""
+    """Cut a strip with these rows of ink and of marks, from row ``start`` on, into pieces of at most
+    ``column_height`` rows, at the rows with least ink: each piece's first and one-past-last row. A
+    piece that continues a table has less room: its table's head is drawn above it (``head_at``)."""
     total = _content_bottom(row_marks)
     last_ink = _content_bottom(row_ink) - 1
     pieces: list[tuple[int, int]] = []
-    position = 0
+    position = start
     while position < total:
         head = head_at(position)
         room = column_height - (head.bottom - head.top if head else 0)

@@ -68,3 +68,16 @@ def test_a_short_chunk_keeps_its_one_tile() -> None:
     """A wider page is taken only where it bills fewer tokens: forty log lines fit one tile."""
     tokens, pages = _render(_dpkg_log(40), "log", GEMINI)
     assert tokens == 258 * len(pages) and all(width <= 768 for width, _, _ in pages)
+
+
+def test_a_last_page_goes_in_fewer_columns_where_its_wide_short_page_bills_more() -> None:
+    """405 rows of the table fill one page of three columns, two tiles wide, and leave 117 px for each
+    of three columns on the last: two tiles again (1,548 tokens in all). In one column the rest is
+    307 px tall on one tile: 258 tokens fewer, every row still read back."""
+    text = _price_table(405)
+    rendering = render_text(text, "table", "latin", None, RenderTarget(GEMINI, get_density("dense", "gemini-2")))
+    *full, last = rendering.pages
+    assert full and all(len(page.gutters) == 2 and page.width > 768 for page in full)
+    assert last.width <= 768 and not last.gutters and last.tokens == 258
+    assert rendering.image_tokens == sum(page.tokens for page in full) + 258 == 1290
+    assert check(text, "table", "latin", rendering, GEMINI).char_accuracy >= 0.98
