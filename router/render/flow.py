@@ -213,8 +213,7 @@ def _cheapest_last_page(
 
     def billed(pieces: list[tuple[int, int]]) -> int:
         drawn = [strip.piece(a, b, column_px, strip.head(a)) for a, b in pieces]
-        page = fit_margins(_compose(drawn, column_px, density, side, grayscale=grayscale), profile)
-        return profile.image_tokens(page.shape[1], page.shape[0])
+        return _page_tokens(drawn, column_px, density, side, profile, grayscale=grayscale)
 
     best, fewest = last, billed(last)
     for count in range(len(last) - 1, 0, -1):
@@ -246,12 +245,19 @@ def _drop_costly_heads(
 
     def billed(drawn: dict[int, Head | None]) -> int:
         pieces = [strip.piece(a, b, column_px, drawn[a]) for a, b in last]
-        page = fit_margins(_compose(pieces, column_px, density, side, grayscale=grayscale), profile)
-        return profile.image_tokens(page.shape[1], page.shape[0])
+        return _page_tokens(pieces, column_px, density, side, profile, grayscale=grayscale)
 
     without = heads | dict.fromkeys((a for a, _ in last), None)
     if billed(without) < billed(heads):
         heads.update(without)
+
+
+def _page_tokens(
+    pieces: list[np.ndarray], column_px: int, density: Density, side: int, profile: EncoderProfile, *, grayscale: bool
+) -> int:
+    """The tokens a page of these pieces bills, composed and fitted as ``layout_flow`` draws it."""
+    page = fit_margins(_compose(pieces, column_px, density, side, grayscale=grayscale), profile)
+    return profile.image_tokens(page.shape[1], page.shape[0])
 
 
 def _cut_rows(
