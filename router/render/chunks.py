@@ -35,7 +35,7 @@ from router.render.png import encode_page
 from router.render.pool import current_render_pool
 from router.render.reflow import JsonLine, reflow_json
 
-RENDER_VERSION = "35"  # bump when output bytes change, so cached pages are never stale
+RENDER_VERSION = "36"  # bump when output bytes change, so cached pages are never stale
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ Each page comes with the x of its gutters, so the read-back cuts it where the co
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -24,6 +25,7 @@ import pymupdf
 from router.errors import RenderError
 from router.providers.geometry import EncoderProfile
 from router.render import markup
+from router.render.cuts import SEAM_INK, Seams, cut_rows, find_seam, seam_band
 from router.render.density import Density
 from router.render.heads import Head, TableHeads, tagged
 from router.render.pages import (
@@ -31,6 +33,7 @@ from router.render.pages import (
     MAX_PAGES,
     PAPER_LEVEL,
     LaidOut,
+    baselines,
     darkest,
     fit_margins,
     rasterise,
@@ -90,9 +93,17 @@ class _Strip:
     """The chunk laid out one column wide: the pixels of its segments, kept apart (joined, a long part's
     strip was held twice while it was copied), and what its rows and columns hold."""
 
-    def __init__(self, segments: list[np.ndarray], heads: TableHeads | None = None) -> None:
+    def __init__(
+        self,
+        segments: list[np.ndarray],
+        heads: TableHeads | None = None,
+        lines: Callable[[], np.ndarray] = lambda: np.zeros((0, 2)),
+    ) -> None:
         self.segments = segments
         self.heads = heads
+        self._lines = functools.cache(lines)  # baselines and sizes, asked for where a seam is tried
+        self.seams: Seams = {}  # pieces that start at a seam: their first row -> the seam
+        self._found: dict[tuple[int, int], np.ndarray | None] = {}
         self.starts = list(itertools.accumulate((s.shape[0] for s in segments), initial=0))
         ink, marks, marked = [], [], []
         for segment in segments:
@@ -124,8 +135,17 @@ class _Strip:
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
     def piece(self, start: int, end: int, width: int, head: Head | None) -> np.ndarray:
-        """Rows ``start:end``, below ``head``, the head of the table they continue, if they do."""
-        rows = self.rows(start, end, width)
+        """Rows ``start:end``, below ``head``, the head of the table they continue, if they do; a piece
+        that starts or ends at a seam has the pixels on the seam's other side left blank."""
+        top, bottom = self.seams.get(start), self.seams.get(end)
+        rows = self.rows(start, end if bottom is None else int(bottom.max()), width)
+        if top is not None or bottom is not None:
+            rows = rows.copy()
+            y = np.arange(start, start + rows.shape[0])[:, None]
+            if top is not None:
+                rows[y < top[None, :width]] = 255
+            if bottom is not None:
+                rows[y >= bottom[None, :width]] = 255
         return np.concatenate([self.rows(head.top, head.bottom, width), rows]) if head else rows
 
     def head(self, start: int) -> Head | None:
@@ -135,7 +155,22 @@ class _Strip:
     def cut(self, columns: int, column_height: int, start: int = 0) -> list[tuple[int, int]]:
         """The rows of each piece from row ``start`` on: at most ``column_height`` of them with the head
         drawn above it, cut at the rows with least ink."""
-        return _cut_rows(self.row_ink, self.row_marks, columns, column_height, self.head, start)
+        return cut_rows(
+            self.row_ink, self.row_marks, columns, column_height, self._head_rows, start, self._seam_at, self.seams
+        )
+
+    def _head_rows(self, start: int) -> int:
+        head = self.head(start)
+        return head.bottom - head.top if head else 0
+
+    def _seam_at(self, row: int) -> np.ndarray | None:
+        """The seam between touching lines found for ``row`` (``router.render.cuts``), remembered."""
+        rows = seam_band(self._lines(), row)
+        if rows is None:
+            return None
+        if rows not in self._found:  # rows between the same two lines share their seam
+            self._found[rows] = find_seam(darkest(self.rows(*rows, self.segments[0].shape[1])), rows[0], SEAM_INK)
+        return self._found[rows]
 
 
 def _flow_strip(
@@ -166,7 +201,7 @@ def _flow_strip(
     # The text is taken inside the clip too: text past the column's edge is not on the page.
     listed = recorded(box, [story])
     segments, texts = rasterise(listed, clips, [pymupdf.Rect(0, 0, column_px, height)], grayscale=grayscale)
-    return _Strip(segments, heads), "".join(texts)
+    return _Strip(segments, heads, functools.partial(baselines, listed)), "".join(texts)
 
 
 def _side_by_side(height: int, column_px: int, columns: int, density: Density, profile: EncoderProfile) -> int:
@@ -258,71 +293,6 @@ def _page_tokens(
     """The tokens a page of these pieces bills, composed and fitted as ``layout_flow`` draws it."""
     page = fit_margins(_compose(pieces, column_px, density, side, grayscale=grayscale), profile)
     return profile.image_tokens(page.shape[1], page.shape[0])
-
-
-def _cut_rows(
-    row_ink: np.ndarray,
-    row_marks: np.ndarray,
-    columns: int,
-    column_height: int,
-    head_at: Callable[[int], Head | None] = lambda _: None,
-    start: int = 0,
-) -> list[tuple[int, int]]:
-    """Cut a strip with these rows of ink and of marks, from row ``start`` on, into pieces of at most
-    ``column_height`` rows, at the rows with least ink: each piece's first and one-past-last row. A
-    piece that continues a table has less room: its table's head is drawn above it (``head_at``)."""
-    total = _content_bottom(row_marks)
-    last_ink = _content_bottom(row_ink) - 1
-    pieces: list[tuple[int, int]] = []
-    position = start
-    while position < total:
-        head = head_at(position)
-        room = column_height - (head.bottom - head.top if head else 0)
-        rest = total - position
-        left_on_page = columns - len(pieces) % columns
-        # Fill columns until the rest fits on this page; then share the rest evenly between them.
-        target = room if rest > left_on_page * room else math.ceil(rest / left_on_page)
-        cut = total if rest <= target else _best_cut(row_ink, position, target, room, total)
-        if cut < total and position < last_ink < cut:
-            # Only marks lighter than ink were left (a table's bottom rule): they would be a page of their
-            # own (a 237x10 image of one rule on Claude), so the cut moves up above the last line of ink.
-            reach = last_ink - position
-            cut = _best_cut(row_ink, position, min(target, reach), reach, total)
-        pieces.append((position, cut))
-        position = cut
-        while position < total and row_marks[position] == 0:  # start each piece on a mark, not on a gap
-            position += 1
-    return pieces
-
-
-def _content_bottom(row_ink: np.ndarray) -> int:
-    inked = np.flatnonzero(row_ink)
-    return int(inked[-1]) + 1 if inked.size else 0
-
-
-def _best_cut(row_ink: np.ndarray, start: int, target: int, limit: int, end: int) -> int:
-    """A row near ``start + target`` (never past ``start + limit``) through as little ink as possible.
-
-    A blank row (a gap between lines) wherever one is in reach, the nearest to the target; where none
-    is, the end of the content when it is in reach, so a last line is not shared between columns (a
-    one-line chunk on a two-column page had its descenders cut off into the second column, "jumps"
-    read "iumos"); through ink only where a column's height has no gap at all."""
-    high = start + min(limit, target + max(4, target // 10))
-    low = start + max(1, target - max(8, target // 4))
-    window = row_ink[low:high]
-    if window.size and window.min() == 0:
-        candidates = np.flatnonzero(window == 0) + low
-    else:
-        reach = min(start + limit, end)
-        candidates = np.flatnonzero(row_ink[start + 1 : reach] == 0) + start + 1
-        if end <= start + limit:
-            candidates = np.append(candidates, end)
-        if not candidates.size:  # no gap in a column's height: an image or a table row taller than it
-            if window.size == 0:
-                return start + limit
-            candidates = np.flatnonzero(window == window.min()) + low
-    # Among the emptiest rows, the one nearest the target keeps columns even.
-    return int(candidates[np.argmin(np.abs(candidates - (start + target)))])
 
 
 def _compose(pieces: list[np.ndarray], column_px: int, density: Density, side: int, *, grayscale: bool) -> np.ndarray:

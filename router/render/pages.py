@@ -18,6 +18,7 @@ __all__ = [
     "MAX_PAGES",
     "PAPER_LEVEL",
     "LaidOut",
+    "baselines",
     "billed_height",
     "darkest",
     "fit_margins",
@@ -81,6 +82,17 @@ def _text(listed: pymupdf.DisplayList, clip: pymupdf.Rect) -> str:
     mupdf.fz_run_display_list(listed.this, device, mupdf.FzMatrix(), everywhere, mupdf.FzCookie())
     mupdf.fz_close_device(device)
     return drawn_only(str(pymupdf.TextPage(page).extractText()))
+
+
+def baselines(listed: pymupdf.DisplayList) -> np.ndarray:
+    """Each text line's baseline and font size, in the display list's pixels, top to bottom."""
+    found = [
+        (line["spans"][0]["origin"][1], line["spans"][0]["size"])
+        for block in pymupdf.TextPage(listed.get_textpage()).extractDICT()["blocks"]
+        for line in block.get("lines", ())
+        if line["spans"]
+    ]
+    return np.array(sorted(found), dtype=np.float64).reshape(-1, 2)
 
 
 def pixmap_array(pix: pymupdf.Pixmap) -> np.ndarray:
