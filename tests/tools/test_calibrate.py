@@ -10,7 +10,7 @@ import pytest
 from router.cli import main
 from router.density_names import DENSITY_NAMES, THRESHOLDS
 from router.render.density import get_density
-from router.tools.calibrate import Measurement, choose
+from router.tools.calibration_rule import Measurement, choose
 
 
 def m(em: float, accuracy: float, line_height: float = 1.2, encoder: str = "anthropic") -> Measurement:
