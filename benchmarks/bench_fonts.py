@@ -48,7 +48,7 @@ from router.fidelity.readback import check
 from router.kinds import KINDS
 from router.models import Kind
 from router.providers.geometry import get_profile
-from router.render import extraction, lines, markup, mono, tables
+from router.render import lines, markup, mono, tables
 from router.render.chunks import RenderTarget, _render
 from router.render.density import Typesetting, get_density
 from router.tools.bench import machine
@@ -113,8 +113,8 @@ def _font(name: str) -> pymupdf.Font:
 @contextlib.contextmanager
 def _drawn_with(font: str) -> Iterator[None]:
     """Text drawn in ``font`` for the duration: the font the HTML names, the advance the wrapping and
-    packing measure monospace text with, the advances table columns are sized with (proportional), and
-    the ligature repairs of the extraction, found again for the font. Code is drawn in cells (it is
+    packing measure monospace text with and the advances table columns are sized with (proportional);
+    pages are drawn without a PDF, so no extraction has ligatures to repair. Code is drawn in cells (it is
     drawn in FiraGO where ``font`` is ``PROPORTIONAL_CODE``, as shipped). Restored after."""
     if font == PROPORTIONAL_CODE:
         yield
@@ -130,7 +130,6 @@ def _drawn_with(font: str) -> Iterator[None]:
     lines.INDENT_ADVANCE_EM = lines.INDENT_SCALE * advance
     mono._MARKER_EM = lines.width_em_of(lines.CONTINUATION)
     tables._advance.cache_clear()
-    extraction._ligature_misreadings.cache_clear()
     try:
         yield
     finally:
@@ -138,7 +137,6 @@ def _drawn_with(font: str) -> Iterator[None]:
          tables._text_font, kinds) = saved  # fmt: skip
         KINDS.update(kinds)
         tables._advance.cache_clear()
-        extraction._ligature_misreadings.cache_clear()
 
 
 def samples(prose: bool) -> list[Case]:
