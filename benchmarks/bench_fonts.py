@@ -203,7 +203,9 @@ def main() -> None:
         for font in fonts:
             for height in heights:
                 for em in ems:
-                    row = measure(encoder, font, Typesetting(em_px=em, line_height=height), cases, args.prose)
+                    # FiraGO's code is drawn proportional by its typesetting, as the calibration sets it at `dense`
+                    setting = Typesetting(em_px=em, line_height=height, proportional=font == PROPORTIONAL_CODE)
+                    row = measure(encoder, font, setting, cases, args.prose)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     bar = THRESHOLDS["dense"]
